@@ -1,0 +1,139 @@
+"""The sandbox's own control endpoints under /sandbox/: faults, counters, clock, token expiry, reset.
+
+They are not part of Schwab's API; tests, demos and benchmarks use them to steer the sandbox.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from LiveData.schwab.sandbox.http import Request, Response
+from LiveData.schwab.sandbox.state import FAULT_KINDS, Fault, SandboxState
+
+
+def _body(request: Request) -> dict[str, Any] | Response:
+    if not request.body:
+        return {}
+    try:
+        data = request.json()
+    except ValueError:
+        return Response.json({"error": "body must be a JSON object"}, 400)
+    return data if isinstance(data, dict) else Response.json({"error": "body must be a JSON object"}, 400)
+
+
+def _int(data: dict[str, Any], name: str, default: int) -> int:
+    value = data.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(name)
+    return value
+
+
+def stats(state: SandboxState, request: Request) -> Response:
+    with state.lock:
+        return Response.json(
+            {
+                "calls": dict(state.calls),
+                "token_grants": dict(state.token_grants),
+                "faults_injected": dict(state.faults_injected),
+                "pending_faults": len(state.faults),
+                "now": state.now().isoformat(),
+            }
+        )
+
+
+def add_fault(state: SandboxState, request: Request) -> Response:
+    data = _body(request)
+    if isinstance(data, Response):
+        return data
+    kind = str(data.get("kind", ""))
+    if kind not in FAULT_KINDS:
+        return Response.json({"error": f"kind must be one of {', '.join(FAULT_KINDS)}"}, 400)
+    try:
+        fault = Fault(
+            kind=kind,
+            path_prefix=str(data.get("path_prefix", "")),
+            remaining=_int(data, "count", 1),
+            retry_after=_int(data, "retry_after", 1),
+            latency_ms=_int(data, "latency_ms", 0),
+        )
+    except ValueError as bad:
+        return Response.json({"error": f"{bad} must be an integer"}, 400)
+    with state.lock:
+        state.faults.append(fault)
+    return Response.json({"queued": len(state.faults)}, 201)
+
+
+def clear_faults(state: SandboxState, request: Request) -> Response:
+    with state.lock:
+        state.faults.clear()
+    return Response.json({"queued": 0})
+
+
+def configure(state: SandboxState, request: Request) -> Response:
+    data = _body(request)
+    if isinstance(data, Response):
+        return data
+    try:
+        with state.lock:
+            if "latency_ms" in data:
+                state.config.latency_ms = _int(data, "latency_ms", 0)
+            if "rotate_refresh_token" in data:
+                state.config.rotate_refresh_token = bool(data["rotate_refresh_token"])
+            if "access_token_ttl_seconds" in data:
+                state.config.access_token_ttl = timedelta(seconds=_int(data, "access_token_ttl_seconds", 1800))
+    except ValueError as bad:
+        return Response.json({"error": f"{bad} must be an integer"}, 400)
+    return Response.json({"latency_ms": state.config.latency_ms})
+
+
+def advance_clock(state: SandboxState, request: Request) -> Response:
+    data = _body(request)
+    if isinstance(data, Response):
+        return data
+    try:
+        seconds = _int(data, "seconds", 0)
+    except ValueError:
+        return Response.json({"error": "seconds must be an integer"}, 400)
+    with state.lock:
+        state.clock_offset += timedelta(seconds=seconds)
+        return Response.json({"now": state.now().isoformat()})
+
+
+def expire_tokens(state: SandboxState, request: Request) -> Response:
+    data = _body(request)
+    if isinstance(data, Response):
+        return data
+    kind = data.get("kind", "access")
+    if kind not in ("access", "refresh"):
+        return Response.json({"error": "kind must be access or refresh"}, 400)
+    username = data.get("username")
+    expired = state.expire_tokens(username=str(username) if username else None, kind=str(kind))
+    return Response.json({"expired": expired})
+
+
+def users(state: SandboxState, request: Request) -> Response:
+    """The seeded logins and their accounts (sandbox data only: no real account is ever here)."""
+    return Response.json(
+        [
+            {
+                "username": user.username,
+                "password": user.password,
+                "accounts": [
+                    {
+                        "accountNumber": account.account_number,
+                        "hashValue": account.hash_value,
+                        "type": account.type,
+                        "positions": len(account.holdings),
+                    }
+                    for account in user.accounts
+                ],
+            }
+            for user in state.users.values()
+        ]
+    )
+
+
+def reset(state: SandboxState, request: Request) -> Response:
+    state.reset()
+    return Response.json({"reset": True})

@@ -1,0 +1,342 @@
+"""Trader API v1 order endpoints with a simple, realistic life cycle.
+
+MARKET orders fill at once at the current price. LIMIT orders are WORKING until the price crosses the
+limit (checked whenever an order is read); STOP and other types stay WORKING. Fills move the account's
+holdings and cash. Working orders can be canceled (CANCELED) or replaced (the original becomes REPLACED
+and a new order takes its place, returned in Location).
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from LiveData.schwab.sandbox.book import EQUITIES, ETFS, Account, Holding, Security, price_at
+from LiveData.schwab.sandbox.http import Request, Response, service_error
+from LiveData.schwab.sandbox.state import SandboxState, Token
+from LiveData.schwab.sandbox.trader import account_for, shared_accounts
+
+ORDER_TYPES = {"MARKET", "LIMIT", "STOP", "STOP_LIMIT", "TRAILING_STOP", "NET_DEBIT", "NET_CREDIT"}
+DURATIONS = {"DAY", "GOOD_TILL_CANCEL", "FILL_OR_KILL", "IMMEDIATE_OR_CANCEL"}
+SESSIONS = {"NORMAL", "AM", "PM", "SEAMLESS"}
+STRATEGIES = {"SINGLE", "OCO", "TRIGGER"}
+BUYS = {"BUY", "BUY_TO_OPEN", "BUY_TO_CLOSE", "BUY_TO_COVER"}
+SELLS = {"SELL", "SELL_TO_OPEN", "SELL_TO_CLOSE", "SELL_SHORT"}
+OPEN_STATUSES = {"WORKING", "QUEUED", "ACCEPTED", "PENDING_ACTIVATION", "AWAITING_PARENT_ORDER"}
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+
+def _schwab_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", TIME_FORMAT):
+        try:
+            return datetime.strptime(value.replace("Z", "+0000"), fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def _securities(state: SandboxState) -> dict[str, Security]:
+    known: dict[str, Security] = {}
+    for user in state.users.values():
+        for account in user.accounts:
+            for holding in account.holdings:
+                known[holding.security.symbol] = holding.security
+    for symbol, description, price in EQUITIES:
+        known.setdefault(symbol, Security(symbol, "EQUITY", description, Decimal(price), symbol))
+    for symbol, description, price in ETFS:
+        known.setdefault(
+            symbol,
+            Security(
+                symbol, "COLLECTIVE_INVESTMENT", description, Decimal(price), symbol, "EXCHANGE_TRADED_FUND"
+            ),
+        )
+    return known
+
+
+def _validate(state: SandboxState, body: Any) -> tuple[dict[str, Any], Security] | Response:
+    if not isinstance(body, dict):
+        return service_error(400, "A validation error occurred while processing the request.", "Body must be an order")
+    problems = []
+    for name, allowed in (
+        ("orderType", ORDER_TYPES),
+        ("session", SESSIONS),
+        ("duration", DURATIONS),
+        ("orderStrategyType", STRATEGIES),
+    ):
+        if body.get(name) not in allowed:
+            problems.append(f"{name} is missing or invalid")
+    legs = body.get("orderLegCollection")
+    security: Security | None = None
+    if not isinstance(legs, list) or len(legs) != 1 or not isinstance(legs[0], dict):
+        problems.append("orderLegCollection must hold exactly one leg in the sandbox")
+    else:
+        leg = legs[0]
+        if leg.get("instruction") not in BUYS | SELLS:
+            problems.append("orderLegCollection[0].instruction is missing or invalid")
+        quantity = leg.get("quantity")
+        if not isinstance(quantity, int | float) or isinstance(quantity, bool) or quantity <= 0:
+            problems.append("orderLegCollection[0].quantity must be a positive number")
+        instrument = leg.get("instrument")
+        symbol = instrument.get("symbol") if isinstance(instrument, dict) else None
+        security = _securities(state).get(symbol) if isinstance(symbol, str) else None
+        if security is None:
+            problems.append("orderLegCollection[0].instrument.symbol is not a known symbol")
+    if body.get("orderType") in {"LIMIT", "STOP_LIMIT"}:
+        try:
+            if Decimal(str(body.get("price"))) <= 0:
+                problems.append("price must be positive")
+        except InvalidOperation:
+            problems.append("price is required for a LIMIT order")
+    if problems or security is None:
+        return service_error(400, "A validation error occurred while processing the request.", *problems)
+    return body, security
+
+
+def _new_order(state: SandboxState, account: Account, body: dict[str, Any], security: Security) -> dict[str, Any]:
+    leg = body["orderLegCollection"][0]
+    order = copy.deepcopy(body)
+    order_id = state.next_order_id
+    state.next_order_id += 1
+    quantity = float(leg["quantity"])
+    order.update(
+        {
+            "orderId": order_id,
+            "accountNumber": int(account.account_number),
+            "status": "WORKING",
+            "enteredTime": _schwab_time(state.now()),
+            "quantity": quantity,
+            "filledQuantity": 0.0,
+            "remainingQuantity": quantity,
+            "cancelable": True,
+            "editable": True,
+            "tag": "API_TOS:THOR",
+            "complexOrderStrategyType": body.get("complexOrderStrategyType", "NONE"),
+            "requestedDestination": "AUTO",
+            "destinationLinkName": "SBOX",
+        }
+    )
+    order["orderLegCollection"][0].update(
+        {"orderLegType": security.asset_type, "legId": 1, "positionEffect": "AUTOMATIC"}
+    )
+    order["orderLegCollection"][0]["instrument"]["assetType"] = security.asset_type
+    order["_hash"] = account.hash_value
+    order["_security"] = security
+    state.orders[order_id] = order
+    _advance(state, account, order)
+    return order
+
+
+def _advance(state: SandboxState, account: Account, order: dict[str, Any]) -> None:
+    """Fill a working order whose price condition is now met."""
+    if order["status"] != "WORKING":
+        return
+    security: Security = order["_security"]
+    price = price_at(security, state.now())
+    leg = order["orderLegCollection"][0]
+    buying = leg["instruction"] in BUYS
+    kind = order["orderType"]
+    if kind == "LIMIT":
+        limit = Decimal(str(order["price"]))
+        if (buying and price > limit) or (not buying and price < limit):
+            return
+    elif kind != "MARKET":
+        return
+    quantity = Decimal(str(leg["quantity"]))
+    _apply_fill(account, security, quantity if buying else -quantity, price)
+    now = _schwab_time(state.now())
+    order.update(
+        {
+            "status": "FILLED",
+            "filledQuantity": float(quantity),
+            "remainingQuantity": 0.0,
+            "cancelable": False,
+            "editable": False,
+            "closeTime": now,
+            "orderActivityCollection": [
+                {
+                    "activityType": "EXECUTION",
+                    "executionType": "FILL",
+                    "quantity": float(quantity),
+                    "orderRemainingQuantity": 0.0,
+                    "executionLegs": [
+                        {"legId": 1, "price": float(price), "quantity": float(quantity), "time": now}
+                    ],
+                }
+            ],
+        }
+    )
+
+
+def _apply_fill(account: Account, security: Security, signed_quantity: Decimal, price: Decimal) -> None:
+    account.cash -= signed_quantity * price * security.multiplier
+    for holding in account.holdings:
+        if holding.security.symbol == security.symbol:
+            new_quantity = holding.quantity + signed_quantity
+            if new_quantity == 0:
+                account.holdings.remove(holding)
+            else:
+                if abs(new_quantity) > abs(holding.quantity) and (new_quantity > 0) == (holding.quantity > 0):
+                    total = holding.average_price * abs(holding.quantity) + price * abs(signed_quantity)
+                    holding.average_price = (total / abs(new_quantity)).quantize(Decimal("0.0001"))
+                holding.quantity = new_quantity
+            return
+    account.holdings.append(Holding(security, signed_quantity, price, previous_session_quantity=Decimal(0)))
+
+
+def public(order: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in order.items() if not key.startswith("_")}
+
+
+def _order_in(state: SandboxState, account: Account, order_id: str) -> dict[str, Any] | Response:
+    order = state.orders.get(int(order_id)) if order_id.isdigit() else None
+    if order is None or order["_hash"] != account.hash_value:
+        return service_error(404, "Order not found", f"Order {order_id[:20]} not found for this account")
+    _advance(state, account, order)
+    return order
+
+
+def place(state: SandboxState, request: Request, token: Token, account_hash: str) -> Response:
+    with state.lock:
+        account = account_for(state, token, account_hash)
+        if isinstance(account, Response):
+            return account
+        try:
+            body = request.json()
+        except ValueError:
+            return service_error(400, "A validation error occurred while processing the request.", "Malformed JSON")
+        checked = _validate(state, body)
+        if isinstance(checked, Response):
+            return checked
+        order = _new_order(state, account, *checked)
+    location = f"{request.host_url}/trader/v1/accounts/{account_hash}/orders/{order['orderId']}"
+    return Response.empty(201, [("Location", location)])
+
+
+def get(state: SandboxState, request: Request, token: Token, account_hash: str, order_id: str) -> Response:
+    with state.lock:
+        account = account_for(state, token, account_hash)
+        if isinstance(account, Response):
+            return account
+        order = _order_in(state, account, order_id)
+        return order if isinstance(order, Response) else Response.json(public(order))
+
+
+def cancel(state: SandboxState, request: Request, token: Token, account_hash: str, order_id: str) -> Response:
+    with state.lock:
+        account = account_for(state, token, account_hash)
+        if isinstance(account, Response):
+            return account
+        order = _order_in(state, account, order_id)
+        if isinstance(order, Response):
+            return order
+        if order["status"] not in OPEN_STATUSES:
+            return service_error(400, f"Order is not cancelable: its status is {order['status']}")
+        order.update(
+            {"status": "CANCELED", "cancelable": False, "editable": False, "closeTime": _schwab_time(state.now())}
+        )
+    return Response.empty(200)
+
+
+def replace(state: SandboxState, request: Request, token: Token, account_hash: str, order_id: str) -> Response:
+    with state.lock:
+        account = account_for(state, token, account_hash)
+        if isinstance(account, Response):
+            return account
+        original = _order_in(state, account, order_id)
+        if isinstance(original, Response):
+            return original
+        if original["status"] not in OPEN_STATUSES:
+            return service_error(400, f"Order cannot be replaced: its status is {original['status']}")
+        try:
+            body = request.json()
+        except ValueError:
+            return service_error(400, "A validation error occurred while processing the request.", "Malformed JSON")
+        checked = _validate(state, body)
+        if isinstance(checked, Response):
+            return checked
+        original.update({"status": "REPLACED", "cancelable": False, "editable": False})
+        order = _new_order(state, account, *checked)
+    location = f"{request.host_url}/trader/v1/accounts/{account_hash}/orders/{order['orderId']}"
+    return Response.empty(201, [("Location", location)])
+
+
+def preview(state: SandboxState, request: Request, token: Token, account_hash: str) -> Response:
+    with state.lock:
+        account = account_for(state, token, account_hash)
+        if isinstance(account, Response):
+            return account
+        try:
+            body = request.json()
+        except ValueError:
+            return service_error(400, "A validation error occurred while processing the request.", "Malformed JSON")
+        checked = _validate(state, body)
+        if isinstance(checked, Response):
+            return checked
+        order, security = checked
+        price = price_at(security, state.now())
+    leg = order["orderLegCollection"][0]
+    value = Decimal(str(leg["quantity"])) * price * security.multiplier
+    fee = Decimal("0.65") * Decimal(str(leg["quantity"])) if security.asset_type == "OPTION" else Decimal(0)
+    rejects = []
+    if leg["instruction"] in BUYS and value > account.cash and account.type == "CASH":
+        rejects.append({"validationRuleName": "CASH_AVAILABLE", "message": "Insufficient cash", "activityMessage": "Insufficient cash"})
+    return Response.json(
+        {
+            "orderId": 0,
+            "orderStrategy": {**order, "status": "REVIEW", "orderValue": float(value)},
+            "orderValidationResult": {"alerts": [], "accepts": [], "rejects": rejects, "reviews": [], "warns": []},
+            "commissionAndFee": {
+                "commission": {"commissionLegs": [{"commissionValues": [{"value": 0.0, "type": "COMMISSION"}]}]},
+                "fee": {"feeLegs": [{"feeValues": [{"value": float(fee), "type": "OPT_REG_FEE"}]}]},
+                "trueCommission": {"commissionLegs": []},
+            },
+        }
+    )
+
+
+def _list(state: SandboxState, request: Request, accounts: list[Account]) -> Response:
+    start, end = _parse_time(request.arg("fromEnteredTime")), _parse_time(request.arg("toEnteredTime"))
+    if start is None or end is None:
+        return service_error(
+            400,
+            "fromEnteredTime and toEnteredTime are required, as yyyy-MM-dd'T'HH:mm:ss.SSSZ",
+        )
+    if end < start or start < state.now() - timedelta(days=366):
+        return service_error(400, "The date range is invalid: at most one year back, from before to")
+    raw_max = request.arg("maxResults") or "3000"
+    if not raw_max.isdigit():
+        return service_error(400, "maxResults must be a positive integer")
+    status = request.arg("status")
+    hashes = {account.hash_value: account for account in accounts}
+    found = []
+    for order in state.orders.values():
+        account = hashes.get(order["_hash"])
+        if account is None:
+            continue
+        _advance(state, account, order)
+        entered = datetime.strptime(order["enteredTime"], TIME_FORMAT)
+        if start <= entered <= end and (status is None or order["status"] == status):
+            found.append(public(order))
+    found.sort(key=lambda item: item["enteredTime"], reverse=True)
+    return Response.json(found[: int(raw_max)])
+
+
+def list_for_account(state: SandboxState, request: Request, token: Token, account_hash: str) -> Response:
+    with state.lock:
+        account = account_for(state, token, account_hash)
+        if isinstance(account, Response):
+            return account
+        return _list(state, request, [account])
+
+
+def list_all(state: SandboxState, request: Request, token: Token) -> Response:
+    with state.lock:
+        return _list(state, request, shared_accounts(state, token))

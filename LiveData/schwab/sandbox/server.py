@@ -1,0 +1,56 @@
+"""Serve a SandboxApp over HTTP on a thread per request, in the foreground or in a background thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from LiveData.schwab.sandbox.app import SandboxApp
+from LiveData.schwab.sandbox.state import SandboxConfig, SandboxState
+
+logger = logging.getLogger(__name__)
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        logger.debug("sandbox %s", format % args)
+
+
+class SandboxServer:
+    """A running sandbox: `url` to talk to it, `state` to inspect it, `stop()` to end it."""
+
+    def __init__(self, config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.state = SandboxState(config or SandboxConfig())
+        self.app = SandboxApp(self.state)
+        self.httpd = make_server(host, port, self.app, _ThreadingWSGIServer, _QuietHandler)
+        self.host = host
+        self.port = self.httpd.server_address[1]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever(poll_interval=0.2)
+
+    def start(self) -> SandboxServer:
+        self._thread = threading.Thread(target=self.serve_forever, name="schwab-sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.state.stopping.set()  # releases hanging and delayed requests
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread is not None:
+            self._thread.join()

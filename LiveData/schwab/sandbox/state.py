@@ -1,0 +1,165 @@
+"""Everything the sandbox remembers: registered apps, grants, codes, tokens, orders, faults and counters.
+
+One lock guards it all; handlers hold it only while they read or change state, never while they wait.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from LiveData.schwab.sandbox.book import Account, User, build_book
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class SandboxConfig:
+    seed: int = 1
+    app_key: str = "thor-dev-app-key"
+    app_secret: str = "thor-dev-app-secret"  # noqa: S105 - the public development default
+    callback_urls: tuple[str, ...] = ("https://127.0.0.1:8000/schwab/oauth/callback/",)
+    access_token_ttl: timedelta = timedelta(minutes=30)
+    refresh_token_ttl: timedelta = timedelta(days=7)
+    code_ttl: timedelta = timedelta(seconds=30)
+    rotate_refresh_token: bool = False  # Schwab is reported to return the same refresh token
+    latency_ms: int = 0  # added to every API call (benchmarks, demos)
+    hang_seconds: float = 30.0  # how long a "hang" fault holds the connection open
+    auto_approve_user: str | None = None  # skip the consent form (scripted demos)
+
+
+@dataclass
+class Grant:
+    """One consent: a user's login at Schwab for an app, sharing some of their accounts."""
+
+    user: User
+    account_numbers: tuple[str, ...]
+    logged_in_at: datetime
+    redirect_uri: str
+    revoked: bool = False
+
+
+@dataclass
+class AuthCode:
+    grant: Grant
+    expires_at: datetime
+    used: bool = False
+
+
+@dataclass
+class Token:
+    grant: Grant
+    expires_at: datetime
+    kind: str  # access | refresh
+    revoked: bool = False
+
+
+@dataclass
+class Fault:
+    kind: str  # latency | 429 | 500 | 502 | 503 | hang | truncated | malformed | 401
+    path_prefix: str = ""
+    remaining: int = 1  # how many matching requests it still affects; -1 for all
+    retry_after: int = 1
+    latency_ms: int = 0
+
+
+FAULT_KINDS = ("latency", "429", "500", "502", "503", "hang", "truncated", "malformed", "401")
+
+
+@dataclass
+class SandboxState:
+    config: SandboxConfig
+    clock: Callable[[], datetime] = _utcnow
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every grant, token, order, fault and count; rebuild the book from the seed."""
+        with self.lock:
+            self.clock_offset = timedelta(0)
+            self.users: dict[str, User] = {
+                user.username: user for user in build_book(self.config.seed, self.now().date())
+            }
+            self.accounts_by_hash: dict[str, tuple[User, Account]] = {
+                account.hash_value: (user, account) for user in self.users.values() for account in user.accounts
+            }
+            self.codes: dict[str, AuthCode] = {}
+            self.tokens: dict[str, Token] = {}
+            self.faults: list[Fault] = []
+            self.calls: Counter[str] = Counter()
+            self.token_grants: Counter[str] = Counter()
+            self.faults_injected: Counter[str] = Counter()
+            self.orders: dict[int, dict[str, Any]] = {}
+            self.next_order_id = 1000000000 + self.config.seed * 1000
+
+    def now(self) -> datetime:
+        return self.clock() + self.clock_offset
+
+    # --- OAuth -------------------------------------------------------------------------------------------
+    def issue_code(self, grant: Grant) -> str:
+        # Real codes look like "C0.<base64>.<random>@": the trailing "@" arrives URL-encoded as %40.
+        code = f"C0.c2FuZGJveC5zY2h3YWI.{secrets.token_urlsafe(24)}@"
+        with self.lock:
+            self.codes[code] = AuthCode(grant, self.now() + self.config.code_ttl)
+        return code
+
+    def issue_tokens(self, grant: Grant) -> tuple[str, str]:
+        access = f"I0.{secrets.token_urlsafe(32)}@"
+        refresh = f"R0.{secrets.token_urlsafe(32)}@"
+        with self.lock:
+            self.tokens[access] = Token(grant, self.now() + self.config.access_token_ttl, "access")
+            self.tokens[refresh] = Token(grant, grant.logged_in_at + self.config.refresh_token_ttl, "refresh")
+        return access, refresh
+
+    def revoke_grants_of(self, user: User) -> None:
+        """A new login for the same app and user invalidates the previous tokens (schwab-py #94)."""
+        with self.lock:
+            for token in self.tokens.values():
+                if token.grant.user is user:
+                    token.revoked = True
+                    token.grant.revoked = True
+
+    def valid_token(self, value: str | None, kind: str) -> Token | None:
+        if not value:
+            return None
+        with self.lock:
+            token = self.tokens.get(value)
+            if token is None or token.kind != kind or token.revoked or token.expires_at <= self.now():
+                return None
+            return token
+
+    def expire_tokens(self, *, username: str | None, kind: str) -> int:
+        """Make matching live tokens expired now (tests and demos of the re-login path)."""
+        expired = 0
+        with self.lock:
+            moment = self.now() - timedelta(seconds=1)
+            for token in self.tokens.values():
+                if token.kind == kind and (username is None or token.grant.user.username == username):
+                    token.expires_at = moment
+                    expired += 1
+        return expired
+
+    # --- Faults ------------------------------------------------------------------------------------------
+    def take_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if path.startswith(fault.path_prefix) and fault.remaining != 0:
+                    if fault.remaining > 0:
+                        fault.remaining -= 1
+                    self.faults = [f for f in self.faults if f.remaining != 0]
+                    return fault
+        return None
+
+    def new_session_id(self) -> str:
+        return str(uuid.uuid4())

@@ -1,0 +1,78 @@
+"""The one place that builds the Redis connection used for live data.
+
+The client is built lazily on first use, from one connection pool per process, with socket timeouts and
+periodic health checks. With no REDIS_URL and DEBUG on, an in-process stand-in (fakeredis) takes Redis's
+place so a newcomer can run everything with only Python; it is not shared between processes, and a warning
+says so at start-up. With DEBUG off, REDIS_URL is required.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import redis
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+logger = logging.getLogger(__name__)
+
+STAND_IN_WARNING = (
+    "REDIS_URL is not set: using an IN-PROCESS Redis stand-in (fakeredis). Data is not shared between "
+    "processes and is lost on exit. Set REDIS_URL to use a real Redis."
+)
+
+_lock = threading.Lock()
+_client: redis.Redis | None = None
+
+
+def uses_stand_in() -> bool:
+    """Tell whether the in-process stand-in is (or would be) used instead of a real Redis."""
+    return not settings.REDIS_URL
+
+
+def check_configuration() -> None:
+    """Fail with DEBUG off and no REDIS_URL; warn when the stand-in will be used."""
+    if settings.REDIS_URL:
+        return
+    if not settings.DEBUG:
+        raise ImproperlyConfigured("REDIS_URL must be set when DEBUG is off.")
+    logger.warning(STAND_IN_WARNING)
+
+
+def get_redis() -> redis.Redis:
+    """Return the process-wide Redis client, building it on first use."""
+    global _client
+    if _client is None:
+        with _lock:
+            if _client is None:
+                _client = _build_client()
+    return _client
+
+
+def reset_client() -> None:
+    """Forget the cached client (tests, or after settings change), closing its pool."""
+    global _client
+    with _lock:
+        if _client is not None:
+            _client.close()
+        _client = None
+
+
+def _build_client() -> redis.Redis:
+    check_configuration()
+    if not settings.REDIS_URL:
+        import fakeredis
+
+        return fakeredis.FakeRedis(decode_responses=True)
+    timeout = settings.REDIS_SOCKET_TIMEOUT
+    pool = redis.ConnectionPool.from_url(
+        settings.REDIS_URL,
+        decode_responses=True,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=30,
+        retry_on_timeout=False,
+        max_connections=64,
+    )
+    return redis.Redis(connection_pool=pool)

@@ -1,0 +1,13 @@
+"""Settings for the test suite: development defaults, DEBUG on at import so no production secret is needed.
+
+Tests that need production behaviour override settings explicitly. DATABASE_URL and REDIS_URL still come
+from the environment, so CI runs the same suite against real PostgreSQL and Redis.
+"""
+
+import os
+
+os.environ.setdefault("DEBUG", "true")
+
+from thor_project.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,9 @@
+"""Project URLconf. The Schwab sandbox is never mounted here: it runs as its own server."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("schwab/", include("LiveData.schwab.urls")),
+]
