@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from django.core.exceptions import ImproperlyConfigured
 
 # Values that only ever belong on a developer's machine. Seeing one with DEBUG off is a deploy mistake.
-DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"
-DEV_TOKEN_ENCRYPTION_KEY = "ZGV2LWluc2VjdXJlLWZlcm5ldC1rZXktZG8tbm90LXU="
+# They are public on purpose (S105): validate_production_environment refuses every one of them.
+DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"  # noqa: S105
+DEV_TOKEN_ENCRYPTION_KEY = "ZGV2LWluc2VjdXJlLWZlcm5ldC1rZXktZG8tbm90LXU="  # noqa: S105
 DEV_APP_KEY = "thor-dev-app-key"
-DEV_APP_SECRET = "thor-dev-app-secret"  # noqa: S105 - a public development default, refused in production
+DEV_APP_SECRET = "thor-dev-app-secret"  # noqa: S105
 
 REQUIRED_IN_PRODUCTION = (
     "SECRET_KEY",
@@ -37,7 +38,9 @@ def validate_production_environment(environ: Mapping[str, str]) -> None:
             raise ImproperlyConfigured(f"{name} must be set when DEBUG is off (see .env.example).")
     for name, dev_value in _DEV_DEFAULTS.items():
         if environ[name].strip() == dev_value:
-            raise ImproperlyConfigured(f"{name} is the development default; set a real value when DEBUG is off.")
+            raise ImproperlyConfigured(
+                f"{name} is the development default; set a real value when DEBUG is off."
+            )
     keys = [key.strip() for key in environ["TOKEN_ENCRYPTION_KEYS"].split(",") if key.strip()]
     if DEV_TOKEN_ENCRYPTION_KEY in keys:
         raise ImproperlyConfigured(

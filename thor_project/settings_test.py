@@ -8,6 +8,6 @@ import os
 
 os.environ.setdefault("DEBUG", "true")
 
-from thor_project.settings import *  # noqa: E402, F403
+from thor_project.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

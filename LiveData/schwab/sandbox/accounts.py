@@ -141,9 +141,7 @@ class Totals:
 
 
 def totals(account: Account, valued: list[Valued], values: str = "current") -> Totals:
-    sums = dict.fromkeys(
-        ("long", "short", "long_opt", "short_opt", "fund", "bond", "mmf", "maint"), ZERO
-    )
+    sums = dict.fromkeys(("long", "short", "long_opt", "short_opt", "fund", "bond", "mmf", "maint"), ZERO)
     for item in valued:
         value = item.market_value if values == "current" else item.previous_value
         kind = item.holding.security.asset_type

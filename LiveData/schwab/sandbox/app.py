@@ -101,7 +101,9 @@ class SandboxApp:
         return self.state.take_fault(request.path)
 
     def _apply_fault_before(self, fault: Fault | None) -> Response | None:
-        latency = self.state.config.latency_ms + (fault.latency_ms if fault and fault.kind == "latency" else 0)
+        latency = self.state.config.latency_ms + (
+            fault.latency_ms if fault and fault.kind == "latency" else 0
+        )
         if latency:
             self.state.stopping.wait(latency / 1000)
         if fault is None or fault.kind in ("latency", "truncated", "malformed"):

@@ -81,7 +81,9 @@ def configure(state: SandboxState, request: Request) -> Response:
             if "rotate_refresh_token" in data:
                 state.config.rotate_refresh_token = bool(data["rotate_refresh_token"])
             if "access_token_ttl_seconds" in data:
-                state.config.access_token_ttl = timedelta(seconds=_int(data, "access_token_ttl_seconds", 1800))
+                state.config.access_token_ttl = timedelta(
+                    seconds=_int(data, "access_token_ttl_seconds", 1800)
+                )
     except ValueError as bad:
         return Response.json({"error": f"{bad} must be an integer"}, 400)
     return Response.json({"latency_ms": state.config.latency_ms})

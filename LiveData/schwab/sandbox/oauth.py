@@ -50,7 +50,9 @@ def authorize_page(state: SandboxState, request: Request) -> Response:
         return refused
     auto_user = state.config.auto_approve_user
     if auto_user and auto_user in state.users:
-        return _approve(state, state.users[auto_user].username, redirect_uri or "", request.arg("state"), None)
+        return _approve(
+            state, state.users[auto_user].username, redirect_uri or "", request.arg("state"), None
+        )
     return _consent_form(client_id or "", redirect_uri or "", request.arg("state") or "", error=None)
 
 
@@ -79,9 +81,8 @@ def authorize_submit(state: SandboxState, request: Request) -> Response:
     form = request.form()
     client_id, redirect_uri, state_value = form.get("client_id"), form.get("redirect_uri"), form.get("state")
     refused = _check_client(state, client_id, redirect_uri)
-    if refused is not None:
-        return refused
-    assert redirect_uri is not None  # checked above
+    if refused is not None or redirect_uri is None:
+        return refused or _page("We are unable to complete your request", "", 400)
     if form.get("action") != "approve":
         params = {"error": "access_denied", "error_description": "The user denied the request."}
         if state_value:
@@ -89,7 +90,9 @@ def authorize_submit(state: SandboxState, request: Request) -> Response:
         return Response.redirect(_with_query(redirect_uri, params))
     user = state.users.get(form.get("username", ""))
     if user is None or not hmac.compare_digest(user.password, form.get("password", "")):
-        return _consent_form(client_id or "", redirect_uri, state_value or "", "Login ID or password is wrong.")
+        return _consent_form(
+            client_id or "", redirect_uri, state_value or "", "Login ID or password is wrong."
+        )
     return _approve(state, user.username, redirect_uri, state_value, form.get("accounts"))
 
 
@@ -134,7 +137,9 @@ def _exchange_code(state: SandboxState, form: dict[str, str]) -> Response:
         if stored is None or stored.used or stored.expires_at <= state.now():
             return oauth_error(400, "invalid_grant", "Invalid, expired or already used authorization code")
         if redirect_uri != stored.grant.redirect_uri:
-            return oauth_error(400, "invalid_request", "redirect_uri does not match the authorization request")
+            return oauth_error(
+                400, "invalid_request", "redirect_uri does not match the authorization request"
+            )
         stored.used = True
         state.revoke_grants_of(stored.grant.user)
         access, refresh = state.issue_tokens(stored.grant)

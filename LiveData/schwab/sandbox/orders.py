@@ -63,7 +63,9 @@ def _securities(state: SandboxState) -> dict[str, Security]:
 
 def _validate(state: SandboxState, body: Any) -> tuple[dict[str, Any], Security] | Response:
     if not isinstance(body, dict):
-        return service_error(400, "A validation error occurred while processing the request.", "Body must be an order")
+        return service_error(
+            400, "A validation error occurred while processing the request.", "Body must be an order"
+        )
     problems = []
     for name, allowed in (
         ("orderType", ORDER_TYPES),
@@ -100,7 +102,9 @@ def _validate(state: SandboxState, body: Any) -> tuple[dict[str, Any], Security]
     return body, security
 
 
-def _new_order(state: SandboxState, account: Account, body: dict[str, Any], security: Security) -> dict[str, Any]:
+def _new_order(
+    state: SandboxState, account: Account, body: dict[str, Any], security: Security
+) -> dict[str, Any]:
     leg = body["orderLegCollection"][0]
     order = copy.deepcopy(body)
     order_id = state.next_order_id
@@ -211,7 +215,9 @@ def place(state: SandboxState, request: Request, token: Token, account_hash: str
         try:
             body = request.json()
         except ValueError:
-            return service_error(400, "A validation error occurred while processing the request.", "Malformed JSON")
+            return service_error(
+                400, "A validation error occurred while processing the request.", "Malformed JSON"
+            )
         checked = _validate(state, body)
         if isinstance(checked, Response):
             return checked
@@ -240,12 +246,19 @@ def cancel(state: SandboxState, request: Request, token: Token, account_hash: st
         if order["status"] not in OPEN_STATUSES:
             return service_error(400, f"Order is not cancelable: its status is {order['status']}")
         order.update(
-            {"status": "CANCELED", "cancelable": False, "editable": False, "closeTime": _schwab_time(state.now())}
+            {
+                "status": "CANCELED",
+                "cancelable": False,
+                "editable": False,
+                "closeTime": _schwab_time(state.now()),
+            }
         )
     return Response.empty(200)
 
 
-def replace(state: SandboxState, request: Request, token: Token, account_hash: str, order_id: str) -> Response:
+def replace(
+    state: SandboxState, request: Request, token: Token, account_hash: str, order_id: str
+) -> Response:
     with state.lock:
         account = account_for(state, token, account_hash)
         if isinstance(account, Response):
@@ -258,7 +271,9 @@ def replace(state: SandboxState, request: Request, token: Token, account_hash: s
         try:
             body = request.json()
         except ValueError:
-            return service_error(400, "A validation error occurred while processing the request.", "Malformed JSON")
+            return service_error(
+                400, "A validation error occurred while processing the request.", "Malformed JSON"
+            )
         checked = _validate(state, body)
         if isinstance(checked, Response):
             return checked
@@ -276,7 +291,9 @@ def preview(state: SandboxState, request: Request, token: Token, account_hash: s
         try:
             body = request.json()
         except ValueError:
-            return service_error(400, "A validation error occurred while processing the request.", "Malformed JSON")
+            return service_error(
+                400, "A validation error occurred while processing the request.", "Malformed JSON"
+            )
         checked = _validate(state, body)
         if isinstance(checked, Response):
             return checked
@@ -287,14 +304,28 @@ def preview(state: SandboxState, request: Request, token: Token, account_hash: s
     fee = Decimal("0.65") * Decimal(str(leg["quantity"])) if security.asset_type == "OPTION" else Decimal(0)
     rejects = []
     if leg["instruction"] in BUYS and value > account.cash and account.type == "CASH":
-        rejects.append({"validationRuleName": "CASH_AVAILABLE", "message": "Insufficient cash", "activityMessage": "Insufficient cash"})
+        rejects.append(
+            {
+                "validationRuleName": "CASH_AVAILABLE",
+                "message": "Insufficient cash",
+                "activityMessage": "Insufficient cash",
+            }
+        )
     return Response.json(
         {
             "orderId": 0,
             "orderStrategy": {**order, "status": "REVIEW", "orderValue": float(value)},
-            "orderValidationResult": {"alerts": [], "accepts": [], "rejects": rejects, "reviews": [], "warns": []},
+            "orderValidationResult": {
+                "alerts": [],
+                "accepts": [],
+                "rejects": rejects,
+                "reviews": [],
+                "warns": [],
+            },
             "commissionAndFee": {
-                "commission": {"commissionLegs": [{"commissionValues": [{"value": 0.0, "type": "COMMISSION"}]}]},
+                "commission": {
+                    "commissionLegs": [{"commissionValues": [{"value": 0.0, "type": "COMMISSION"}]}]
+                },
                 "fee": {"feeLegs": [{"feeValues": [{"value": float(fee), "type": "OPT_REG_FEE"}]}]},
                 "trueCommission": {"commissionLegs": []},
             },

@@ -92,7 +92,9 @@ class SandboxState:
                 user.username: user for user in build_book(self.config.seed, self.now().date())
             }
             self.accounts_by_hash: dict[str, tuple[User, Account]] = {
-                account.hash_value: (user, account) for user in self.users.values() for account in user.accounts
+                account.hash_value: (user, account)
+                for user in self.users.values()
+                for account in user.accounts
             }
             self.codes: dict[str, AuthCode] = {}
             self.tokens: dict[str, Token] = {}

@@ -27,7 +27,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--latency-ms", type=int, default=0, help="latency added to every API call")
         parser.add_argument("--access-ttl", type=int, default=1800, help="access token lifetime, seconds")
-        parser.add_argument("--refresh-ttl", type=int, default=7 * 86400, help="refresh token lifetime, seconds")
+        parser.add_argument(
+            "--refresh-ttl", type=int, default=7 * 86400, help="refresh token lifetime, seconds"
+        )
         parser.add_argument("--rotate-refresh-tokens", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:

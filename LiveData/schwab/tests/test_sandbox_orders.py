@@ -1,0 +1,184 @@
+"""The sandbox's order endpoints: place (Location), get, list, replace, cancel, preview, and bad bodies."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from LiveData.schwab.sandbox.book import price_at
+from LiveData.schwab.tests.sandbox_helpers import api, login
+
+ORDER_FIELDS = {
+    "orderId", "accountNumber", "status", "enteredTime", "quantity", "filledQuantity", "remainingQuantity",
+    "cancelable", "editable", "tag", "session", "duration", "orderType", "orderStrategyType",
+    "orderLegCollection",
+}  # fmt: skip
+
+
+@pytest.fixture
+def trader(sandbox):
+    token = login(sandbox)["access_token"]
+    account = sandbox.state.users["trader1"].accounts[0]
+    return token, account
+
+
+def _order(symbol="KO", instruction="BUY", order_type="LIMIT", price="1.00", quantity=10):
+    order = {
+        "session": "NORMAL",
+        "duration": "DAY",
+        "orderType": order_type,
+        "orderStrategyType": "SINGLE",
+        "orderLegCollection": [
+            {
+                "instruction": instruction,
+                "quantity": quantity,
+                "instrument": {"symbol": symbol, "assetType": "EQUITY"},
+            }
+        ],
+    }
+    if order_type == "LIMIT":
+        order["price"] = price
+    return order
+
+
+def _place(sandbox, token, account, order):
+    response = api(sandbox, token, f"/accounts/{account.hash_value}/orders", method="POST", json=order)
+    assert response.status_code == 201, response.text
+    assert response.content == b""
+    location = response.headers["Location"]
+    assert location.startswith(f"{sandbox.url}/trader/v1/accounts/{account.hash_value}/orders/")
+    return location.rsplit("/", 1)[1]
+
+
+def _window(sandbox):
+    now = sandbox.state.now()
+    return {
+        "fromEnteredTime": (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "toEnteredTime": (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+    }
+
+
+def test_limit_order_life_cycle_working_then_replaced_then_canceled(sandbox, trader):
+    token, account = trader
+    order_id = _place(sandbox, token, account, _order(price="1.00"))
+    order = api(sandbox, token, f"/accounts/{account.hash_value}/orders/{order_id}").json()
+    assert set(order) >= ORDER_FIELDS
+    assert order["status"] == "WORKING" and order["cancelable"] is True
+
+    replaced = api(
+        sandbox,
+        token,
+        f"/accounts/{account.hash_value}/orders/{order_id}",
+        method="PUT",
+        json=_order(price="2.00"),
+    )
+    assert replaced.status_code == 201
+    new_id = replaced.headers["Location"].rsplit("/", 1)[1]
+    assert new_id != order_id
+    assert (
+        api(sandbox, token, f"/accounts/{account.hash_value}/orders/{order_id}").json()["status"]
+        == "REPLACED"
+    )
+
+    canceled = api(sandbox, token, f"/accounts/{account.hash_value}/orders/{new_id}", method="DELETE")
+    assert (canceled.status_code, canceled.content) == (200, b"")
+    assert (
+        api(sandbox, token, f"/accounts/{account.hash_value}/orders/{new_id}").json()["status"] == "CANCELED"
+    )
+    again = api(sandbox, token, f"/accounts/{account.hash_value}/orders/{new_id}", method="DELETE")
+    assert again.status_code == 400
+
+
+def test_market_order_fills_and_moves_the_position(sandbox, trader):
+    token, account = trader
+    symbol = account.holdings[0].security.symbol
+    before = account.holdings[0].quantity
+    order_id = _place(sandbox, token, account, _order(symbol=symbol, order_type="MARKET", quantity=3))
+    order = api(sandbox, token, f"/accounts/{account.hash_value}/orders/{order_id}").json()
+    assert order["status"] == "FILLED"
+    execution = order["orderActivityCollection"][0]["executionLegs"][0]
+    assert execution["quantity"] == 3
+    assert execution["price"] == float(price_at(account.holdings[0].security, sandbox.state.now()))
+    assert account.holdings[0].quantity == before + 3
+
+
+def test_limit_order_fills_when_price_crosses(sandbox, trader, sandbox_clock):
+    token, account = trader
+    security = account.holdings[0].security
+    limit = price_at(security, sandbox.state.now()) - 1
+    order_id = _place(sandbox, token, account, _order(symbol=security.symbol, price=str(limit)))
+    for _ in range(200):
+        status = api(sandbox, token, f"/accounts/{account.hash_value}/orders/{order_id}").json()["status"]
+        if status == "FILLED":
+            break
+        sandbox_clock.advance(seconds=5)
+    assert status == "FILLED"
+
+
+def test_list_orders_per_account_and_across_accounts(sandbox, trader):
+    token, account = trader
+    first = _place(sandbox, token, account, _order())
+    other = sandbox.state.users["trader1"].accounts[1]
+    second = _place(sandbox, token, other, _order())
+    mine = api(sandbox, token, f"/accounts/{account.hash_value}/orders", params=_window(sandbox)).json()
+    assert [str(o["orderId"]) for o in mine] == [first]
+    every = api(sandbox, token, "/orders", params=_window(sandbox)).json()
+    assert {str(o["orderId"]) for o in every} == {first, second}
+    working = api(sandbox, token, "/orders", params={**_window(sandbox), "status": "FILLED"}).json()
+    assert working == []
+
+
+def test_list_orders_requires_the_time_window(sandbox, trader):
+    token, account = trader
+    response = api(sandbox, token, f"/accounts/{account.hash_value}/orders")
+    assert response.status_code == 400
+    assert set(response.json()) == {"message", "errors"}
+
+
+def test_preview_returns_validation_result_and_fees(sandbox, trader):
+    token, account = trader
+    response = api(
+        sandbox, token, f"/accounts/{account.hash_value}/previewOrder", method="POST", json=_order()
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert {"orderStrategy", "orderValidationResult", "commissionAndFee"} <= set(body)
+    assert set(body["orderValidationResult"]) >= {"alerts", "rejects", "warns"}
+    assert sandbox.state.orders == {}  # a preview places nothing
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[]",
+        b'{"orderType": "LIMIT"}',
+        b'{"session":"NORMAL","duration":"DAY","orderType":"MARKET","orderStrategyType":"SINGLE",'
+        b'"orderLegCollection":[{"instruction":"BUY","quantity":-1,"instrument":{"symbol":"KO"}}]}',
+        b'{"session":"NORMAL","duration":"DAY","orderType":"MARKET","orderStrategyType":"SINGLE",'
+        b'"orderLegCollection":[{"instruction":"BUY","quantity":1,"instrument":{"symbol":"NOPE"}}]}',
+    ],
+)
+def test_malformed_orders_are_400_service_errors(sandbox, trader, body):
+    token, account = trader
+    response = api(
+        sandbox,
+        token,
+        f"/accounts/{account.hash_value}/orders",
+        method="POST",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == {"message", "errors"}
+    assert sandbox.state.orders == {}
+
+
+def test_orders_of_another_account_are_not_visible(sandbox, trader):
+    token, account = trader
+    order_id = _place(sandbox, token, account, _order())
+    other = login(sandbox, "trader2")["access_token"]
+    response = api(sandbox, other, f"/accounts/{account.hash_value}/orders/{order_id}")
+    assert response.status_code == 400
+    assert api(sandbox, token, f"/accounts/{account.hash_value}/orders/999").status_code == 404

@@ -1,0 +1,111 @@
+"""Project-wide fixtures: the running Schwab sandbox, Redis (fake and real) and service requirements.
+
+Tests marked `redis` or `postgres` need the real service. Without it they are skipped, unless
+REQUIRE_SERVICES=1 (as in CI), where a missing service is a failure rather than a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import NoReturn
+
+import fakeredis
+import pytest
+import redis
+from django.conf import settings
+
+from LiveData.schwab.sandbox.server import SandboxServer
+from LiveData.schwab.sandbox.state import SandboxConfig
+from LiveData.shared import redis_client
+
+SANDBOX_CALLBACK = "https://127.0.0.1:8000/schwab/oauth/callback/"
+
+
+def _require(reason: str) -> NoReturn:
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+    raise AssertionError("unreachable")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("postgres") and settings.DATABASES["default"]["ENGINE"].endswith(
+            "sqlite3"
+        ):
+            item.add_marker(
+                pytest.mark.skipif(os.environ.get("REQUIRE_SERVICES") != "1", reason="needs PostgreSQL")
+            )
+
+
+class FrozenClock:
+    """An injectable clock: tests move time explicitly, never by waiting."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+@pytest.fixture(scope="session")
+def _sandbox_server() -> Iterator[SandboxServer]:
+    server = SandboxServer(
+        SandboxConfig(
+            app_key=settings.SCHWAB_APP_KEY,
+            app_secret=settings.SCHWAB_APP_SECRET,
+            callback_urls=(SANDBOX_CALLBACK, "https://127.0.0.1:8443/other/callback/"),
+            hang_seconds=5.0,
+        )
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox_clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def sandbox(_sandbox_server: SandboxServer, sandbox_clock: FrozenClock) -> Iterator[SandboxServer]:
+    """The running sandbox with fresh state and a frozen clock for each test."""
+    state = _sandbox_server.state
+    state.clock = sandbox_clock
+    state.config.latency_ms = 0
+    state.config.rotate_refresh_token = False
+    state.config.access_token_ttl = timedelta(minutes=30)
+    state.reset()
+    yield _sandbox_server
+    state.reset()
+
+
+@pytest.fixture
+def fake_redis(monkeypatch: pytest.MonkeyPatch) -> fakeredis.FakeRedis:
+    client = fakeredis.FakeRedis(decode_responses=True)
+    monkeypatch.setattr(redis_client, "_client", client)
+    return client
+
+
+@pytest.fixture
+def real_redis(monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        _require("needs a real Redis: set REDIS_URL")
+    client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError:
+        _require(f"Redis at {url} is not reachable")
+    client.flushdb()
+    monkeypatch.setattr(settings, "REDIS_URL", url)
+    redis_client.reset_client()
+    yield client
+    redis_client.reset_client()
+    client.flushdb()
+    client.close()
