@@ -1,0 +1,61 @@
+"""Run the whole product locally: the Schwab sandbox, a demo login, and the Thor dev server."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from LiveData.schwab.sandbox.server import SandboxServer
+from LiveData.schwab.sandbox.state import SandboxConfig
+from LiveData.shared import redis_client
+
+
+class Command(BaseCommand):
+    help = "Start the Schwab sandbox and the dev server together (DEBUG only). See README."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=8000, help="dev server port")
+        parser.add_argument("--username", default="demo")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            raise CommandError("The demo runs only with DEBUG on: it starts development tooling.")
+        sandbox_url = urlsplit(settings.SCHWAB_API_BASE_URL)
+        if sandbox_url.hostname not in ("127.0.0.1", "localhost") or sandbox_url.port is None:
+            raise CommandError("Set SCHWAB_API_BASE_URL to the local sandbox, e.g. http://127.0.0.1:8182")
+
+        call_command("migrate", interactive=False, verbosity=0)
+        password = secrets.token_urlsafe(9)
+        user, _ = get_user_model().objects.get_or_create(username=options["username"])
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+
+        sandbox = SandboxServer(
+            SandboxConfig(
+                app_key=settings.SCHWAB_APP_KEY,
+                app_secret=settings.SCHWAB_APP_SECRET,
+                callback_urls=(settings.SCHWAB_CALLBACK_URL,),
+            ),
+            host=sandbox_url.hostname,
+            port=sandbox_url.port,
+        ).start()
+        redis_note = "in-process stand-in (no REDIS_URL)" if redis_client.uses_stand_in() else settings.REDIS_URL
+        self.stdout.write(
+            self.style.SUCCESS("\nThor is running on embedded defaults.\n")
+            + f"  Open:            http://127.0.0.1:{options['port']}/\n"
+            + f"  Thor login:      {user.username} / {password}\n"
+            + f"  Schwab sandbox:  {sandbox.url}  (logins: trader1 / trader1-pass, trader2 / trader2-pass)\n"
+            + f"  Redis:           {redis_note}\n"
+            + "  Stop with Ctrl-C.\n"
+        )
+        try:
+            call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
+        finally:
+            sandbox.stop()
