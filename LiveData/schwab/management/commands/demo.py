@@ -46,7 +46,9 @@ class Command(BaseCommand):
             host=sandbox_url.hostname,
             port=sandbox_url.port,
         ).start()
-        redis_note = "in-process stand-in (no REDIS_URL)" if redis_client.uses_stand_in() else settings.REDIS_URL
+        redis_note = (
+            "in-process stand-in (no REDIS_URL)" if redis_client.uses_stand_in() else settings.REDIS_URL
+        )
         self.stdout.write(
             self.style.SUCCESS("\nThor is running on embedded defaults.\n")
             + f"  Open:            http://127.0.0.1:{options['port']}/\n"
