@@ -50,7 +50,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "LiveData.schwab.errors.SchwabErrorMiddleware",
 ]
+CSRF_FAILURE_VIEW = "LiveData.schwab.errors.csrf_failure"
 
 ROOT_URLCONF = "thor_project.urls"
 
@@ -93,6 +95,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 LOGIN_URL = "/admin/login/"
+LOGIN_REDIRECT_URL = "/"
 
 # --- Security: strict by default with DEBUG off (manage.py check --deploy passes). -----------------------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
@@ -115,6 +118,17 @@ SCHWAB_APP_SECRET = env.str("SCHWAB_APP_SECRET", default=DEV_APP_SECRET)
 SCHWAB_CALLBACK_URL = env.str("SCHWAB_CALLBACK_URL", default="https://127.0.0.1:8000/schwab/oauth/callback/")
 SCHWAB_API_BASE_URL = env.str("SCHWAB_API_BASE_URL", default="https://api.schwabapi.com")
 SCHWAB_HTTP_TIMEOUT = env.float("SCHWAB_HTTP_TIMEOUT", default=10.0)
+# Refresh the access token when it has less than this left (it lives 30 minutes).
+SCHWAB_REFRESH_MARGIN_SECONDS = env.int("SCHWAB_REFRESH_MARGIN_SECONDS", default=120)
+SCHWAB_OAUTH_STATE_TTL_SECONDS = env.int("SCHWAB_OAUTH_STATE_TTL_SECONDS", default=600)
+# Where the browser goes after connecting when no `next` was given; the outcome is added as ?schwab=...
+SCHWAB_FRONTEND_URL = env.str("SCHWAB_FRONTEND_URL", default="/")
+# Login-free OAuth bootstrap views (test_views.py): reachable only when DEBUG and this are both on.
+SCHWAB_ENABLE_TEST_VIEWS = env.bool("SCHWAB_ENABLE_TEST_VIEWS", default=False)
+SCHWAB_TEST_VIEWS_USERNAME = env.str("SCHWAB_TEST_VIEWS_USERNAME", default="schwab-dev")
+SCHWAB_TEST_CALLBACK_URL = env.str(
+    "SCHWAB_TEST_CALLBACK_URL", default="http://127.0.0.1:8000/schwab/test/oauth/callback/"
+)
 
 # Fernet keys, comma-separated, newest first: tokens are encrypted with the first, decrypted with any.
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[DEV_TOKEN_ENCRYPTION_KEY])

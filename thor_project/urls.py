@@ -7,3 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("schwab/", include("LiveData.schwab.urls")),
 ]
+
+handler404 = "LiveData.schwab.errors.not_found"
+handler500 = "LiveData.schwab.errors.server_error"

@@ -1,9 +1,124 @@
-"""Session-authenticated JSON views under /schwab/ for the Thor frontend."""
+"""Session-authenticated JSON views under /schwab/ for the Thor frontend. Views only translate HTTP:
+the work is in services and the Trader API client, and errors are raised and rendered in one place."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import Any, cast
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from LiveData.schwab import flow, oauth, services
+from LiveData.schwab.api import SchwabTraderAPI
+from LiveData.schwab.conf import schwab_settings
+from LiveData.schwab.exceptions import NotAuthenticated, OAuthCodeMissing, OAuthDenied, SchwabNotConnected
+from LiveData.schwab.models import BrokerConnection
+
+View = Callable[..., HttpResponse]
+
+
+def api_login_required(view: View) -> View:
+    """Like login_required, but an anonymous API call gets a 401 JSON error instead of a redirect."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            raise NotAuthenticated
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def signed_in_user(request: HttpRequest) -> User:
+    """The request's user, who must be logged in."""
+    if not request.user.is_authenticated:
+        raise NotAuthenticated
+    return cast(User, request.user)
+
+
+def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
+    """`candidate` when it stays on this site, else the configured frontend URL (no open redirects)."""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return schwab_settings().frontend_url
+
+
+def with_outcome(url: str, **outcome: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(outcome)}"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+@login_required
+@require_GET
+def oauth_start(request: HttpRequest) -> HttpResponse:
+    """Send the browser to Schwab's consent page with a fresh, session-bound state."""
+    redirect_uri = schwab_settings().callback_url
+    next_url = safe_next_url(request, request.GET.get("next"))
+    state = flow.begin(request.session, next_url=next_url, redirect_uri=redirect_uri)
+    return HttpResponseRedirect(oauth.authorization_url(state=state, redirect_uri=redirect_uri))
+
+
+@require_GET
+def oauth_callback(request: HttpRequest) -> HttpResponse:
+    """Finish the connect flow: check the state, exchange the code, store the tokens, go back to Thor."""
+    pending = flow.finish(request.session, state=request.GET.get("state"))
+    return _finish_connect(request, request.user, pending)
+
+
+def _finish_connect(request: HttpRequest, user: Any, pending: flow.Pending) -> HttpResponse:
+    if request.GET.get("error"):
+        raise OAuthDenied
+    code = request.GET.get("code")  # Django has decoded it exactly once: "...%40" is now "...@"
+    if not code:
+        raise OAuthCodeMissing
+    SchwabTraderAPI(user).exchange_code_for_tokens(code, redirect_uri=pending.redirect_uri)
+    return HttpResponseRedirect(with_outcome(pending.next_url, schwab="connected"))
+
+
+@api_login_required
+@require_GET
+def oauth_status(request: HttpRequest) -> JsonResponse:
+    """Connected or not, the connection's state and expiries; never a token."""
+    connection = BrokerConnection.objects.filter(user=signed_in_user(request)).first()
+    if connection is None:
+        return JsonResponse({"success": True, "connected": False, "status": "not_connected"})
+    state = connection.state
+    return JsonResponse(
+        {
+            "success": True,
+            "connected": state in ("active", "expiring"),
+            "status": state,
+            "connected_at": _iso(connection.logged_in_at),
+            "access_token_expires_at": _iso(connection.access_token_expires_at),
+            "refresh_token_expires_at": _iso(connection.refresh_token_expires_at),
+            "last_refreshed_at": _iso(connection.last_refreshed_at),
+            "last_error": connection.last_error_code or None,
+        }
+    )
+
+
+@api_login_required
+@require_POST
+def oauth_disconnect(request: HttpRequest) -> JsonResponse:
+    """Forget the user's Schwab tokens (CSRF-protected)."""
+    try:
+        connection = services.connection_get(user=signed_in_user(request))
+    except SchwabNotConnected:
+        return JsonResponse({"success": True, "connected": False, "status": "not_connected"})
+    services.connection_disconnect(connection=connection)
+    return JsonResponse({"success": True, "connected": False, "status": "disconnected"})
 
 
 @require_GET

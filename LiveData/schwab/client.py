@@ -1,0 +1,133 @@
+"""HTTP to Schwab's Trader API, and nothing else: no ORM, no Redis, no token logic.
+
+One pooled `requests.Session` per process; every call carries a timeout. GETs are retried on 5xx and
+connection failures with exponential backoff and jitter (urllib3's Retry). Every failure becomes one
+exception from LiveData.schwab.exceptions (see the tree there).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from decimal import Decimal
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ReadTimeoutError
+from urllib3.util.retry import Retry
+
+from LiveData.schwab.conf import schwab_settings
+from LiveData.schwab.exceptions import (
+    SchwabApiError,
+    SchwabBadRequest,
+    SchwabMalformedResponse,
+    SchwabRateLimited,
+    SchwabTimeout,
+    SchwabUnauthorized,
+    SchwabUnavailable,
+    SchwabUnreachable,
+)
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_session: requests.Session | None = None
+
+GET_RETRY = Retry(
+    total=2,
+    connect=2,
+    read=1,
+    status=2,
+    status_forcelist=(500, 502, 503, 504),
+    allowed_methods=frozenset({"GET"}),
+    backoff_factor=0.2,
+    backoff_jitter=0.1,
+    respect_retry_after_header=False,
+    raise_on_status=False,
+)
+
+
+def http_session() -> requests.Session:
+    """The process-wide pooled session for Schwab's Trader API."""
+    global _session
+    if _session is None:
+        with _lock:
+            if _session is None:
+                session = requests.Session()
+                adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=GET_RETRY)
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+                _session = session
+    return _session
+
+
+def _retry_after(response: requests.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "1")))
+    except ValueError:
+        return 1.0
+
+
+def _raise_for(response: requests.Response, path_name: str) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    logger.warning("schwab %s answered %s", path_name, status)
+    if status == 401:
+        raise SchwabUnauthorized(upstream_status=status)
+    if status == 429:
+        raise SchwabRateLimited(retry_after=_retry_after(response))
+    if status >= 500:
+        raise SchwabUnavailable(upstream_status=status)
+    if status in (400, 403, 404):
+        raise SchwabBadRequest(upstream_status=status)
+    raise SchwabApiError(upstream_status=status)
+
+
+def request(
+    method: str,
+    path: str,
+    *,
+    access_token: str,
+    path_name: str,
+    params: dict[str, str] | None = None,
+    body: Any = None,
+) -> requests.Response:
+    """Send one Trader API call; return the response (2xx) or raise a SchwabApiError."""
+    conf = schwab_settings()
+    try:
+        response = http_session().request(
+            method,
+            f"{conf.trader_url}{path}",
+            params=params,
+            json=body,
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+            timeout=conf.timeout,
+        )
+    except requests.Timeout:
+        logger.warning("schwab %s timed out", path_name)
+        raise SchwabTimeout from None
+    except requests.ConnectionError as failure:
+        reason = failure.args[0] if failure.args else None
+        if isinstance(reason, MaxRetryError) and isinstance(reason.reason, ReadTimeoutError):
+            logger.warning("schwab %s timed out", path_name)
+            raise SchwabTimeout from None
+        logger.warning("schwab %s unreachable", path_name)
+        raise SchwabUnreachable from None
+    except requests.RequestException:
+        logger.warning("schwab %s failed in transport", path_name)
+        raise SchwabUnreachable from None
+    _raise_for(response, path_name)
+    return response
+
+
+def get_json(path: str, *, access_token: str, path_name: str, params: dict[str, str] | None = None) -> Any:
+    """GET and parse JSON exactly (numbers as Decimal, so money is never a binary float)."""
+    response = request("GET", path, access_token=access_token, path_name=path_name, params=params)
+    try:
+        return json.loads(response.text, parse_float=Decimal, parse_int=Decimal)
+    except ValueError:
+        logger.warning("schwab %s sent malformed JSON (%s bytes)", path_name, len(response.content))
+        raise SchwabMalformedResponse from None

@@ -1,0 +1,72 @@
+"""The one place that renders errors: SchwabError subclasses, CSRF failures, 404s and 500s.
+
+JSON for API callers; a small HTML page for browser navigations (the OAuth start and callback), so a
+trader who declines at Schwab sees a sentence, not a JSON blob. No exception text ever reaches a client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from LiveData.schwab.exceptions import SchwabError
+
+BROWSER_VIEWS = frozenset({"oauth_start", "oauth_callback", "oauth_start_test", "oauth_callback_test"})
+
+
+def _wants_page(request: HttpRequest) -> bool:
+    match = request.resolver_match
+    return bool(
+        match and match.url_name in BROWSER_VIEWS and "text/html" in request.headers.get("Accept", "")
+    )
+
+
+def render_error(request: HttpRequest, error: SchwabError) -> HttpResponse:
+    payload = error.payload()
+    if _wants_page(request):
+        html = render_to_string(
+            "schwab/oauth_error.html",
+            {"message": error.detail, "code": error.code, "retry_url": reverse("schwab:oauth_start")},
+            request=request,
+        )
+        return HttpResponse(html, status=error.status)
+    response = JsonResponse(payload, status=error.status)
+    retry_after = payload.get("retry_after")
+    if retry_after is not None:
+        response["Retry-After"] = str(max(1, round(float(retry_after))))
+    return response
+
+
+class SchwabErrorMiddleware:
+    """Turn a raised SchwabError into its response; anything else goes on to Django's 500 handling."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, SchwabError):
+            return render_error(request, exception)
+        return None
+
+
+def _json_error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"success": False, "error": code, "message": message}, status=status)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return _json_error(403, "csrf_failed", "The request was missing a valid CSRF token.")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _json_error(404, "not_found", "Nothing is here.")
+
+
+def server_error(request: HttpRequest, *args: Any) -> HttpResponse:
+    return _json_error(500, "internal_error", "Something went wrong on our side. It has been logged.")

@@ -1,0 +1,134 @@
+"""Every known failure of the Schwab integration, each with its HTTP status and a stable error code.
+
+Views just raise; `LiveData.schwab.errors` renders one JSON shape for all of them. Messages are written
+for the trader and never carry exception text, tokens or account numbers.
+
+    SchwabError
+    ├── NotAuthenticated            401 not_authenticated
+    ├── SchwabNotConnected          404 schwab_not_connected          (connected: false)
+    ├── SchwabReauthRequired        401 schwab_reauth_required        (connected: false)
+    ├── OAuthFlowError              400 (state, denial, missing code)
+    │   ├── OAuthStateInvalid           oauth_state_invalid
+    │   ├── OAuthDenied                 oauth_access_denied
+    │   └── OAuthCodeMissing            oauth_code_missing
+    ├── TokenExchangeFailed         502 schwab_token_exchange_failed
+    ├── TokenRefreshFailed          502 schwab_token_refresh_failed
+    └── SchwabApiError              502 schwab_upstream_error          (raised by the HTTP client)
+        ├── SchwabUnauthorized          schwab_unauthorized
+        ├── SchwabRateLimited       503 schwab_rate_limited            (retry_after)
+        ├── SchwabBadRequest            schwab_bad_request
+        ├── SchwabUnavailable           schwab_unavailable             (5xx)
+        ├── SchwabMalformedResponse     schwab_bad_response
+        ├── SchwabTimeout          504 schwab_timeout
+        └── SchwabUnreachable           schwab_unreachable
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class SchwabError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "schwab_error"
+    message: ClassVar[str] = "Something went wrong talking to Schwab."
+
+    def __init__(self, message: str | None = None, **extra: Any) -> None:
+        self.detail = message or self.message
+        self.extra = extra
+        super().__init__(self.detail)
+
+    def payload(self) -> dict[str, Any]:
+        return {"success": False, "error": self.code, "message": self.detail, **self.extra}
+
+
+class NotAuthenticated(SchwabError):
+    status, code, message = 401, "not_authenticated", "Log in to Thor first."
+
+
+class SchwabNotConnected(SchwabError):
+    status, code, message = 404, "schwab_not_connected", "No Schwab account connected"
+
+    def payload(self) -> dict[str, Any]:
+        return {**super().payload(), "connected": False}
+
+
+class SchwabReauthRequired(SchwabError):
+    status, code = 401, "schwab_reauth_required"
+    message = "Your Schwab connection has expired. Reconnect Schwab to continue."
+
+    def payload(self) -> dict[str, Any]:
+        return {**super().payload(), "connected": False}
+
+
+class OAuthFlowError(SchwabError):
+    status = 400
+
+
+class OAuthStateInvalid(OAuthFlowError):
+    code = "oauth_state_invalid"
+    message = "This Schwab sign-in link is invalid or has expired. Start connecting again."
+
+
+class OAuthDenied(OAuthFlowError):
+    code = "oauth_access_denied"
+    message = "Schwab access was not granted, so nothing was connected."
+
+
+class OAuthCodeMissing(OAuthFlowError):
+    code = "oauth_code_missing"
+    message = "Schwab did not send an authorization code. Start connecting again."
+
+
+class TokenExchangeFailed(SchwabError):
+    status, code = 502, "schwab_token_exchange_failed"
+    message = "Schwab did not accept the sign-in. Start connecting again."
+
+
+class TokenRefreshFailed(SchwabError):
+    status, code = 502, "schwab_token_refresh_failed"
+    message = "Schwab could not renew the session right now. Try again shortly."
+
+
+class SchwabApiError(SchwabError):
+    status, code = 502, "schwab_upstream_error"
+    message = "Schwab returned an unexpected error."
+
+    def __init__(
+        self, message: str | None = None, *, upstream_status: int | None = None, **extra: Any
+    ) -> None:
+        super().__init__(message, **extra)
+        self.upstream_status = upstream_status
+
+
+class SchwabUnauthorized(SchwabApiError):
+    code, message = "schwab_unauthorized", "Schwab refused the session."
+
+
+class SchwabRateLimited(SchwabApiError):
+    status, code = 503, "schwab_rate_limited"
+    message = "Schwab is rate limiting requests. Try again shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after: float = 1.0, **extra: Any) -> None:
+        super().__init__(message, upstream_status=429, retry_after=retry_after, **extra)
+        self.retry_after = retry_after
+
+
+class SchwabBadRequest(SchwabApiError):
+    code, message = "schwab_bad_request", "Schwab rejected the request."
+
+
+class SchwabUnavailable(SchwabApiError):
+    code, message = "schwab_unavailable", "Schwab is unavailable right now. Try again shortly."
+
+
+class SchwabMalformedResponse(SchwabApiError):
+    code, message = "schwab_bad_response", "Schwab sent a response that could not be read."
+
+
+class SchwabTimeout(SchwabApiError):
+    status, code, message = 504, "schwab_timeout", "Schwab did not answer in time."
+
+
+class SchwabUnreachable(SchwabApiError):
+    code, message = "schwab_unreachable", "Schwab could not be reached."

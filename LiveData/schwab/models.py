@@ -1,0 +1,80 @@
+"""BrokerConnection: one trader's link to Schwab, reachable as `user.schwab_token`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models
+
+from LiveData.schwab.fields import EncryptedTextField
+from LiveData.shared import clock
+
+REFRESH_TOKEN_LIFETIME = timedelta(days=7)  # from the original login; refreshing does not extend it
+EXPIRING_WINDOW = timedelta(hours=24)  # warn the trader this long before the forced re-login
+
+
+class BrokerConnection(models.Model):
+    class Broker(models.TextChoices):
+        SCHWAB = "schwab", "Charles Schwab"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        REAUTH_REQUIRED = "reauth_required", "Reconnect required"
+        DISCONNECTED = "disconnected", "Disconnected"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="schwab_token"
+    )
+    broker = models.CharField(max_length=20, choices=Broker.choices, default=Broker.SCHWAB)
+    access_token = EncryptedTextField(blank=True, default="")
+    refresh_token = EncryptedTextField(blank=True, default="")
+    access_token_expires_at = models.DateTimeField(null=True, blank=True)
+    logged_in_at = models.DateTimeField(
+        null=True, blank=True, help_text="The original login at Schwab; the refresh token dies 7 days after."
+    )
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    last_error_code = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "broker connection"
+
+    def __str__(self) -> str:
+        return f"{self.get_broker_display()} connection of user {self.user_id} ({self.state})"
+
+    @property
+    def refresh_token_expires_at(self) -> datetime | None:
+        return self.logged_in_at + REFRESH_TOKEN_LIFETIME if self.logged_in_at else None
+
+    def is_access_token_fresh(self, *, margin: timedelta, now: datetime | None = None) -> bool:
+        """True when the access token is usable for at least `margin` more."""
+        moment = now or clock.now()
+        return bool(
+            self.access_token
+            and self.access_token_expires_at
+            and self.access_token_expires_at - margin > moment
+        )
+
+    def is_refresh_token_expired(self, now: datetime | None = None) -> bool:
+        expires_at = self.refresh_token_expires_at
+        return not self.refresh_token or expires_at is None or expires_at <= (now or clock.now())
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status == self.Status.ACTIVE and bool(self.refresh_token)
+
+    @property
+    def state(self) -> str:
+        """active, expiring (under 24 h of refresh-token life left), reauth_required or disconnected."""
+        if self.status != self.Status.ACTIVE:
+            return str(self.status)
+        now = clock.now()
+        if self.is_refresh_token_expired(now):
+            return self.Status.REAUTH_REQUIRED.value
+        expires_at = self.refresh_token_expires_at
+        if expires_at is not None and expires_at - now < EXPIRING_WINDOW:
+            return "expiring"
+        return self.Status.ACTIVE.value

@@ -1,0 +1,128 @@
+"""The OAuth 2.0 protocol with Schwab, through authlib's requests client: authorize URL, code, refresh.
+
+Failures become SchwabError subclasses. A refresh token Schwab refuses (expired, revoked, replaced by a
+newer login) raises RefreshTokenRejected, which the token service turns into "reauth required"; every
+other failure leaves the stored tokens alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session, OAuthError
+
+from LiveData.schwab.conf import schwab_settings
+from LiveData.schwab.exceptions import (
+    SchwabError,
+    SchwabTimeout,
+    SchwabUnreachable,
+    TokenExchangeFailed,
+    TokenRefreshFailed,
+)
+
+logger = logging.getLogger(__name__)
+
+# Errors that mean the refresh token itself is dead: only a new browser login helps.
+DEAD_REFRESH_TOKEN_ERRORS = frozenset(
+    {"refresh_token_authentication_error", "invalid_grant", "invalid_client", "unauthorized_client"}
+)
+
+
+class RefreshTokenRejected(SchwabError):
+    status, code = 401, "schwab_reauth_required"
+    message = "Schwab refused the refresh token."
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+def authorization_url(*, state: str, redirect_uri: str) -> str:
+    conf = schwab_settings()
+    query = urlencode(
+        {"client_id": conf.app_key, "redirect_uri": redirect_uri, "response_type": "code", "state": state}
+    )
+    return f"{conf.authorize_url}?{query}"
+
+
+def _session() -> OAuth2Session:
+    conf = schwab_settings()
+    return OAuth2Session(
+        client_id=conf.app_key,
+        client_secret=conf.app_secret,
+        token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method name, not a secret
+    )
+
+
+def _token_set(token: Any, *, previous_refresh_token: str = "") -> TokenSet:
+    access = token.get("access_token") if isinstance(token, dict) else None
+    refresh = (token.get("refresh_token") if isinstance(token, dict) else None) or previous_refresh_token
+    expires_in = token.get("expires_in", 1800) if isinstance(token, dict) else None
+    if not isinstance(access, str) or not access or not isinstance(refresh, str) or not refresh:
+        raise ValueError("token response lacks access_token or refresh_token")
+    if not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0:
+        raise ValueError("token response has no usable expires_in")
+    return TokenSet(access, refresh, expires_in)
+
+
+def exchange_code(*, code: str, redirect_uri: str) -> TokenSet:
+    """Trade an authorization code (already URL-decoded once) for tokens."""
+    conf = schwab_settings()
+    try:
+        with _session() as session:
+            token = session.fetch_token(
+                conf.token_url,
+                grant_type="authorization_code",
+                code=code,
+                redirect_uri=redirect_uri,
+                timeout=conf.timeout,
+            )
+        return _token_set(token)
+    except OAuthError as refused:
+        logger.warning("schwab token exchange refused: error=%s", refused.error)
+        raise TokenExchangeFailed from None
+    except requests.Timeout:
+        logger.warning("schwab token exchange timed out")
+        raise SchwabTimeout from None
+    except requests.ConnectionError:
+        logger.warning("schwab token endpoint unreachable")
+        raise SchwabUnreachable from None
+    except (requests.RequestException, ValueError) as failure:
+        logger.warning("schwab token exchange failed: %s", type(failure).__name__)
+        raise TokenExchangeFailed from None
+
+
+def refresh(*, refresh_token: str) -> TokenSet:
+    """Get a new access token; keep the refresh token Schwab sends back (or the old one if it sends none)."""
+    conf = schwab_settings()
+    try:
+        with _session() as session:
+            token = session.refresh_token(conf.token_url, refresh_token=refresh_token, timeout=conf.timeout)
+        return _token_set(token, previous_refresh_token=refresh_token)
+    except OAuthError as refused:
+        logger.warning("schwab token refresh refused: error=%s", refused.error)
+        if refused.error in DEAD_REFRESH_TOKEN_ERRORS:
+            raise RefreshTokenRejected from None
+        raise TokenRefreshFailed from None
+    except requests.HTTPError as failure:
+        status = failure.response.status_code if failure.response is not None else None
+        logger.warning("schwab token refresh failed: http status=%s", status)
+        if status in (400, 401):
+            raise RefreshTokenRejected from None
+        raise TokenRefreshFailed from None
+    except requests.Timeout:
+        logger.warning("schwab token refresh timed out")
+        raise SchwabTimeout from None
+    except requests.ConnectionError:
+        logger.warning("schwab token endpoint unreachable")
+        raise SchwabUnreachable from None
+    except (requests.RequestException, ValueError) as failure:
+        logger.warning("schwab token refresh failed: %s", type(failure).__name__)
+        raise TokenRefreshFailed from None

@@ -1,0 +1,157 @@
+"""Writes for BrokerConnection: connect, hand out a fresh access token, refresh, disconnect.
+
+Refreshing happens with the connection's row locked (SELECT ... FOR UPDATE inside a transaction), so
+concurrent requests for one trader make one refresh call and never lose a rotated token: whoever gets the
+lock second sees the new token and uses it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from LiveData.schwab import oauth
+from LiveData.schwab.conf import schwab_settings
+from LiveData.schwab.exceptions import SchwabError, SchwabNotConnected, SchwabReauthRequired
+from LiveData.schwab.models import BrokerConnection
+from LiveData.shared import clock
+
+logger = logging.getLogger(__name__)
+
+_TOKEN_FIELDS = [
+    "access_token",
+    "refresh_token",
+    "access_token_expires_at",
+    "last_refreshed_at",
+    "status",
+    "last_error_code",
+    "updated_at",
+]
+
+
+def connection_get(*, user: User) -> BrokerConnection:
+    """The user's connection, or SchwabNotConnected when there is none or it was disconnected."""
+    connection = BrokerConnection.objects.filter(user=user).first()
+    if connection is None or connection.status == BrokerConnection.Status.DISCONNECTED:
+        raise SchwabNotConnected
+    return connection
+
+
+def connection_connect(*, user: User, tokens: oauth.TokenSet) -> BrokerConnection:
+    """Store tokens from a new login. Reconnecting reuses the user's existing row (same id downstream)."""
+    now = clock.now()
+    with transaction.atomic():
+        connection, created = BrokerConnection.objects.select_for_update().get_or_create(user=user)
+        connection.access_token = tokens.access_token
+        connection.refresh_token = tokens.refresh_token
+        connection.access_token_expires_at = now + timedelta(seconds=tokens.expires_in)
+        connection.logged_in_at = now
+        connection.last_refreshed_at = None
+        connection.status = BrokerConnection.Status.ACTIVE
+        connection.last_error_code = ""
+        connection.save()
+    logger.info("schwab connection %s %s", connection.pk, "created" if created else "reconnected")
+    return connection
+
+
+def connection_access_token(*, connection: BrokerConnection) -> str:
+    """A usable access token, refreshed first when it is about to expire."""
+    _ensure_usable(connection)
+    if connection.is_access_token_fresh(margin=schwab_settings().refresh_margin):
+        return connection.access_token
+    return connection_refresh(connection=connection, stale_access_token=connection.access_token)
+
+
+def connection_refresh(
+    *, connection: BrokerConnection, stale_access_token: str | None = None, force: bool = False
+) -> str:
+    """Refresh the access token once, under the row lock; return the token to use.
+
+    `stale_access_token` is the token the caller found wanting (expired, or refused with a 401): when the
+    row holds a different, fresh one, another worker has refreshed already and no call is made.
+    """
+    reauth_reason = ""
+    failure: SchwabError | None = None
+    with transaction.atomic():
+        locked = BrokerConnection.objects.select_for_update().get(pk=connection.pk)
+        _ensure_usable(locked)
+        now = clock.now()
+        margin = schwab_settings().refresh_margin
+        already_refreshed = locked.access_token != stale_access_token
+        if not force and already_refreshed and locked.is_access_token_fresh(margin=margin, now=now):
+            _copy_tokens(locked, connection)
+            return locked.access_token
+        if locked.is_refresh_token_expired(now):
+            reauth_reason = "refresh_token_expired"
+        else:
+            try:
+                tokens = oauth.refresh(refresh_token=locked.refresh_token)
+            except oauth.RefreshTokenRejected:
+                reauth_reason = "refresh_token_rejected"
+            except SchwabError as error:
+                failure = error
+            else:
+                locked.access_token = tokens.access_token
+                locked.refresh_token = tokens.refresh_token
+                locked.access_token_expires_at = now + timedelta(seconds=tokens.expires_in)
+                locked.last_refreshed_at = now
+                locked.last_error_code = ""
+                locked.save(update_fields=_TOKEN_FIELDS)
+                logger.info("schwab connection %s refreshed its access token", locked.pk)
+        if reauth_reason:
+            locked.status = BrokerConnection.Status.REAUTH_REQUIRED
+            locked.last_error_code = reauth_reason
+            locked.save(update_fields=_TOKEN_FIELDS)
+            logger.warning("schwab connection %s needs a new login: %s", locked.pk, reauth_reason)
+        elif failure is not None:
+            locked.last_error_code = failure.code
+            locked.save(update_fields=["last_error_code", "updated_at"])
+            logger.warning("schwab connection %s refresh failed: %s", locked.pk, failure.code)
+    _copy_tokens(locked, connection)
+    if reauth_reason:
+        raise SchwabReauthRequired
+    if failure is not None:
+        raise failure
+    return locked.access_token
+
+
+def connection_disconnect(*, connection: BrokerConnection) -> None:
+    """Forget the tokens; the row stays so a later reconnect keeps the same connection."""
+    with transaction.atomic():
+        locked = BrokerConnection.objects.select_for_update().get(pk=connection.pk)
+        locked.access_token = ""
+        locked.refresh_token = ""
+        locked.access_token_expires_at = None
+        locked.status = BrokerConnection.Status.DISCONNECTED
+        locked.last_error_code = ""
+        locked.save(update_fields=_TOKEN_FIELDS)
+    _copy_tokens(locked, connection)
+    logger.info("schwab connection %s disconnected", connection.pk)
+
+
+def connection_rotate_keys() -> int:
+    """Re-encrypt every connection's tokens under the newest TOKEN_ENCRYPTION_KEYS key."""
+    rotated = 0
+    for pk in BrokerConnection.objects.values_list("pk", flat=True):
+        with transaction.atomic():
+            locked = BrokerConnection.objects.select_for_update().get(pk=pk)
+            # Loading decrypted with whichever key fits; saving encrypts with the newest.
+            locked.save(update_fields=["access_token", "refresh_token"])
+            rotated += 1
+    return rotated
+
+
+def _ensure_usable(connection: BrokerConnection) -> None:
+    if connection.status == BrokerConnection.Status.DISCONNECTED:
+        raise SchwabNotConnected
+    if connection.status == BrokerConnection.Status.REAUTH_REQUIRED or not connection.refresh_token:
+        raise SchwabReauthRequired
+
+
+def _copy_tokens(source: BrokerConnection, target: BrokerConnection) -> None:
+    for field in _TOKEN_FIELDS:
+        setattr(target, field, getattr(source, field))
