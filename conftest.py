@@ -1,6 +1,6 @@
 """Project-wide fixtures: the running Schwab sandbox, Redis (fake and real) and service requirements.
 
-Tests marked `redis` or `postgres` need the real service. Without it they are skipped, unless
+Tests that request `real_redis` or `postgres` need the real service. Without it they are skipped, unless
 REQUIRE_SERVICES=1 (as in CI), where a missing service is a failure rather than a silent skip.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
@@ -21,6 +22,10 @@ from LiveData.schwab.sandbox.state import SandboxConfig
 from LiveData.shared import redis_client
 
 SANDBOX_CALLBACK = "https://127.0.0.1:8000/schwab/oauth/callback/"
+_SANDBOX_CONFIG = SandboxConfig(
+    callback_urls=(SANDBOX_CALLBACK, "https://127.0.0.1:8443/other/callback/"),
+    hang_seconds=5.0,
+)
 
 
 def _require(reason: str) -> NoReturn:
@@ -30,14 +35,11 @@ def _require(reason: str) -> NoReturn:
     raise AssertionError("unreachable")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.get_closest_marker("postgres") and settings.DATABASES["default"]["ENGINE"].endswith(
-            "sqlite3"
-        ):
-            item.add_marker(
-                pytest.mark.skipif(os.environ.get("REQUIRE_SERVICES") != "1", reason="needs PostgreSQL")
-            )
+@pytest.fixture
+def postgres() -> None:
+    """Request this in tests whose behaviour depends on PostgreSQL (row locks, concurrent transactions)."""
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        _require("needs PostgreSQL: set DATABASE_URL=postgres://...")
 
 
 class FrozenClock:
@@ -55,14 +57,7 @@ class FrozenClock:
 
 @pytest.fixture(scope="session")
 def _sandbox_server() -> Iterator[SandboxServer]:
-    server = SandboxServer(
-        SandboxConfig(
-            app_key=settings.SCHWAB_APP_KEY,
-            app_secret=settings.SCHWAB_APP_SECRET,
-            callback_urls=(SANDBOX_CALLBACK, "https://127.0.0.1:8443/other/callback/"),
-            hang_seconds=5.0,
-        )
-    ).start()
+    server = SandboxServer(replace(_SANDBOX_CONFIG)).start()
     yield server
     server.stop()
 
@@ -77,9 +72,7 @@ def sandbox(_sandbox_server: SandboxServer, sandbox_clock: FrozenClock) -> Itera
     """The running sandbox with fresh state and a frozen clock for each test."""
     state = _sandbox_server.state
     state.clock = sandbox_clock
-    state.config.latency_ms = 0
-    state.config.rotate_refresh_token = False
-    state.config.access_token_ttl = timedelta(minutes=30)
+    state.config = replace(_SANDBOX_CONFIG)  # tests may change their copy freely
     state.reset()
     yield _sandbox_server
     state.reset()

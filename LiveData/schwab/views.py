@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -40,7 +40,7 @@ def signed_in_user(request: HttpRequest) -> User:
     """The request's user, who must be logged in."""
     if not request.user.is_authenticated:
         raise NotAuthenticated
-    return cast(User, request.user)
+    return request.user
 
 
 def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
