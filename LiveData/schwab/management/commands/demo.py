@@ -41,7 +41,7 @@ class Command(BaseCommand):
             SandboxConfig(
                 app_key=settings.SCHWAB_APP_KEY,
                 app_secret=settings.SCHWAB_APP_SECRET,
-                callback_urls=(settings.SCHWAB_CALLBACK_URL,),
+                callback_urls=(settings.SCHWAB_CALLBACK_URL, settings.SCHWAB_TEST_CALLBACK_URL),
             ),
             host=sandbox_url.hostname,
             port=sandbox_url.port,
