@@ -111,6 +111,8 @@ X_FRAME_OPTIONS = "DENY"
 # --- Redis: the live-data bus. Unset with DEBUG on means the in-process stand-in. ------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=2.0)
+# Snapshot keys expire after this many seconds (0: never; the last snapshot stays, marked stale on failure).
+LIVE_DATA_SNAPSHOT_TTL_SECONDS = env.int("LIVE_DATA_SNAPSHOT_TTL_SECONDS", default=0)
 
 # --- Schwab. Every OAuth and Trader API URL is built from SCHWAB_API_BASE_URL. ----------------------------
 SCHWAB_APP_KEY = env.str("SCHWAB_APP_KEY", default=DEV_APP_KEY)
@@ -121,6 +123,12 @@ SCHWAB_HTTP_TIMEOUT = env.float("SCHWAB_HTTP_TIMEOUT", default=10.0)
 # Refresh the access token when it has less than this left (it lives 30 minutes).
 SCHWAB_REFRESH_MARGIN_SECONDS = env.int("SCHWAB_REFRESH_MARGIN_SECONDS", default=120)
 SCHWAB_OAUTH_STATE_TTL_SECONDS = env.int("SCHWAB_OAUTH_STATE_TTL_SECONDS", default=600)
+# The summary endpoint serves a snapshot younger than this from Redis without calling Schwab.
+SCHWAB_SUMMARY_MAX_AGE_SECONDS = env.int("SCHWAB_SUMMARY_MAX_AGE_SECONDS", default=15)
+# How long a user's account list is trusted for authorizing account ids.
+SCHWAB_ACCOUNTS_CACHE_SECONDS = env.int("SCHWAB_ACCOUNTS_CACHE_SECONDS", default=60)
+# 429s: wait at most this long per Retry-After before retrying (GETs, bounded retries), else answer 503.
+SCHWAB_MAX_RETRY_AFTER_SECONDS = env.float("SCHWAB_MAX_RETRY_AFTER_SECONDS", default=2.0)
 # Where the browser goes after connecting when no `next` was given; the outcome is added as ?schwab=...
 SCHWAB_FRONTEND_URL = env.str("SCHWAB_FRONTEND_URL", default="/")
 # Login-free OAuth bootstrap views (test_views.py): reachable only when DEBUG and this are both on.
@@ -132,6 +140,8 @@ SCHWAB_TEST_CALLBACK_URL = env.str(
 
 # Fernet keys, comma-separated, newest first: tokens are encrypted with the first, decrypted with any.
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[DEV_TOKEN_ENCRYPTION_KEY])
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 LOGGING = {
     "version": 1,

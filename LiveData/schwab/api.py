@@ -1,20 +1,51 @@
-"""SchwabTraderAPI(user): the Trader API for one Thor user, with tokens handled for every call."""
+"""SchwabTraderAPI(user): the Trader API for one Thor user.
+
+It orchestrates; it does not do the work itself: `client` speaks HTTP, `transforms` turn Schwab JSON into
+records, `snapshots` + `LiveData.shared.publisher` publish them, `services` keep the tokens fresh.
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from typing import Any
 
-from LiveData.schwab import client, oauth, services
+import redis
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.cache import cache
+
+from LiveData.schwab import client, oauth, services, snapshots, summary, transforms
 from LiveData.schwab.conf import schwab_settings
-from LiveData.schwab.exceptions import SchwabUnauthorized
+from LiveData.schwab.exceptions import (
+    AccountNotFound,
+    RedisUnavailable,
+    SchwabApiError,
+    SchwabMalformedResponse,
+    SchwabUnauthorized,
+)
 from LiveData.schwab.models import BrokerConnection
+from LiveData.schwab.singleflight import SingleFlight
+from LiveData.shared import clock, contract, publisher, reader
+
+logger = logging.getLogger(__name__)
+
+_refreshes: SingleFlight[dict[str, dict[str, Any]]] = SingleFlight()
+
+
+def _accounts_cache_key(user_id: int) -> str:
+    return f"schwab:accounts:{user_id}"
+
+
+def forget_accounts(user_id: int) -> None:
+    cache.delete(_accounts_cache_key(user_id))
 
 
 class SchwabTraderAPI:
     """Calls Schwab on behalf of `user`: refreshes the access token when it is about to expire and once
     more on a 401, and raises SchwabReauthRequired when only a new browser login can help."""
 
-    def __init__(self, user: Any) -> None:
+    def __init__(self, user: User) -> None:
         self.user = user
         self._connection: BrokerConnection | None = None
 
@@ -29,13 +60,14 @@ class SchwabTraderAPI:
         """Trade an authorization code for tokens and store them on the user's connection."""
         tokens = oauth.exchange_code(code=code, redirect_uri=redirect_uri or schwab_settings().callback_url)
         self._connection = services.connection_connect(user=self.user, tokens=tokens)
+        forget_accounts(self.user.pk)
         return self._connection
 
     def refresh_tokens(self) -> None:
         """Refresh the access token now, whatever its age."""
         services.connection_refresh(connection=self.connection, force=True)
 
-    # --- Trader API --------------------------------------------------------------------------------------
+    # --- HTTP with tokens --------------------------------------------------------------------------------
     def _get(self, path: str, *, path_name: str, params: dict[str, str] | None = None) -> Any:
         token = services.connection_access_token(connection=self.connection)
         try:
@@ -46,6 +78,111 @@ class SchwabTraderAPI:
             return client.get_json(path, access_token=token, path_name=path_name, params=params)
 
     def fetch_account_numbers(self) -> list[dict[str, Any]]:
-        """Schwab's accountNumbers map: [{"accountNumber", "hashValue"}]."""
+        """Schwab's accountNumbers map: [{"accountNumber", "hashValue"}] (internal: full numbers)."""
         data = self._get("/accounts/accountNumbers", path_name="accounts.numbers")
-        return data if isinstance(data, list) else []
+        if not isinstance(data, list):
+            raise SchwabMalformedResponse
+        return [item for item in data if isinstance(item, dict) and isinstance(item.get("hashValue"), str)]
+
+    # --- Accounts ----------------------------------------------------------------------------------------
+    def fetch_accounts(self) -> list[dict[str, Any]]:
+        """The user's accounts: hashValue (= account_id), type and a masked number; never the full one."""
+        numbers = self.fetch_account_numbers()
+        details = self._get("/accounts", path_name="accounts.list")
+        types: dict[str, str] = {}
+        for item in details if isinstance(details, list) else []:
+            securities = item.get("securitiesAccount") if isinstance(item, dict) else None
+            if isinstance(securities, dict):
+                types[str(securities.get("accountNumber"))] = str(securities.get("type") or "UNKNOWN")
+        accounts = [
+            {
+                "hashValue": item["hashValue"],
+                "account_id": item["hashValue"],
+                "type": types.get(str(item.get("accountNumber")), "UNKNOWN"),
+                "display_number": transforms.display_number(item.get("accountNumber")),
+            }
+            for item in numbers
+        ]
+        ttl = settings.SCHWAB_ACCOUNTS_CACHE_SECONDS
+        cache.set(_accounts_cache_key(self.user.pk), [a["account_id"] for a in accounts], ttl)
+        return accounts
+
+    def authorize_account(self, account_id: str) -> None:
+        """404 unless `account_id` is one of this user's accounts (the list is cached briefly)."""
+        known = cache.get(_accounts_cache_key(self.user.pk))
+        if known is None:
+            known = [account["account_id"] for account in self.fetch_accounts()]
+        if account_id not in known:
+            raise AccountNotFound
+
+    def refresh_account(self, account_id: str) -> dict[str, dict[str, Any]]:
+        """Fetch the account once (positions and balances together), transform, publish both.
+
+        On an upstream failure the last good snapshots stay in Redis, marked stale with the reason."""
+        self.authorize_account(account_id)
+        try:
+            raw = self._get(
+                f"/accounts/{account_id}", path_name="accounts.get", params={"fields": "positions"}
+            )
+            as_of = clock.now()
+            try:
+                account = transforms.parse_account(raw)
+            except transforms.MalformedAccount:
+                logger.warning("schwab account document malformed; nothing published")
+                raise SchwabMalformedResponse from None
+        except SchwabApiError as failure:
+            self._mark_stale(account_id, failure.code)
+            raise
+        built = snapshots.build(account_id=account_id, account=account, as_of=as_of, published_at=clock.now())
+        try:
+            publisher.publish(
+                user_id=self.user.pk, snapshots=built, ttl_seconds=settings.LIVE_DATA_SNAPSHOT_TTL_SECONDS
+            )
+        except redis.RedisError:
+            logger.warning("live-data publish failed: redis unavailable")
+            raise RedisUnavailable from None
+        return {snapshot.kind: snapshot.envelope for snapshot in built}
+
+    def _mark_stale(self, account_id: str, reason: str) -> None:
+        try:
+            publisher.mark_stale(account_id=account_id, reason=reason, at=clock.now())
+        except redis.RedisError:
+            logger.warning("could not mark live data stale: redis unavailable")
+
+    def fetch_positions(self, account_id: str) -> dict[str, Any]:
+        """Refresh the account and return the published positions snapshot."""
+        return self.refresh_account(account_id)[contract.POSITIONS]
+
+    def fetch_balances(self, account_id: str) -> dict[str, Any]:
+        """Refresh the account and return the published balances snapshot."""
+        return self.refresh_account(account_id)[contract.BALANCES]
+
+    def get_account_summary(self, account_hash: str) -> dict[str, Any]:
+        """The summary card, from a fresh enough snapshot in Redis; otherwise one shared refresh."""
+        self.authorize_account(account_hash)
+        now = clock.now()
+        try:
+            positions = reader.latest_positions(account_hash)
+            balances = reader.latest_balances(account_hash)
+        except redis.RedisError:
+            raise RedisUnavailable from None
+        max_age = timedelta(seconds=settings.SCHWAB_SUMMARY_MAX_AGE_SECONDS)
+        if balances is not None and not _older_than(balances, max_age, now):
+            return summary.build(positions=positions, balances=balances, now=now)
+        try:
+            fresh = _refreshes.do(account_hash, lambda: self.refresh_account(account_hash))
+        except SchwabApiError:
+            if balances is None:
+                raise
+            stale = reader.latest_balances(account_hash) or balances
+            return summary.build(positions=reader.latest_positions(account_hash), balances=stale, now=now)
+        return summary.build(positions=fresh[contract.POSITIONS], balances=fresh[contract.BALANCES], now=now)
+
+
+def _older_than(envelope: dict[str, Any], max_age: timedelta, now: Any) -> bool:
+    published = envelope.get("published_at", "")
+    try:
+        moment = summary.parse_timestamp(published)
+    except ValueError:
+        return True
+    return bool(envelope.get("stale")) or now - moment > max_age

@@ -1,8 +1,8 @@
 """HTTP to Schwab's Trader API, and nothing else: no ORM, no Redis, no token logic.
 
-One pooled `requests.Session` per process; every call carries a timeout. GETs are retried on 5xx and
-connection failures with exponential backoff and jitter (urllib3's Retry). Every failure becomes one
-exception from LiveData.schwab.exceptions (see the tree there).
+One pooled `requests.Session` per process; every call carries a timeout. GETs are retried, boundedly,
+on 429 (after Retry-After, capped), 5xx and connection failures with backoff and jitter (urllib3 Retry).
+Every failure becomes one exception from LiveData.schwab.exceptions (see the tree there).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import requests
+from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
@@ -35,18 +36,35 @@ logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _session: requests.Session | None = None
 
-GET_RETRY = Retry(
-    total=2,
-    connect=2,
-    read=1,
-    status=2,
-    status_forcelist=(500, 502, 503, 504),
-    allowed_methods=frozenset({"GET"}),
-    backoff_factor=0.2,
-    backoff_jitter=0.1,
-    respect_retry_after_header=False,
-    raise_on_status=False,
-)
+
+def _retry_policy(max_retry_after: float) -> Retry:
+    """Bounded retries for GETs: 5xx and connection failures with backoff and jitter; 429 after its
+    Retry-After, capped at `max_retry_after` seconds so a request never waits long."""
+
+    class BoundedRetry(Retry):
+        def get_retry_after(self, response: Any) -> float | None:
+            value = super().get_retry_after(response)
+            return None if value is None else min(value, max_retry_after)
+
+    return BoundedRetry(
+        total=2,
+        connect=2,
+        read=1,
+        status=2,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=frozenset({"GET"}),
+        backoff_factor=0.2,
+        backoff_jitter=0.1,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+def reset_session() -> None:
+    """Forget the pooled session (tests that change retry settings)."""
+    global _session
+    with _lock:
+        _session = None
 
 
 def http_session() -> requests.Session:
@@ -56,7 +74,8 @@ def http_session() -> requests.Session:
         with _lock:
             if _session is None:
                 session = requests.Session()
-                adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=GET_RETRY)
+                retry = _retry_policy(settings.SCHWAB_MAX_RETRY_AFTER_SECONDS)
+                adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=retry)
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)
                 _session = session

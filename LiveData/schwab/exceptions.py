@@ -6,6 +6,9 @@ for the trader and never carry exception text, tokens or account numbers.
     SchwabError
     ├── NotAuthenticated            401 not_authenticated
     ├── SchwabNotConnected          404 schwab_not_connected          (connected: false)
+    ├── AccountNotFound             404 account_not_found
+    ├── NoAccounts                  404 no_accounts
+    ├── RedisUnavailable            503 redis_unavailable
     ├── SchwabReauthRequired        401 schwab_reauth_required        (connected: false)
     ├── OAuthFlowError              400 (state, denial, missing code)
     │   ├── OAuthStateInvalid           oauth_state_invalid
@@ -51,6 +54,19 @@ class SchwabNotConnected(SchwabError):
 
     def payload(self) -> dict[str, Any]:
         return {**super().payload(), "connected": False}
+
+
+class AccountNotFound(SchwabError):
+    status, code, message = 404, "account_not_found", "No such account among your Schwab accounts."
+
+
+class NoAccounts(SchwabError):
+    status, code, message = 404, "no_accounts", "No Schwab accounts found"
+
+
+class RedisUnavailable(SchwabError):
+    status, code = 503, "redis_unavailable"
+    message = "Live data storage is unavailable right now. Try again shortly."
 
 
 class SchwabReauthRequired(SchwabError):

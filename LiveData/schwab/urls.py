@@ -12,6 +12,12 @@ urlpatterns = [
     path("oauth/callback/", views.oauth_callback, name="oauth_callback"),
     path("oauth/status/", views.oauth_status, name="oauth_status"),
     path("oauth/disconnect/", views.oauth_disconnect, name="oauth_disconnect"),
+    # Account management
+    path("accounts/", views.list_accounts, name="list_accounts"),
+    path("accounts/<str:account_id>/positions/", views.get_positions, name="get_positions"),
+    path("accounts/<str:account_id>/balances/", views.get_balances, name="get_balances"),
+    # Account summary for the frontend
+    path("account/summary/", views.account_summary, name="account_summary"),
     # Health
     path("health/", views.health, name="health"),
     # Development only: 404 unless DEBUG and SCHWAB_ENABLE_TEST_VIEWS are both on (see test_views.py).

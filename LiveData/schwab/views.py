@@ -18,7 +18,13 @@ from django.views.decorators.http import require_GET, require_POST
 from LiveData.schwab import flow, oauth, services
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.conf import schwab_settings
-from LiveData.schwab.exceptions import NotAuthenticated, OAuthCodeMissing, OAuthDenied, SchwabNotConnected
+from LiveData.schwab.exceptions import (
+    NoAccounts,
+    NotAuthenticated,
+    OAuthCodeMissing,
+    OAuthDenied,
+    SchwabNotConnected,
+)
 from LiveData.schwab.models import BrokerConnection
 
 View = Callable[..., HttpResponse]
@@ -119,6 +125,57 @@ def oauth_disconnect(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"success": True, "connected": False, "status": "not_connected"})
     services.connection_disconnect(connection=connection)
     return JsonResponse({"success": True, "connected": False, "status": "disconnected"})
+
+
+@api_login_required
+@require_GET
+def list_accounts(request: HttpRequest) -> JsonResponse:
+    """The user's Schwab accounts: `hashValue` (the account_id used in URLs), type, masked number."""
+    accounts = SchwabTraderAPI(signed_in_user(request)).fetch_accounts()
+    return JsonResponse({"success": True, "accounts": accounts})
+
+
+@api_login_required
+@require_GET
+def get_positions(request: HttpRequest, account_id: str) -> JsonResponse:
+    """Fetch positions (and balances, from the same call) and publish both to Redis."""
+    payload = SchwabTraderAPI(signed_in_user(request)).fetch_positions(account_id)
+    return JsonResponse(
+        {
+            "success": True,
+            "message": f"Positions published to Redis for account {account_id}",
+            "payload": payload,
+        }
+    )
+
+
+@api_login_required
+@require_GET
+def get_balances(request: HttpRequest, account_id: str) -> JsonResponse:
+    """Fetch balances (and positions, from the same call) and publish both to Redis."""
+    payload = SchwabTraderAPI(signed_in_user(request)).fetch_balances(account_id)
+    return JsonResponse(
+        {
+            "success": True,
+            "message": f"Balances published to Redis for account {account_id}",
+            "payload": payload,
+        }
+    )
+
+
+@api_login_required
+@require_GET
+def account_summary(request: HttpRequest) -> JsonResponse:
+    """The Account Summary card; the first account when `account_hash` is omitted."""
+    api = SchwabTraderAPI(signed_in_user(request))
+    account_hash = request.GET.get("account_hash")
+    if not account_hash:
+        accounts = api.fetch_accounts()
+        if not accounts:
+            raise NoAccounts
+        account_hash = accounts[0]["hashValue"]
+    summary = api.get_account_summary(account_hash)
+    return JsonResponse({"success": True, "account_hash": account_hash, "summary": summary})
 
 
 @require_GET

@@ -96,8 +96,8 @@ class SandboxApp:
         if header:
             kind, _, arg = header.partition(":")
             if kind in FAULT_KINDS:
-                number = int(arg) if arg.isdigit() else 0
-                return Fault(kind, retry_after=number or 1, latency_ms=number)
+                number = int(arg) if arg.isdigit() else None
+                return Fault(kind, retry_after=1 if number is None else number, latency_ms=number or 0)
         return self.state.take_fault(request.path)
 
     def _apply_fault_before(self, fault: Fault | None) -> Response | None:

@@ -1,0 +1,104 @@
+"""The live-data Redis contract: key and channel names, the snapshot envelope and the notification.
+
+Producers and consumers build names and envelopes only through this module. Schema files for every
+document live in `LiveData/shared/schemas/` (JSON Schema, draft 2020-12).
+
+    live_data:positions:{account_id}   latest positions snapshot (JSON envelope), and its PUBLISH channel
+    live_data:balances:{account_id}    latest balances snapshot (JSON envelope), and its PUBLISH channel
+    live_data:accounts:{user_id}       SET of the account ids published for a Thor user
+
+`account_id` is the broker's opaque account identifier (Schwab's `hashValue`), never an account number.
+Money and quantities are decimal strings ("1234.50"), so no reader ever sees a rounded binary float.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+KEY_PREFIX = "live_data"
+POSITIONS: Literal["positions"] = "positions"
+BALANCES: Literal["balances"] = "balances"
+KINDS = (POSITIONS, BALANCES)
+Kind = Literal["positions", "balances"]
+
+
+def snapshot_key(kind: Kind, account_id: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown snapshot kind: {kind}")
+    return f"{KEY_PREFIX}:{kind}:{account_id}"
+
+
+def positions_key(account_id: str) -> str:
+    return snapshot_key(POSITIONS, account_id)
+
+
+def balances_key(account_id: str) -> str:
+    return snapshot_key(BALANCES, account_id)
+
+
+def channel(kind: Kind, account_id: str) -> str:
+    """Notifications go out on a channel named like the key they describe."""
+    return snapshot_key(kind, account_id)
+
+
+def channel_pattern(kind: Kind | None = None) -> str:
+    return f"{KEY_PREFIX}:{kind or '*'}:*"
+
+
+def user_accounts_key(user_id: int | str) -> str:
+    return f"{KEY_PREFIX}:accounts:{user_id}"
+
+
+def decimal_text(value: Decimal | None) -> str | None:
+    """Serialise money exactly: fixed-point text, no exponent, no float on the way."""
+    return None if value is None else format(value, "f")
+
+
+def timestamp(moment: datetime) -> str:
+    """ISO-8601 in UTC with microseconds and a Z, so timestamps compare correctly as text."""
+    if moment.tzinfo is None:
+        raise ValueError("live-data timestamps must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def envelope(
+    kind: Kind,
+    *,
+    account_id: str,
+    source: str,
+    as_of: datetime,
+    published_at: datetime,
+    body: dict[str, Any],
+) -> dict[str, Any]:
+    """The document stored under a snapshot key."""
+    return {
+        "schema": f"{KEY_PREFIX}.{kind}",
+        "schema_version": SCHEMA_VERSION,
+        "source": source,
+        "account_id": account_id,
+        "as_of": timestamp(as_of),
+        "published_at": timestamp(published_at),
+        "stale": False,
+        "stale_reason": None,
+        "stale_since": None,
+        **body,
+    }
+
+
+def notification(
+    event: Literal["snapshot", "stale"], kind: Kind, *, account_id: str, as_of: str, published_at: str
+) -> dict[str, Any]:
+    """The message PUBLISHed on a snapshot's channel (the publish script adds `changes`)."""
+    return {
+        "schema": f"{KEY_PREFIX}.notification",
+        "schema_version": SCHEMA_VERSION,
+        "event": event,
+        "kind": kind,
+        "account_id": account_id,
+        "key": snapshot_key(kind, account_id),
+        "as_of": as_of,
+        "published_at": published_at,
+    }

@@ -1,0 +1,103 @@
+"""Publish live-data snapshots to Redis: store, index and announce, in one atomic round trip.
+
+All snapshots of one account (positions and balances) go in one MULTI/EXEC pipeline holding one script
+call per snapshot. Each script stores the envelope, adds the account to the user's index and PUBLISHes a
+notification with what changed since the stored snapshot, which it reads inside the same atomic step.
+A snapshot older than the stored one (by `as_of`) is dropped, never stored over a newer one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import redis
+
+from LiveData.shared import contract
+from LiveData.shared.redis_client import get_redis
+
+_SCRIPT = resources.files("LiveData.shared").joinpath("lua/publish_snapshot.lua").read_text()
+
+
+def _dumps(document: Any) -> str:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One prepared snapshot: its envelope and the compact map its change summary is computed from."""
+
+    kind: contract.Kind
+    account_id: str
+    envelope: dict[str, Any]
+    diff_map: dict[str, str | None]
+
+
+def publish(
+    *, user_id: int | str, snapshots: list[Snapshot], ttl_seconds: int = 0, client: redis.Redis | None = None
+) -> dict[str, bool]:
+    """Publish `snapshots` atomically in one round trip; return {key: stored?}."""
+    redis_client = client or get_redis()
+    pipe = redis_client.pipeline(transaction=True)
+    keys = []
+    for snapshot in snapshots:
+        key = contract.snapshot_key(snapshot.kind, snapshot.account_id)
+        keys.append(key)
+        note = contract.notification(
+            "snapshot",
+            snapshot.kind,
+            account_id=snapshot.account_id,
+            as_of=snapshot.envelope["as_of"],
+            published_at=snapshot.envelope["published_at"],
+        )
+        pipe.eval(
+            _SCRIPT,
+            2,
+            key,
+            contract.user_accounts_key(user_id),
+            _dumps(snapshot.envelope),
+            snapshot.envelope["as_of"],
+            _dumps(snapshot.diff_map),
+            _dumps(note)[:-1],
+            snapshot.account_id,
+            str(ttl_seconds),
+            snapshot.kind,
+        )
+    results = pipe.execute()
+    return {key: bool(stored) for key, stored in zip(keys, results, strict=True)}
+
+
+def mark_stale(*, account_id: str, reason: str, at: datetime, client: redis.Redis | None = None) -> list[str]:
+    """Flag the account's stored snapshots stale (kept, never emptied); return the keys marked."""
+    redis_client = client or get_redis()
+    marked: list[str] = []
+    for kind in contract.KINDS:
+        key = contract.snapshot_key(kind, account_id)
+
+        def flag(pipe: Any, key: str = key, kind: contract.Kind = kind) -> None:
+            text = pipe.get(key)
+            if not text:
+                return
+            document = json.loads(text)
+            if not document.get("stale"):
+                document["stale_since"] = contract.timestamp(at)
+            document["stale"] = True
+            document["stale_reason"] = reason
+            note = contract.notification(
+                "stale",
+                kind,
+                account_id=account_id,
+                as_of=document["as_of"],
+                published_at=contract.timestamp(at),
+            )
+            note["stale_reason"] = reason
+            pipe.multi()
+            pipe.set(key, _dumps(document), keepttl=True)
+            pipe.publish(key, _dumps(note))
+            marked.append(key)
+
+        redis_client.transaction(flag, key)
+    return marked

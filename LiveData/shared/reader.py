@@ -1,0 +1,102 @@
+"""What consumers use: the latest snapshot (checked against its schema version) and notifications.
+
+Consumers never import LiveData.schwab: everything they need is the contract, this reader and the JSON
+Schema files in LiveData/shared/schemas/.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+
+from LiveData.shared import contract
+from LiveData.shared.redis_client import get_redis
+
+
+class SnapshotSchemaError(Exception):
+    """A stored document is not a snapshot of the schema version this reader understands."""
+
+
+def _checked(document: Any, kind: contract.Kind) -> dict[str, Any]:
+    if not isinstance(document, dict):
+        raise SnapshotSchemaError("snapshot is not a JSON object")
+    if document.get("schema") != f"{contract.KEY_PREFIX}.{kind}":
+        raise SnapshotSchemaError(f"expected a {kind} snapshot, found {document.get('schema')!r}")
+    if document.get("schema_version") != contract.SCHEMA_VERSION:
+        raise SnapshotSchemaError(
+            f"snapshot schema version {document.get('schema_version')!r} is not {contract.SCHEMA_VERSION}"
+        )
+    return document
+
+
+def latest(
+    kind: contract.Kind, account_id: str, *, client: redis.Redis | None = None
+) -> dict[str, Any] | None:
+    """The latest snapshot of `kind` for the account, or None when none has been published."""
+    text = (client or get_redis()).get(contract.snapshot_key(kind, account_id))
+    if text is None:
+        return None
+    try:
+        document = json.loads(text)
+    except ValueError as broken:
+        raise SnapshotSchemaError("snapshot is not valid JSON") from broken
+    return _checked(document, kind)
+
+
+def latest_positions(account_id: str, *, client: redis.Redis | None = None) -> dict[str, Any] | None:
+    return latest(contract.POSITIONS, account_id, client=client)
+
+
+def latest_balances(account_id: str, *, client: redis.Redis | None = None) -> dict[str, Any] | None:
+    return latest(contract.BALANCES, account_id, client=client)
+
+
+def user_account_ids(user_id: int | str, *, client: redis.Redis | None = None) -> list[str]:
+    return sorted((client or get_redis()).smembers(contract.user_accounts_key(user_id)))  # type: ignore[arg-type]
+
+
+class Subscription:
+    """Notifications from the live-data channels, parsed; `get()` returns None when nothing came."""
+
+    def __init__(self, pubsub: Any) -> None:
+        self._pubsub = pubsub
+
+    def get(self, timeout: float = 1.0) -> dict[str, Any] | None:
+        message = self._pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
+        if message is None or message.get("type") not in ("message", "pmessage"):
+            return None
+        try:
+            parsed = json.loads(message["data"])
+        except ValueError:
+            return None
+        return parsed if isinstance(parsed, dict) else None
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        while True:
+            note = self.get(timeout=1.0)
+            if note is not None:
+                yield note
+
+
+@contextmanager
+def subscribe(
+    *,
+    account_ids: list[str] | None = None,
+    kind: contract.Kind | None = None,
+    client: redis.Redis | None = None,
+) -> Iterator[Subscription]:
+    """Subscribe to the accounts' channels (or to every live-data channel); closes on exit."""
+    pubsub = (client or get_redis()).pubsub()  # type: ignore[no-untyped-call]
+    try:
+        if account_ids:
+            kinds: list[contract.Kind] = [kind] if kind else list(contract.KINDS)
+            pubsub.subscribe(*[contract.channel(k, a) for k in kinds for a in account_ids])
+        else:
+            pubsub.psubscribe(contract.channel_pattern(kind))
+        yield Subscription(pubsub)
+    finally:
+        pubsub.close()
