@@ -16,6 +16,7 @@ import fakeredis
 import pytest
 import redis
 from django.conf import settings
+from django.core.cache import cache
 
 from LiveData.schwab.sandbox.server import SandboxServer
 from LiveData.schwab.sandbox.state import SandboxConfig
@@ -40,6 +41,14 @@ def postgres() -> None:
     """Request this in tests whose behaviour depends on PostgreSQL (row locks, concurrent transactions)."""
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         _require("needs PostgreSQL: set DATABASE_URL=postgres://...")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Django's cache is per process: start each test without what earlier tests cached."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 class FrozenClock:

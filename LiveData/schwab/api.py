@@ -109,6 +109,7 @@ class SchwabTraderAPI:
 
     def authorize_account(self, account_id: str) -> None:
         """404 unless `account_id` is one of this user's accounts (the list is cached briefly)."""
+        services.ensure_usable(self.connection)  # not connected / reauth come before "no such account"
         known = cache.get(_accounts_cache_key(self.user.pk))
         if known is None:
             known = [account["account_id"] for account in self.fetch_accounts()]

@@ -59,7 +59,7 @@ def connection_connect(*, user: User, tokens: oauth.TokenSet) -> BrokerConnectio
 
 def connection_access_token(*, connection: BrokerConnection) -> str:
     """A usable access token, refreshed first when it is about to expire."""
-    _ensure_usable(connection)
+    ensure_usable(connection)
     if connection.is_access_token_fresh(margin=schwab_settings().refresh_margin):
         return connection.access_token
     return connection_refresh(connection=connection, stale_access_token=connection.access_token)
@@ -77,7 +77,7 @@ def connection_refresh(
     failure: SchwabError | None = None
     with transaction.atomic():
         locked = BrokerConnection.objects.select_for_update().get(pk=connection.pk)
-        _ensure_usable(locked)
+        ensure_usable(locked)
         now = clock.now()
         margin = schwab_settings().refresh_margin
         already_refreshed = locked.access_token != stale_access_token
@@ -144,7 +144,8 @@ def connection_rotate_keys() -> int:
     return rotated
 
 
-def _ensure_usable(connection: BrokerConnection) -> None:
+def ensure_usable(connection: BrokerConnection) -> None:
+    """Raise unless the connection can be used: not disconnected, no new login needed."""
     if connection.status == BrokerConnection.Status.DISCONNECTED:
         raise SchwabNotConnected
     if connection.status == BrokerConnection.Status.REAUTH_REQUIRED or not connection.refresh_token:

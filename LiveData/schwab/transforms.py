@@ -169,6 +169,10 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _canonical(value: Decimal) -> Decimal:
+    return value.normalize() if value != 0 else ZERO
+
+
 def _percent(part: Decimal | None, whole: Decimal | None) -> Decimal | None:
     if part is None or whole is None or whole == 0:
         return None
@@ -187,8 +191,9 @@ def parse_position(raw: Any) -> PositionRecord | str:
     short_qty = fields.number("shortQuantity", record_missing=False)
     if long_qty is None and short_qty is None:
         return "position has no quantity"
-    long_qty, short_qty = long_qty or ZERO, short_qty or ZERO
-    quantity = long_qty - short_qty
+    # Quantities are canonical (no trailing zeros) so that "10" and "10.0" never look like a change.
+    long_qty, short_qty = _canonical(long_qty or ZERO), _canonical(short_qty or ZERO)
+    quantity = _canonical(long_qty - short_qty)
     symbol = instrument["symbol"]
     asset_type = _text(instrument.get("assetType")) or "UNKNOWN"
     instrument_type = _text(instrument.get("type"))

@@ -9,6 +9,7 @@ A snapshot older than the stored one (by `as_of`) is dropped, never stored over 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -33,7 +34,7 @@ class Snapshot:
     kind: contract.Kind
     account_id: str
     envelope: dict[str, Any]
-    diff_map: dict[str, str | None]
+    diff_map: Mapping[str, str | None]
 
 
 def publish(

@@ -7,6 +7,7 @@ Schema files in LiveData/shared/schemas/.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -66,14 +67,19 @@ class Subscription:
         self._pubsub = pubsub
 
     def get(self, timeout: float = 1.0) -> dict[str, Any] | None:
-        message = self._pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
-        if message is None or message.get("type") not in ("message", "pmessage"):
-            return None
-        try:
-            parsed = json.loads(message["data"])
-        except ValueError:
-            return None
-        return parsed if isinstance(parsed, dict) else None
+        """The next notification, waiting up to `timeout` seconds for it."""
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            message = self._pubsub.get_message(ignore_subscribe_messages=True, timeout=remaining)
+            if message is None or message.get("type") not in ("message", "pmessage"):
+                continue  # a subscribe confirmation, or nothing yet
+            try:
+                parsed = json.loads(message["data"])
+            except ValueError:
+                continue
+            if isinstance(parsed, dict):
+                return parsed
+        return None
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         while True:

@@ -46,7 +46,7 @@ def _log_in(thor, username: str, password: str) -> requests.Session:
 @pytest.mark.django_db(transaction=True)
 def test_connect_refresh_and_reauth_over_http(thor, schwab, thor_clock, django_user_model, caplog):
     caplog.set_level(logging.DEBUG)
-    bodies: list[str] = []
+    bodies = []
     django_user_model.objects.create_user("bob", password="bob-password-123", is_staff=True)
     browser = _log_in(thor, "bob", "bob-password-123")
 

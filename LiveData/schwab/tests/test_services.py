@@ -110,9 +110,9 @@ def test_concurrent_requests_refresh_exactly_once(postgres, connected, schwab, t
     thor_clock.advance(minutes=31)  # every thread starts with an expired access token
     workers = 20
     barrier = threading.Barrier(workers)
-    results: list[object] = []
+    results = []
 
-    def work() -> None:
+    def work():
         try:
             barrier.wait()
             results.append(SchwabTraderAPI(connected).fetch_account_numbers())

@@ -1,0 +1,144 @@
+"""Publishing: atomic store + index + notification with changes, in one round trip; stale marking;
+older snapshots never overwrite newer ones. Runs on fakeredis and, where it matters, on real Redis."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import redis
+
+from LiveData.shared import contract, publisher, reader
+
+T0 = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
+ACCOUNT = "A" * 64
+
+
+def snapshots(quantities: dict[str, str], *, at: datetime = T0, net_liq: str = "1000.00"):
+    positions = [{"symbol": s, "quantity": q, "market_value": "1.00"} for s, q in quantities.items()]
+    common: dict[str, Any] = {"account_id": ACCOUNT, "source": "test", "as_of": at, "published_at": at}
+    balances = {"net_liquidation_value": net_liq, "cash": "10.00"}
+    return [
+        publisher.Snapshot(
+            contract.POSITIONS,
+            ACCOUNT,
+            contract.envelope(contract.POSITIONS, body={"positions": positions}, **common),
+            dict(quantities),
+        ),
+        publisher.Snapshot(
+            contract.BALANCES,
+            ACCOUNT,
+            contract.envelope(contract.BALANCES, body={"balances": balances}, **common),
+            balances,
+        ),
+    ]
+
+
+@pytest.fixture(params=["fake", "real"])
+def store(request):
+    """Both Redis flavours: the in-process stand-in must behave like the real thing."""
+    return request.getfixturevalue("fake_redis" if request.param == "fake" else "real_redis")
+
+
+def test_publish_stores_both_snapshots_and_indexes_the_account(store):
+    stored = publisher.publish(user_id=7, snapshots=snapshots({"AAPL": "10"}))
+    assert stored == {contract.positions_key(ACCOUNT): True, contract.balances_key(ACCOUNT): True}
+    positions = reader.latest_positions(ACCOUNT, client=store)
+    assert positions["positions"][0]["quantity"] == "10"
+    assert positions["as_of"] == "2026-11-25T15:30:00.000000Z"
+    assert reader.latest_balances(ACCOUNT, client=store)["balances"]["net_liquidation_value"] == "1000.00"
+    assert reader.user_account_ids(7, client=store) == [ACCOUNT]
+
+
+def test_notifications_say_what_changed(store):
+    with reader.subscribe(account_ids=[ACCOUNT], client=store) as subscription:
+        publisher.publish(user_id=7, snapshots=snapshots({"AAPL": "10", "KO": "5"}))
+        publisher.publish(
+            user_id=7,
+            snapshots=snapshots({"AAPL": "12", "MSFT": "1"}, at=T0 + timedelta(seconds=5), net_liq="1.00"),
+        )
+        notes = [subscription.get(timeout=2) for _ in range(4)]
+    first_positions, first_balances, positions, balances = notes
+    assert first_positions["changes"] == {
+        "first": True,
+        "opened": ["AAPL", "KO"],
+        "closed": [],
+        "quantity_changed": [],
+    }
+    assert first_positions["event"] == "snapshot" and first_positions["key"] == contract.positions_key(
+        ACCOUNT
+    )
+    assert first_balances["kind"] == "balances"
+    assert positions["changes"] == {
+        "first": False,
+        "opened": ["MSFT"],
+        "closed": ["KO"],
+        "quantity_changed": [{"symbol": "AAPL", "from": "10", "to": "12"}],
+    }
+    assert balances["changes"] == {"first": False, "changed_fields": ["net_liquidation_value"]}
+
+
+def test_an_older_snapshot_never_overwrites_a_newer_one(store):
+    publisher.publish(user_id=7, snapshots=snapshots({"AAPL": "10"}, at=T0 + timedelta(minutes=1)))
+    stored = publisher.publish(user_id=7, snapshots=snapshots({"AAPL": "99"}, at=T0))
+    assert set(stored.values()) == {False}
+    assert reader.latest_positions(ACCOUNT, client=store)["positions"][0]["quantity"] == "10"
+
+
+def test_mark_stale_keeps_the_last_good_snapshot(store):
+    publisher.publish(user_id=7, snapshots=snapshots({"AAPL": "10"}))
+    with reader.subscribe(account_ids=[ACCOUNT], kind=contract.POSITIONS, client=store) as subscription:
+        marked = publisher.mark_stale(
+            account_id=ACCOUNT, reason="schwab_unavailable", at=T0 + timedelta(minutes=1)
+        )
+        note = subscription.get(timeout=2)
+    assert set(marked) == {contract.positions_key(ACCOUNT), contract.balances_key(ACCOUNT)}
+    positions = reader.latest_positions(ACCOUNT, client=store)
+    assert positions["positions"][0]["quantity"] == "10"
+    assert (positions["stale"], positions["stale_reason"]) == (True, "schwab_unavailable")
+    assert positions["stale_since"] == "2026-11-25T15:31:00.000000Z"
+    assert (note["event"], note["stale_reason"]) == ("stale", "schwab_unavailable")
+    assert publisher.mark_stale(account_id="B" * 64, reason="x", at=T0) == []  # nothing to mark, nothing made
+
+
+def test_ttl_is_applied_when_configured(store):
+    publisher.publish(user_id=7, snapshots=snapshots({"AAPL": "10"}), ttl_seconds=120)
+    assert 0 < store.ttl(contract.positions_key(ACCOUNT)) <= 120
+    publisher.mark_stale(account_id=ACCOUNT, reason="x", at=T0)
+    assert 0 < store.ttl(contract.positions_key(ACCOUNT)) <= 120  # stale marking keeps the TTL
+
+
+def test_one_round_trip_per_account_publish(real_redis, monkeypatch):
+    sent = []
+    original = redis.connection.Connection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    publisher.publish(user_id=7, snapshots=snapshots({"AAPL": "1"}))  # warm the pool
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting)
+    publisher.publish(user_id=7, snapshots=snapshots({"AAPL": "2"}, at=T0 + timedelta(seconds=1)))
+    assert len(sent) == 1
+
+
+def test_reader_refuses_other_schema_versions(fake_redis):
+    fake_redis.set(
+        contract.positions_key(ACCOUNT), json.dumps({"schema": "live_data.positions", "schema_version": 2})
+    )
+    with pytest.raises(reader.SnapshotSchemaError):
+        reader.latest_positions(ACCOUNT)
+    fake_redis.set(contract.balances_key(ACCOUNT), "{not json")
+    with pytest.raises(reader.SnapshotSchemaError):
+        reader.latest_balances(ACCOUNT)
+    assert reader.latest_positions("C" * 64) is None
+
+
+def test_contract_names():
+    assert contract.positions_key("X") == "live_data:positions:X"
+    assert contract.balances_key("X") == "live_data:balances:X"
+    assert contract.user_accounts_key(3) == "live_data:accounts:3"
+    with pytest.raises(ValueError):
+        contract.timestamp(datetime(2026, 1, 1))
