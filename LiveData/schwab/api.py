@@ -6,6 +6,7 @@ records, `snapshots` + `LiveData.shared.publisher` publish them, `services` keep
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -109,7 +110,7 @@ class SchwabTraderAPI:
 
     def authorize_account(self, account_id: str) -> None:
         """404 unless `account_id` is one of this user's accounts (the list is cached briefly)."""
-        services.ensure_usable(self.connection)  # not connected / reauth come before "no such account"
+        services.connection_check(user=self.user)  # not connected / reauth come before "no such account"
         known = cache.get(_accounts_cache_key(self.user.pk))
         if known is None:
             known = [account["account_id"] for account in self.fetch_accounts()]
@@ -163,21 +164,21 @@ class SchwabTraderAPI:
         self.authorize_account(account_hash)
         now = clock.now()
         try:
-            positions = reader.latest_positions(account_hash)
             balances = reader.latest_balances(account_hash)
         except redis.RedisError:
             raise RedisUnavailable from None
         max_age = timedelta(seconds=settings.SCHWAB_SUMMARY_MAX_AGE_SECONDS)
         if balances is not None and not _older_than(balances, max_age, now):
-            return summary.build(positions=positions, balances=balances, now=now)
+            return summary.build(balances=balances, now=now)
         try:
             fresh = _refreshes.do(account_hash, lambda: self.refresh_account(account_hash))
         except SchwabApiError:
             if balances is None:
                 raise
-            stale = reader.latest_balances(account_hash) or balances
-            return summary.build(positions=reader.latest_positions(account_hash), balances=stale, now=now)
-        return summary.build(positions=fresh[contract.POSITIONS], balances=fresh[contract.BALANCES], now=now)
+            with contextlib.suppress(redis.RedisError):  # serve the last good numbers, marked stale
+                balances = reader.latest_balances(account_hash) or balances
+            return summary.build(balances=balances, now=now)
+        return summary.build(balances=fresh[contract.BALANCES], now=now)
 
 
 def _older_than(envelope: dict[str, Any], max_age: timedelta, now: Any) -> bool:

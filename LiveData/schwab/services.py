@@ -11,6 +11,7 @@ import logging
 from datetime import timedelta
 
 from django.contrib.auth.models import User
+from django.db import connection as db_connection
 from django.db import transaction
 
 from LiveData.schwab import oauth
@@ -20,6 +21,11 @@ from LiveData.schwab.models import BrokerConnection
 from LiveData.shared import clock
 
 logger = logging.getLogger(__name__)
+
+
+def connection_quote(name: str) -> str:
+    return db_connection.ops.quote_name(name)
+
 
 _TOKEN_FIELDS = [
     "access_token",
@@ -34,10 +40,27 @@ _TOKEN_FIELDS = [
 
 def connection_get(*, user: User) -> BrokerConnection:
     """The user's connection, or SchwabNotConnected when there is none or it was disconnected."""
-    connection = BrokerConnection.objects.filter(user=user).first()
-    if connection is None or connection.status == BrokerConnection.Status.DISCONNECTED:
+    try:
+        # Never defer the tokens: a token and its expiry must come from the same read.
+        connection = BrokerConnection.objects.get(user=user)
+    except BrokerConnection.DoesNotExist:
+        raise SchwabNotConnected from None
+    if connection.status == BrokerConnection.Status.DISCONNECTED:
         raise SchwabNotConnected
     return connection
+
+
+def connection_check(*, user: User) -> None:
+    """Raise unless the user has a usable connection, with one cheap query (the summary's hot path
+    serves from Redis and needs only the status: no model, no tokens)."""
+    table = connection_quote(BrokerConnection._meta.db_table)
+    with db_connection.cursor() as cursor:
+        cursor.execute(f"SELECT status FROM {table} WHERE user_id = %s", [user.pk])  # noqa: S608 - fixed table
+        row = cursor.fetchone()
+    if row is None or row[0] == BrokerConnection.Status.DISCONNECTED:
+        raise SchwabNotConnected
+    if row[0] == BrokerConnection.Status.REAUTH_REQUIRED:
+        raise SchwabReauthRequired
 
 
 def connection_connect(*, user: User, tokens: oauth.TokenSet) -> BrokerConnection:
@@ -148,7 +171,7 @@ def ensure_usable(connection: BrokerConnection) -> None:
     """Raise unless the connection can be used: not disconnected, no new login needed."""
     if connection.status == BrokerConnection.Status.DISCONNECTED:
         raise SchwabNotConnected
-    if connection.status == BrokerConnection.Status.REAUTH_REQUIRED or not connection.refresh_token:
+    if connection.status == BrokerConnection.Status.REAUTH_REQUIRED:
         raise SchwabReauthRequired
 
 

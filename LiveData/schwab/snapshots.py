@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from LiveData.schwab.transforms import AccountRecord, BalancesRecord, PositionRecord
@@ -63,6 +64,13 @@ def build(
     common = {"account_type": account.account_type, "display_number": account.display_number}
     positions = [position_json(record) for record in account.positions]
     balances = balances_json(account.balances)
+    # Aggregates from the same upstream document, so the summary card needs only the small balances key.
+    day_values = [record.day_pnl for record in account.positions]
+    known = [value for value in day_values if value is not None]
+    totals = {
+        "count": len(positions),
+        "day_pnl": contract.decimal_text(sum(known, Decimal(0))) if len(known) == len(day_values) else None,
+    }
     positions_envelope = contract.envelope(
         contract.POSITIONS,
         account_id=account_id,
@@ -77,7 +85,12 @@ def build(
         source=SOURCE,
         as_of=as_of,
         published_at=published_at,
-        body={**common, "balances": balances, "unavailable": list(account.balances.unavailable)},
+        body={
+            **common,
+            "balances": balances,
+            "unavailable": list(account.balances.unavailable),
+            "positions_totals": totals,
+        },
     )
     return [
         Snapshot(

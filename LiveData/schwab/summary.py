@@ -38,20 +38,18 @@ def _age_seconds(published_at: str, now: datetime) -> int:
     return max(0, int((now - parse_timestamp(published_at)).total_seconds()))
 
 
-def build(*, positions: dict[str, Any] | None, balances: dict[str, Any], now: datetime) -> dict[str, Any]:
+def build(*, balances: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The card from the balances snapshot alone (it carries the positions' totals from the same fetch)."""
     values = balances["balances"]
+    totals = balances.get("positions_totals") or {}
     net_liq = _money(values["net_liquidation_value"])
     buying_power = _money(values["buying_power"])
     cash = _money(values["cash"])
-    day_pnl: Decimal | None = None
-    if positions is not None:
-        day_values = [_money(p["day_pnl"]) for p in positions["positions"]]
-        known = [value for value in day_values if value is not None]
-        day_pnl = sum(known, Decimal(0)) if known or not day_values else None
+    day_pnl = _money(totals.get("day_pnl"))
     start_value = net_liq - day_pnl if net_liq is not None and day_pnl is not None else None
     day_pct = (day_pnl / start_value * 100).quantize(CENT) if day_pnl is not None and start_value else None
-    stale = bool(balances.get("stale") or (positions or {}).get("stale"))
-    reason = balances.get("stale_reason") or (positions or {}).get("stale_reason")
+    stale = bool(balances.get("stale"))
+    reason = balances.get("stale_reason")
     return {
         "account_type": balances.get("account_type"),
         "display_number": balances.get("display_number"),
@@ -67,7 +65,7 @@ def build(*, positions: dict[str, Any] | None, balances: dict[str, Any], now: da
             "day_pnl": format_money(day_pnl, signed=True),
             "day_pnl_percent": format_percent(day_pct),
         },
-        "positions_count": len(positions["positions"]) if positions is not None else None,
+        "positions_count": totals.get("count"),
         "as_of": balances["as_of"],
         "age_seconds": _age_seconds(balances["published_at"], now),
         "stale": stale,

@@ -122,19 +122,15 @@ def to_decimal(value: Any) -> Decimal | None:
     return None
 
 
-class _Fields:
-    """Read numeric fields from one JSON object, remembering which were unavailable."""
-
-    def __init__(self, data: dict[str, Any], prefix: str = "") -> None:
-        self.data = data
-        self.prefix = prefix
-        self.missing: list[str] = []
-
-    def number(self, name: str, *, record_missing: bool = True) -> Decimal | None:
-        value = to_decimal(self.data.get(name))
-        if value is None and record_missing:
-            self.missing.append(self.prefix + name)
+def _number(data: dict[str, Any], name: str, missing: list[str] | None, prefix: str = "") -> Decimal | None:
+    """Read one numeric field; note it in `missing` when absent or not a number."""
+    value = data.get(name)
+    if type(value) is Decimal and value.is_finite():  # the common case, kept fast
         return value
+    number = to_decimal(value)
+    if number is None and missing is not None:
+        missing.append(prefix + name)
+    return number
 
 
 def display_number(account_number: Any) -> str:
@@ -186,9 +182,9 @@ def parse_position(raw: Any) -> PositionRecord | str:
     instrument = raw.get("instrument")
     if not isinstance(instrument, dict) or not _text(instrument.get("symbol")):
         return "position has no instrument symbol"
-    fields = _Fields(raw)
-    long_qty = fields.number("longQuantity", record_missing=False)
-    short_qty = fields.number("shortQuantity", record_missing=False)
+    missing: list[str] = []
+    long_qty = _number(raw, "longQuantity", None)
+    short_qty = _number(raw, "shortQuantity", None)
     if long_qty is None and short_qty is None:
         return "position has no quantity"
     # Quantities are canonical (no trailing zeros) so that "10" and "10.0" never look like a change.
@@ -197,15 +193,14 @@ def parse_position(raw: Any) -> PositionRecord | str:
     symbol = instrument["symbol"]
     asset_type = _text(instrument.get("assetType")) or "UNKNOWN"
     instrument_type = _text(instrument.get("type"))
-    details = _Fields(instrument, "instrument.")
 
     option: OptionDetails | None = None
     multiplier = Decimal(1)
     if asset_type == "OPTION":
-        multiplier = details.number("optionMultiplier") or Decimal(100)
+        multiplier = _number(instrument, "optionMultiplier", missing, "instrument.") or Decimal(100)
         parsed = parse_occ_symbol(symbol)
         if parsed is None:
-            details.missing.append("instrument.symbol (not an OCC option symbol)")
+            missing.append("instrument.symbol (not an OCC option symbol)")
         put_call = _text(instrument.get("putCall")) or (parsed.put_call if parsed else None)
         option = OptionDetails(
             underlying=_text(instrument.get("underlyingSymbol")) or (parsed.underlying if parsed else None),
@@ -216,12 +211,10 @@ def parse_position(raw: Any) -> PositionRecord | str:
     elif asset_type == "FIXED_INCOME":
         multiplier = Decimal("0.01")  # bonds are priced per 100 of face value; quantity is face value
 
-    average = fields.number("averagePrice")
-    market_value = fields.number("marketValue")
+    average = _number(raw, "averagePrice", missing)
+    market_value = _number(raw, "marketValue", missing)
     cost = abs(quantity) * average * multiplier if average is not None else None
-    reported = fields.number(
-        "longOpenProfitLoss" if quantity >= 0 else "shortOpenProfitLoss", record_missing=False
-    )
+    reported = _number(raw, "longOpenProfitLoss" if quantity >= 0 else "shortOpenProfitLoss", None)
     if reported is not None:
         unrealized: Decimal | None = reported
     elif market_value is not None and cost is not None:
@@ -231,9 +224,9 @@ def parse_position(raw: Any) -> PositionRecord | str:
     price = None
     if market_value is not None and quantity != 0:
         price = (market_value / (quantity * multiplier)).quantize(PRICE_PLACES).normalize()
-    day_pnl = fields.number("currentDayProfitLoss")
-    day_pct = fields.number("currentDayProfitLossPercentage")
-    maintenance = fields.number("maintenanceRequirement")
+    day_pnl = _number(raw, "currentDayProfitLoss", missing)
+    day_pct = _number(raw, "currentDayProfitLossPercentage", missing)
+    maintenance = _number(raw, "maintenanceRequirement", missing)
     return PositionRecord(
         symbol=symbol,
         asset_type=asset_type,
@@ -256,7 +249,7 @@ def parse_position(raw: Any) -> PositionRecord | str:
         maintenance_requirement=maintenance,
         option=option,
         maturity_date=_text(instrument.get("maturityDate")) if asset_type == "FIXED_INCOME" else None,
-        unavailable=tuple(fields.missing + details.missing),
+        unavailable=tuple(missing),
     )
 
 

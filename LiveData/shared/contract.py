@@ -6,6 +6,7 @@ document live in `LiveData/shared/schemas/` (JSON Schema, draft 2020-12).
     live_data:positions:{account_id}   latest positions snapshot (JSON envelope), and its PUBLISH channel
     live_data:balances:{account_id}    latest balances snapshot (JSON envelope), and its PUBLISH channel
     live_data:accounts:{user_id}       SET of the account ids published for a Thor user
+    live_data:diffbase:{kind}:{account_id}   internal to the publisher (the last snapshot's quantities)
 
 `account_id` is the broker's opaque account identifier (Schwab's `hashValue`), never an account number.
 Money and quantities are decimal strings ("1234.50"), so no reader ever sees a rounded binary float.
@@ -46,6 +47,11 @@ def channel(kind: Kind, account_id: str) -> str:
 
 def channel_pattern(kind: Kind | None = None) -> str:
     return f"{KEY_PREFIX}:{kind or '*'}:*"
+
+
+def diff_base_key(kind: Kind, account_id: str) -> str:
+    """Internal to the publisher: what the stored snapshot held, for computing the next change summary."""
+    return f"{KEY_PREFIX}:diffbase:{kind}:{account_id}"
 
 
 def user_accounts_key(user_id: int | str) -> str:

@@ -2,7 +2,8 @@
 
 All snapshots of one account (positions and balances) go in one MULTI/EXEC pipeline holding one script
 call per snapshot. Each script stores the envelope, adds the account to the user's index and PUBLISHes a
-notification with what changed since the stored snapshot, which it reads inside the same atomic step.
+notification with what changed since the stored snapshot. The change summary is computed against a small
+diff base (a HASH of symbol -> quantity) kept beside the snapshot, inside the same atomic step.
 A snapshot older than the stored one (by `as_of`) is dropped, never stored over a newer one.
 """
 
@@ -56,9 +57,10 @@ def publish(
         )
         pipe.eval(
             _SCRIPT,
-            2,
+            3,
             key,
             contract.user_accounts_key(user_id),
+            contract.diff_base_key(snapshot.kind, snapshot.account_id),
             _dumps(snapshot.envelope),
             snapshot.envelope["as_of"],
             _dumps(snapshot.diff_map),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from django.db import connection as db_connection
 
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.sandbox.accounts import totals, value_holding
@@ -70,7 +71,8 @@ def test_second_publish_reports_moves_and_prices(browser, connected, schwab, rea
     assert [p["market_value"] for p in second["positions"]] != [p["market_value"] for p in first["positions"]]
 
 
-def test_concurrent_summaries_share_one_upstream_call(connected, schwab, real_redis):
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_summaries_share_one_upstream_call(postgres, connected, schwab, real_redis):
     api = SchwabTraderAPI(connected)
     account_id = api.fetch_accounts()[0]["hashValue"]
     schwab.state.config.latency_ms = 300  # keep the first call in flight while the others arrive
@@ -79,8 +81,11 @@ def test_concurrent_summaries_share_one_upstream_call(connected, schwab, real_re
     results = []
 
     def work():
-        barrier.wait()
-        results.append(api.get_account_summary(account_id))
+        try:
+            barrier.wait()
+            results.append(api.get_account_summary(account_id))
+        finally:
+            db_connection.close()
 
     threads = [threading.Thread(target=work) for _ in range(workers)]
     for thread in threads:

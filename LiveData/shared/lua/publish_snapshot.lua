@@ -1,37 +1,39 @@
 -- Store one live-data snapshot and announce it, atomically (a script runs like MULTI/EXEC).
--- KEYS[1] snapshot key (also the channel), KEYS[2] the user's account index (a SET)
+-- KEYS[1] snapshot key (also the channel)   KEYS[2] the user's account index (a SET)
+-- KEYS[3] the diff base: a HASH of what the last stored snapshot held (symbol -> quantity, or
+--         balance field -> value) plus its as_of under "__as_of__"; the diff reads it, not the big JSON
 -- ARGV[1] the new envelope (JSON)      ARGV[2] its as_of (text, sortable)
--- ARGV[3] compact map for the diff (JSON object: positions symbol -> quantity; balances field -> value)
+-- ARGV[3] the new diff map (JSON object of strings or null)
 -- ARGV[4] notification JSON without its closing brace   ARGV[5] account id   ARGV[6] TTL seconds (0: none)
 -- ARGV[7] kind: "positions" or "balances"
 -- Returns 1 when stored, 0 when the stored snapshot is newer (an older one never overwrites it).
+
+local AS_OF = "__as_of__"
 
 local function array(items)
   if #items == 0 then return "[]" end
   return cjson.encode(items)
 end
 
-local old_text = redis.call("GET", KEYS[1])
+local old_as_of = redis.call("HGET", KEYS[3], AS_OF)
+if old_as_of and old_as_of > ARGV[2] then
+  return 0
+end
+local first = redis.call("EXISTS", KEYS[1]) == 0
+
 local old_map = {}
-if old_text then
-  local ok, old = pcall(cjson.decode, old_text)
-  if ok and type(old) == "table" then
-    if type(old.as_of) == "string" and old.as_of > ARGV[2] then
-      return 0
-    end
-    if ARGV[7] == "positions" and type(old.positions) == "table" then
-      for _, position in ipairs(old.positions) do
-        if type(position) == "table" and position.symbol then
-          old_map[position.symbol] = position.quantity
-        end
-      end
-    elseif ARGV[7] == "balances" and type(old.balances) == "table" then
-      old_map = old.balances
-    end
-  end
+local flat = redis.call("HGETALL", KEYS[3])
+for i = 1, #flat, 2 do
+  if flat[i] ~= AS_OF then old_map[flat[i]] = flat[i + 1] end
+end
+if first then old_map = {} end
+
+local new_map = {}
+for name, value in pairs(cjson.decode(ARGV[3])) do
+  if value == cjson.null then value = "" end  -- a hash holds strings; "" stands for null
+  new_map[name] = value
 end
 
-local new_map = cjson.decode(ARGV[3])
 local changes
 if ARGV[7] == "positions" then
   local opened, closed, changed = {}, {}, {}
@@ -49,15 +51,15 @@ if ARGV[7] == "positions" then
   table.sort(opened)
   table.sort(closed)
   table.sort(changed, function(a, b) return a.symbol < b.symbol end)
-  changes = '{"first":' .. tostring(old_text == false) .. ',"opened":' .. array(opened) ..
+  changes = '{"first":' .. tostring(first) .. ',"opened":' .. array(opened) ..
             ',"closed":' .. array(closed) .. ',"quantity_changed":' .. array(changed) .. '}'
 else
   local fields = {}
-  for field, value in pairs(new_map) do
-    if old_map[field] ~= value then table.insert(fields, field) end
+  for name, value in pairs(new_map) do
+    if not first and old_map[name] ~= value then table.insert(fields, name) end
   end
   table.sort(fields)
-  changes = '{"first":' .. tostring(old_text == false) .. ',"changed_fields":' .. array(fields) .. '}'
+  changes = '{"first":' .. tostring(first) .. ',"changed_fields":' .. array(fields) .. '}'
 end
 
 local ttl = tonumber(ARGV[6])
@@ -66,6 +68,26 @@ if ttl and ttl > 0 then
 else
   redis.call("SET", KEYS[1], ARGV[1])
 end
+-- Bring the diff base up to date by writing only what changed (cheap when little moved).
+local writes = {AS_OF, ARGV[2]}
+local removals = {}
+for name, value in pairs(new_map) do
+  if old_map[name] ~= value then
+    table.insert(writes, name)
+    table.insert(writes, value)
+  end
+end
+for name, _ in pairs(old_map) do
+  if new_map[name] == nil then table.insert(removals, name) end
+end
+if first then redis.call("DEL", KEYS[3]) end
+for i = 1, #writes, 1000 do
+  redis.call("HSET", KEYS[3], unpack(writes, i, math.min(i + 999, #writes)))
+end
+for i = 1, #removals, 1000 do
+  redis.call("HDEL", KEYS[3], unpack(removals, i, math.min(i + 999, #removals)))
+end
+if ttl and ttl > 0 then redis.call("EXPIRE", KEYS[3], ttl) end
 redis.call("SADD", KEYS[2], ARGV[5])
 redis.call("PUBLISH", KEYS[1], ARGV[4] .. ',"changes":' .. changes .. '}')
 return 1

@@ -1,0 +1,103 @@
+"""Shared set-up for the benchmarks: Django on a scratch SQLite file and real Redis, the sandbox on
+loopback, and one Thor user connected to the sandbox's `bulk` login with accounts of 1, 50 and 500 positions.
+
+Benchmarks print figures; they are not tests. They need a real Redis (REDIS_URL, default db 14).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH_DB = Path(tempfile.gettempdir()) / "thor-bench.sqlite3"
+CALLBACK = "https://127.0.0.1:8000/schwab/oauth/callback/"
+SIZES = (1, 50, 500)
+
+
+def environment() -> dict[str, str]:
+    """Production-like settings (DEBUG off) for the benchmark processes."""
+    from cryptography.fernet import Fernet
+
+    return {
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": f"sqlite:///{BENCH_DB}",
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
+        "SCHWAB_APP_KEY": "bench-app-key",
+        "SCHWAB_APP_SECRET": "bench-app-secret",
+        "SCHWAB_CALLBACK_URL": CALLBACK,
+        "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "SECURE_SSL_REDIRECT": "false",
+        "LOG_LEVEL": "WARNING",
+        "SCHWAB_SUMMARY_MAX_AGE_SECONDS": "3600",
+    }
+
+
+def start() -> dict[str, Any]:
+    """Set Django up, start the sandbox, connect a user; return what the benchmarks need."""
+    os.environ.update(environment())
+    BENCH_DB.unlink(missing_ok=True)
+    import django
+
+    django.setup()
+    import requests
+    from django.conf import settings
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+
+    from LiveData.schwab.api import SchwabTraderAPI
+    from LiveData.schwab.sandbox.book import Account, account_hash
+    from LiveData.schwab.sandbox.server import SandboxServer
+    from LiveData.schwab.sandbox.state import SandboxConfig
+    from LiveData.shared.redis_client import get_redis
+
+    call_command("migrate", verbosity=0)
+    get_redis().flushdb()
+    sandbox = SandboxServer(
+        SandboxConfig(
+            app_key=settings.SCHWAB_APP_KEY, app_secret=settings.SCHWAB_APP_SECRET, callback_urls=(CALLBACK,)
+        )
+    ).start()
+    settings.SCHWAB_API_BASE_URL = sandbox.url
+    bulk = sandbox.state.users["bulk"]
+    big = bulk.accounts[0]
+    for size in (1, 50):  # two more accounts, sliced from the 500-position one
+        number = f"49{size:06d}"
+        account = Account(number, account_hash(1, number), "MARGIN", big.cash, list(big.holdings[:size]))
+        bulk.accounts.append(account)
+        sandbox.state.accounts_by_hash[account.hash_value] = (bulk, account)
+
+    form = {
+        "client_id": settings.SCHWAB_APP_KEY,
+        "redirect_uri": CALLBACK,
+        "username": "bulk",
+        "password": "bulk-pass",
+        "action": "approve",
+    }
+    location = requests.post(f"{sandbox.url}/v1/oauth/authorize", data=form, allow_redirects=False, timeout=5)
+    code = parse_qs(urlsplit(location.headers["Location"]).query)["code"][0]
+    user = User.objects.create_user("bench", password=secrets.token_urlsafe(12))
+    api = SchwabTraderAPI(user)
+    api.exchange_code_for_tokens(code, redirect_uri=CALLBACK)
+    by_size = {len(a.holdings): a.hash_value for a in bulk.accounts if len(a.holdings) in SIZES}
+    return {"sandbox": sandbox, "user": user, "api": api, "accounts": by_size}
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
