@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import fakeredis
 import pytest
@@ -20,7 +20,7 @@ from django.core.cache import cache
 
 from LiveData.schwab.sandbox.server import SandboxServer
 from LiveData.schwab.sandbox.state import SandboxConfig
-from LiveData.shared import redis_client
+from LiveData.shared import clock, redis_client
 
 SANDBOX_CALLBACK = "https://127.0.0.1:8000/schwab/oauth/callback/"
 _SANDBOX_CONFIG = SandboxConfig(
@@ -85,6 +85,22 @@ def sandbox(_sandbox_server: SandboxServer, sandbox_clock: FrozenClock) -> Itera
     state.reset()
     yield _sandbox_server
     state.reset()
+
+
+@pytest.fixture
+def thor_clock(sandbox_clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
+    """Thor and the sandbox share one frozen clock: moving it expires tokens on both sides at once."""
+    monkeypatch.setattr(clock, "now", sandbox_clock)
+    return sandbox_clock
+
+
+@pytest.fixture
+def schwab(sandbox: SandboxServer, settings: Any, thor_clock: FrozenClock) -> SandboxServer:
+    """Thor configured to talk to the running sandbox."""
+    settings.SCHWAB_API_BASE_URL = sandbox.url
+    settings.SCHWAB_CALLBACK_URL = SANDBOX_CALLBACK
+    settings.SCHWAB_HTTP_TIMEOUT = 2.0
+    return sandbox
 
 
 @pytest.fixture

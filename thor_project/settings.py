@@ -59,7 +59,7 @@ ROOT_URLCONF = "thor_project.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "thor_project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -94,8 +94,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-LOGIN_URL = "/admin/login/"
-LOGIN_REDIRECT_URL = "/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/dashboard/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+# How often the dashboard page polls the summary endpoint.
+THOR_DASHBOARD_POLL_SECONDS = env.float("THOR_DASHBOARD_POLL_SECONDS", default=5.0)
 
 # --- Security: strict by default with DEBUG off (manage.py check --deploy passes). -----------------------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
@@ -130,7 +133,7 @@ SCHWAB_ACCOUNTS_CACHE_SECONDS = env.int("SCHWAB_ACCOUNTS_CACHE_SECONDS", default
 # 429s: wait at most this long per Retry-After before retrying (GETs, bounded retries), else answer 503.
 SCHWAB_MAX_RETRY_AFTER_SECONDS = env.float("SCHWAB_MAX_RETRY_AFTER_SECONDS", default=2.0)
 # Where the browser goes after connecting when no `next` was given; the outcome is added as ?schwab=...
-SCHWAB_FRONTEND_URL = env.str("SCHWAB_FRONTEND_URL", default="/")
+SCHWAB_FRONTEND_URL = env.str("SCHWAB_FRONTEND_URL", default="/dashboard/")
 # Login-free OAuth bootstrap views (test_views.py): reachable only when DEBUG and this are both on.
 SCHWAB_ENABLE_TEST_VIEWS = env.bool("SCHWAB_ENABLE_TEST_VIEWS", default=False)
 SCHWAB_TEST_VIEWS_USERNAME = env.str("SCHWAB_TEST_VIEWS_USERNAME", default="schwab-dev")

@@ -1,12 +1,20 @@
 """Project URLconf. The Schwab sandbox is never mounted here: it runs as its own server."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from thor_project.dashboard import dashboard
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("dashboard/", dashboard, name="dashboard"),
     path("schwab/", include("LiveData.schwab.urls")),
 ]
+
+if settings.DEBUG:  # in development the dashboard is also the home page
+    urlpatterns.append(path("", dashboard, name="home"))
 
 handler404 = "LiveData.schwab.errors.not_found"
 handler500 = "LiveData.schwab.errors.server_error"

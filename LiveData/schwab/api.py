@@ -159,6 +159,14 @@ class SchwabTraderAPI:
         """Refresh the account and return the published balances snapshot."""
         return self.refresh_account(account_id)[contract.BALANCES]
 
+    def latest_positions(self, account_id: str) -> dict[str, Any] | None:
+        """The positions snapshot last published for the account, read from Redis only."""
+        self.authorize_account(account_id)
+        try:
+            return reader.latest_positions(account_id)
+        except redis.RedisError:
+            raise RedisUnavailable from None
+
     def get_account_summary(self, account_hash: str) -> dict[str, Any]:
         """The summary card, from a fresh enough snapshot in Redis; otherwise one shared refresh."""
         self.authorize_account(account_hash)

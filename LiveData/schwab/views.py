@@ -165,6 +165,14 @@ def get_balances(request: HttpRequest, account_id: str) -> JsonResponse:
 
 @api_login_required
 @require_GET
+def latest_positions(request: HttpRequest, account_id: str) -> JsonResponse:
+    """The latest published positions snapshot, from Redis, without calling Schwab (null if none yet)."""
+    payload = SchwabTraderAPI(signed_in_user(request)).latest_positions(account_id)
+    return JsonResponse({"success": True, "payload": payload})
+
+
+@api_login_required
+@require_GET
 def account_summary(request: HttpRequest) -> JsonResponse:
     """The Account Summary card; the first account when `account_hash` is omitted."""
     api = SchwabTraderAPI(signed_in_user(request))

@@ -130,7 +130,13 @@ TREASURY = Security(
     maturity_date="2027-05-27T00:00:00.000+00:00",
 )
 SWEEP = Security(
-    "MMDA1", "CASH_EQUIVALENT", "FDIC INSURED DEPOSIT ACCOUNT", Decimal("1.00"), "MMDA1", "SWEEP_VEHICLE"
+    "MMDA1",
+    "CASH_EQUIVALENT",
+    "FDIC INSURED DEPOSIT ACCOUNT",
+    Decimal("1.00"),
+    "MMDA1",
+    "SWEEP_VEHICLE",
+    moves=False,
 )
 UNKNOWN_PRODUCT = Security(
     "XSTRUCT1", "PRODUCT", "STRUCTURED PRODUCT LINKED NOTE", Decimal("1012.50"), _cusip("XSTRUCT1")

@@ -9,26 +9,6 @@ import requests
 from django.contrib.auth.models import User
 from django.test import Client
 
-from LiveData.schwab.tests.sandbox_helpers import APP_KEY, CALLBACK
-from LiveData.shared import clock
-
-
-@pytest.fixture
-def thor_clock(sandbox_clock, monkeypatch):
-    """Thor and the sandbox share one frozen clock: moving it expires tokens on both sides at once."""
-    monkeypatch.setattr(clock, "now", sandbox_clock)
-    return sandbox_clock
-
-
-@pytest.fixture
-def schwab(sandbox, settings, thor_clock):
-    """Thor configured to talk to the running sandbox."""
-    settings.SCHWAB_API_BASE_URL = sandbox.url
-    settings.SCHWAB_CALLBACK_URL = CALLBACK
-    settings.SCHWAB_APP_KEY = APP_KEY
-    settings.SCHWAB_HTTP_TIMEOUT = 2.0
-    return sandbox
-
 
 @pytest.fixture
 def trader(db) -> User:

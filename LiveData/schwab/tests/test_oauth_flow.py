@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 def test_start_requires_login(client, schwab):
     response = client.get("/schwab/oauth/start/")
     assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/")
+    assert response["Location"].startswith("/accounts/login/")
 
 
 def test_start_redirects_to_schwab_with_single_use_state(browser, schwab):
@@ -50,7 +50,7 @@ def test_callback_stores_encrypted_tokens_and_redirects_with_outcome(browser, sc
 
 def test_open_redirect_in_next_is_refused(browser, schwab):
     response = connect(browser, schwab, next_url="https://evil.example/steal")
-    assert response["Location"] == "/?schwab=connected"
+    assert response["Location"] == "/dashboard/?schwab=connected"
 
 
 @pytest.mark.parametrize("tamper", ["missing", "wrong", "reused", "expired"])

@@ -1,0 +1,112 @@
+"""The dashboard in headless Chromium, as a person uses it: log in, connect through the sandbox's consent
+page, see the summary card and positions, watch a row update after a price move, and see the reconnect
+banner once the refresh token has expired. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import requests
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as seen
+from selenium.webdriver.support.ui import WebDriverWait
+
+from LiveData.schwab.sandbox.accounts import totals, value_holding
+from LiveData.schwab.summary import format_money
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def chrome():
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail("Chromium and ChromeDriver are required (apt-get install chromium chromium-driver)")
+        pytest.skip("needs Debian's chromium and chromium-driver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,1000",
+    ):
+        options.add_argument(flag)
+    try:
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    except WebDriverException as failure:
+        pytest.fail(f"Chromium did not start: {failure.msg}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+def _net_liquidation(sandbox) -> str:
+    account = sandbox.state.users["trader1"].accounts[0]
+    now = sandbox.state.now()
+    valued = [value_holding(holding, account.type, now) for holding in account.holdings]
+    return format_money(totals(account, valued).liquidation_value)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_connect_watch_and_reconnect(
+    chrome, live_server, schwab, settings, thor_clock, real_redis, django_user_model
+):
+    callback = f"{live_server.url}/schwab/oauth/callback/"
+    settings.SCHWAB_CALLBACK_URL = callback
+    settings.THOR_DASHBOARD_POLL_SECONDS = 0.3
+    schwab.state.config.callback_urls = (callback,)
+    django_user_model.objects.create_user("carol", password="carol-password-123")
+    wait = WebDriverWait(chrome, 20)
+
+    chrome.get(f"{live_server.url}/dashboard/")
+    chrome.find_element(By.ID, "id_username").send_keys("carol")
+    chrome.find_element(By.ID, "id_password").send_keys("carol-password-123")
+    chrome.find_element(By.ID, "login").click()
+
+    wait.until(seen.visibility_of_element_located((By.ID, "connect-button"))).click()
+    wait.until(seen.presence_of_element_located((By.NAME, "username"))).send_keys("trader1")
+    chrome.find_element(By.NAME, "password").send_keys("trader1-pass")
+    chrome.find_element(By.ID, "approve").click()
+
+    expected = _net_liquidation(schwab)
+    wait.until(lambda driver: driver.find_element(By.ID, "net-liq").text == expected)
+    rows = wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "#positions tbody tr"))
+    assert len(rows) == len(schwab.state.users["trader1"].accounts[0].holdings)
+    assert chrome.find_element(By.ID, "freshness").text == "live"
+    chrome.save_screenshot(str(ARTIFACTS / "dashboard-connected.png"))
+
+    row = "#positions tbody tr:first-child td:nth-child(5)"
+    before = chrome.find_element(By.CSS_SELECTOR, row).text
+    thor_clock.advance(seconds=30)  # the sandbox's prices move; the summary is now old enough to refresh
+    wait.until(lambda driver: driver.find_element(By.CSS_SELECTOR, row).text != before)
+    assert chrome.find_element(By.ID, "net-liq").text == _net_liquidation(schwab)
+    chrome.save_screenshot(str(ARTIFACTS / "dashboard-price-moved.png"))
+
+    # Schwab goes down: the last numbers stay, marked stale, with a plain sentence (never raw JSON).
+    fault = {"kind": "503", "count": -1, "path_prefix": "/trader/v1/accounts/"}  # until cleared
+    assert requests.post(f"{schwab.url}/sandbox/faults", json=fault, timeout=5).status_code == 201
+    thor_clock.advance(seconds=30)
+    problem = wait.until(seen.visibility_of_element_located((By.ID, "problem")))
+    assert problem.text == "Schwab is not answering right now; showing the last numbers we have."
+    assert chrome.find_element(By.ID, "freshness").text == "stale"
+    chrome.save_screenshot(str(ARTIFACTS / "dashboard-schwab-down.png"))
+    assert requests.delete(f"{schwab.url}/sandbox/faults", timeout=5).status_code == 200
+
+    thor_clock.advance(days=7)  # the refresh token dies 7 days after the login
+    banner = wait.until(seen.visibility_of_element_located((By.ID, "reconnect")))
+    assert "Reconnect Schwab" in banner.text
+    chrome.save_screenshot(str(ARTIFACTS / "dashboard-reconnect.png"))
+    assert "{" not in chrome.find_element(By.TAG_NAME, "main").text  # never raw JSON on the page
