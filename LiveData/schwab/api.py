@@ -135,7 +135,9 @@ class SchwabTraderAPI:
         except SchwabApiError as failure:
             self._mark_stale(account_id, failure.code)
             raise
-        built = snapshots.build(account_id=account_id, account=account, as_of=as_of, published_at=clock.now())
+        built = snapshots.build(
+            account_id=account_id, user_id=self.user.pk, account=account, as_of=as_of, published_at=clock.now()
+        )
         try:
             publisher.publish(
                 user_id=self.user.pk, snapshots=built, ttl_seconds=settings.LIVE_DATA_SNAPSHOT_TTL_SECONDS
