@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "LiveData.shared",
     "LiveData.schwab",
+    "ActAndPos",
+    "FutureTrading",
 ]
 
 MIDDLEWARE = [
@@ -97,6 +99,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/dashboard/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# FutureTrading refuses to size trades on balances older than this.
+FUTURETRADING_MAX_DATA_AGE_SECONDS = env.int("FUTURETRADING_MAX_DATA_AGE_SECONDS", default=60)
 # How often the dashboard page polls the summary endpoint.
 THOR_DASHBOARD_POLL_SECONDS = env.float("THOR_DASHBOARD_POLL_SECONDS", default=5.0)
 

@@ -136,7 +136,11 @@ class SchwabTraderAPI:
             self._mark_stale(account_id, failure.code)
             raise
         built = snapshots.build(
-            account_id=account_id, user_id=self.user.pk, account=account, as_of=as_of, published_at=clock.now()
+            account_id=account_id,
+            user_id=self.user.pk,
+            account=account,
+            as_of=as_of,
+            published_at=clock.now(),
         )
         try:
             publisher.publish(

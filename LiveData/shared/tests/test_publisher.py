@@ -18,7 +18,13 @@ ACCOUNT = "A" * 64
 
 def snapshots(quantities: dict[str, str], *, at: datetime = T0, net_liq: str = "1000.00"):
     positions = [{"symbol": s, "quantity": q, "market_value": "1.00"} for s, q in quantities.items()]
-    common: dict[str, Any] = {"account_id": ACCOUNT, "user_id": 7, "source": "test", "as_of": at, "published_at": at}
+    common: dict[str, Any] = {
+        "account_id": ACCOUNT,
+        "user_id": 7,
+        "source": "test",
+        "as_of": at,
+        "published_at": at,
+    }
     balances = {"net_liquidation_value": net_liq, "cash": "10.00"}
     return [
         publisher.Snapshot(

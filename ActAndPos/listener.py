@@ -1,0 +1,104 @@
+"""Keep ActAndPos in step with live data: subscribe to every snapshot channel and sync what is announced.
+
+On start (and after every reconnect) it subscribes first and then catches up from the stored snapshots,
+so nothing published in between is missed. A dropped Redis connection is retried with capped backoff.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from django.db import close_old_connections
+
+from ActAndPos import services
+from LiveData.shared import contract, reader
+from LiveData.shared.redis_client import get_redis
+
+logger = logging.getLogger(__name__)
+Synced = Callable[[str, str, services.SyncResult], None]
+
+
+def stored_account_ids(client: redis.Redis) -> set[str]:
+    prefix = f"{contract.KEY_PREFIX}:{contract.POSITIONS}:"
+    ids = {str(key)[len(prefix) :] for key in client.scan_iter(match=f"{prefix}*", count=500)}
+    prefix = f"{contract.KEY_PREFIX}:{contract.BALANCES}:"
+    ids |= {str(key)[len(prefix) :] for key in client.scan_iter(match=f"{prefix}*", count=500)}
+    return ids
+
+
+class Listener:
+    def __init__(
+        self,
+        *,
+        stop: threading.Event | None = None,
+        on_sync: Synced | None = None,
+        client_factory: Callable[[], redis.Redis] = get_redis,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.stop = stop or threading.Event()
+        self.on_sync = on_sync
+        self.client_factory = client_factory
+        self.max_backoff = max_backoff
+        self.connected = threading.Event()  # set while subscribed (tests and health checks)
+
+    def run(self) -> None:
+        backoff = 0.5
+        while not self.stop.is_set():
+            try:
+                self._session()
+                backoff = 0.5
+            except (redis.ConnectionError, redis.TimeoutError):
+                self.connected.clear()
+                logger.warning("live-data listener lost Redis; reconnecting in %.1fs", backoff)
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+
+    def _session(self) -> None:
+        client = self.client_factory()
+        pubsub: Any = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        try:
+            pubsub.psubscribe(contract.channel_pattern())
+            pubsub.get_message(timeout=1.0)  # wait for the subscription to be confirmed
+            self.connected.set()
+            self.catch_up(client)
+            while not self.stop.is_set():
+                message = pubsub.get_message(timeout=1.0)
+                if message and message.get("type") == "pmessage":
+                    self._handle(message["data"])
+        finally:
+            self.connected.clear()
+            pubsub.close()
+
+    def catch_up(self, client: redis.Redis) -> None:
+        for account_id in sorted(stored_account_ids(client)):
+            for kind in contract.KINDS:
+                self._sync(kind, account_id)
+
+    def _handle(self, data: str) -> None:
+        try:
+            note = json.loads(data)
+            kind, account_id = note["kind"], note["account_id"]
+        except (ValueError, KeyError, TypeError):
+            logger.warning("live-data listener ignored a malformed notification")
+            return
+        if kind in contract.KINDS:
+            self._sync(kind, account_id)
+
+    def _sync(self, kind: contract.Kind, account_id: str) -> None:
+        """Sync from the stored snapshot (not the notification): the latest state wins, whatever the order."""
+        close_old_connections()
+        try:
+            snapshot = reader.latest(kind, account_id)
+        except reader.SnapshotSchemaError:
+            logger.warning("live-data listener skipped a %s snapshot of an unknown schema", kind)
+            return
+        if snapshot is None:
+            return
+        result = services.sync_snapshot(kind, snapshot)
+        if self.on_sync is not None:
+            self.on_sync(kind, account_id, result)
