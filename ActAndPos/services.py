@@ -35,7 +35,7 @@ def _decimal(text: Any) -> Decimal | None:
 
 
 def _as_of(snapshot: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(snapshot["as_of"].replace("Z", "+00:00"))
+    return contract.parse_timestamp(snapshot["as_of"])
 
 
 def _locked_account(snapshot: dict[str, Any]) -> Account | None:

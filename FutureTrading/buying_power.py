@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from LiveData.shared import clock, reader
+from LiveData.shared import clock, contract, reader
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def check_buying_power(
     as_of = balances["as_of"]
     if balances["stale"]:
         return Decision(False, f"Balances are stale ({balances['stale_reason']}); refusing to trade on them.")
-    age = (now or clock.now()) - datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+    age = (now or clock.now()) - contract.parse_timestamp(as_of)
     if age > limit:
         seconds = int(age.total_seconds())
         return Decision(False, f"Balances are {seconds}s old; at most {int(limit.total_seconds())}s allowed.")

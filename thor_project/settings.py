@@ -99,6 +99,14 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/dashboard/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# Background refresh (Celery beat and `manage.py livedata_refresh`).
+LIVEDATA_REFRESH_INTERVAL_SECONDS = env.int("LIVEDATA_REFRESH_INTERVAL_SECONDS", default=60)
+LIVEDATA_REFRESH_RATE_LIMIT_WAIT_SECONDS = env.float(
+    "LIVEDATA_REFRESH_RATE_LIMIT_WAIT_SECONDS", default=120.0
+)
+# A connection whose refresh keeps failing waits base x 2^(failures-1) seconds, at most the cap.
+LIVEDATA_BACKOFF_BASE_SECONDS = env.int("LIVEDATA_BACKOFF_BASE_SECONDS", default=30)
+LIVEDATA_BACKOFF_MAX_SECONDS = env.int("LIVEDATA_BACKOFF_MAX_SECONDS", default=1800)
 # FutureTrading refuses to size trades on balances older than this.
 FUTURETRADING_MAX_DATA_AGE_SECONDS = env.int("FUTURETRADING_MAX_DATA_AGE_SECONDS", default=60)
 # How often the dashboard page polls the summary endpoint.
@@ -134,6 +142,15 @@ SCHWAB_OAUTH_STATE_TTL_SECONDS = env.int("SCHWAB_OAUTH_STATE_TTL_SECONDS", defau
 SCHWAB_SUMMARY_MAX_AGE_SECONDS = env.int("SCHWAB_SUMMARY_MAX_AGE_SECONDS", default=15)
 # How long a user's account list is trusted for authorizing account ids.
 SCHWAB_ACCOUNTS_CACHE_SECONDS = env.int("SCHWAB_ACCOUNTS_CACHE_SECONDS", default=60)
+# Schwab's limits, held across every worker through Redis (schwab-api.md: about 120/min per user token).
+SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE = env.int(
+    "SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE", default=120
+)
+SCHWAB_RATE_LIMIT_GLOBAL_PER_SECOND = env.int(
+    "SCHWAB_RATE_LIMIT_GLOBAL_PER_SECOND", default=0
+)  # 0: no fleet cap
+# How long a page request may wait for room under those limits before answering 503 rate_limited.
+SCHWAB_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("SCHWAB_RATE_LIMIT_MAX_WAIT_SECONDS", default=2.0)
 # 429s: wait at most this long per Retry-After before retrying (GETs, bounded retries), else answer 503.
 SCHWAB_MAX_RETRY_AFTER_SECONDS = env.float("SCHWAB_MAX_RETRY_AFTER_SECONDS", default=2.0)
 # Where the browser goes after connecting when no `next` was given; the outcome is added as ?schwab=...
@@ -153,7 +170,12 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {
+            "()": "LiveData.shared.logs.KeyValueFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

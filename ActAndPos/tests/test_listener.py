@@ -26,7 +26,7 @@ def publish(user_id: int, quantities: dict[str, str], seconds: int) -> None:
 @pytest.fixture
 def running(real_redis, transactional_db):
     """A listener in a thread; `synced` receives (kind, account, result) for every sync it makes."""
-    synced: queue.Queue = queue.Queue()
+    synced = queue.Queue()
     stop = threading.Event()
 
     def run():

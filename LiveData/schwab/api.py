@@ -24,10 +24,11 @@ from LiveData.schwab.exceptions import (
     SchwabApiError,
     SchwabMalformedResponse,
     SchwabUnauthorized,
+    ThrottledLocally,
 )
 from LiveData.schwab.models import BrokerConnection
 from LiveData.schwab.singleflight import SingleFlight
-from LiveData.shared import clock, contract, publisher, reader
+from LiveData.shared import clock, contract, publisher, ratelimit, reader
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +47,13 @@ class SchwabTraderAPI:
     """Calls Schwab on behalf of `user`: refreshes the access token when it is about to expire and once
     more on a 401, and raises SchwabReauthRequired when only a new browser login can help."""
 
-    def __init__(self, user: User) -> None:
+    def __init__(self, user: User, *, rate_limit_wait: float | None = None) -> None:
         self.user = user
         self._connection: BrokerConnection | None = None
+        # How long a call may wait for room under the shared rate limits (short for page requests).
+        self.rate_limit_wait = (
+            settings.SCHWAB_RATE_LIMIT_MAX_WAIT_SECONDS if rate_limit_wait is None else rate_limit_wait
+        )
 
     @property
     def connection(self) -> BrokerConnection:
@@ -69,13 +74,32 @@ class SchwabTraderAPI:
         services.connection_refresh(connection=self.connection, force=True)
 
     # --- HTTP with tokens --------------------------------------------------------------------------------
+    def _throttle(self) -> None:
+        """Take a slot under Schwab's limits, shared by every worker: per connection, and fleet-wide."""
+        limits = [
+            ratelimit.Limit(
+                f"schwab:rate:connection:{self.connection.pk}",
+                settings.SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE,
+                60,
+            ),
+            ratelimit.Limit("schwab:rate:global", settings.SCHWAB_RATE_LIMIT_GLOBAL_PER_SECOND, 1),
+        ]
+        try:
+            ratelimit.acquire(limits, max_wait=self.rate_limit_wait)
+        except ratelimit.RateLimitExceeded as full:
+            raise ThrottledLocally(retry_after=full.retry_after) from None
+        except redis.RedisError:
+            raise RedisUnavailable from None
+
     def _get(self, path: str, *, path_name: str, params: dict[str, str] | None = None) -> Any:
         token = services.connection_access_token(connection=self.connection)
+        self._throttle()
         try:
             return client.get_json(path, access_token=token, path_name=path_name, params=params)
         except SchwabUnauthorized:
             # The token may have been revoked early (say, by a newer login): refresh once and retry once.
             token = services.connection_refresh(connection=self.connection, stale_access_token=token)
+            self._throttle()
             return client.get_json(path, access_token=token, path_name=path_name, params=params)
 
     def fetch_account_numbers(self) -> list[dict[str, Any]]:
@@ -198,7 +222,7 @@ class SchwabTraderAPI:
 def _older_than(envelope: dict[str, Any], max_age: timedelta, now: Any) -> bool:
     published = envelope.get("published_at", "")
     try:
-        moment = summary.parse_timestamp(published)
+        moment = contract.parse_timestamp(published)
     except ValueError:
         return True
     return bool(envelope.get("stale")) or now - moment > max_age

@@ -9,6 +9,7 @@ for the trader and never carry exception text, tokens or account numbers.
     ├── AccountNotFound             404 account_not_found
     ├── NoAccounts                  404 no_accounts
     ├── RedisUnavailable            503 redis_unavailable
+    ├── ThrottledLocally            503 rate_limited                   (our own limits; retry_after)
     ├── SchwabReauthRequired        401 schwab_reauth_required        (connected: false)
     ├── OAuthFlowError              400 (state, denial, missing code)
     │   ├── OAuthStateInvalid           oauth_state_invalid
@@ -67,6 +68,14 @@ class NoAccounts(SchwabError):
 class RedisUnavailable(SchwabError):
     status, code = 503, "redis_unavailable"
     message = "Live data storage is unavailable right now. Try again shortly."
+
+
+class ThrottledLocally(SchwabError):
+    status, code = 503, "rate_limited"
+    message = "Too many requests to Schwab right now. Try again shortly."
+
+    def __init__(self, *, retry_after: float) -> None:
+        super().__init__(retry_after=round(retry_after, 2))
 
 
 class SchwabReauthRequired(SchwabError):

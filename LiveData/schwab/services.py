@@ -175,6 +175,24 @@ def ensure_usable(connection: BrokerConnection) -> None:
         raise SchwabReauthRequired
 
 
+def refresh_expiring_tokens(*, within_minutes: int) -> tuple[int, int]:
+    """Refresh the access tokens of active connections expiring within the window; (refreshed, failed).
+    Safe beside live traffic: each refresh takes the connection's row lock."""
+    horizon = clock.now() + timedelta(minutes=within_minutes)
+    due = BrokerConnection.objects.filter(
+        status=BrokerConnection.Status.ACTIVE, access_token_expires_at__lt=horizon
+    ).order_by("pk")
+    refreshed = failed = 0
+    for connection in due:
+        try:
+            connection_refresh(connection=connection, stale_access_token=connection.access_token)
+        except SchwabError:
+            failed += 1
+        else:
+            refreshed += 1
+    return refreshed, failed
+
+
 def _copy_tokens(source: BrokerConnection, target: BrokerConnection) -> None:
     for field in _TOKEN_FIELDS:
         setattr(target, field, getattr(source, field))

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from LiveData.shared.contract import decimal_text as text
+from LiveData.shared.contract import parse_timestamp
 
 CENT = Decimal("0.01")
 
@@ -28,10 +29,6 @@ def format_percent(value: Decimal | None) -> str:
         return "—"
     rounded = value.quantize(CENT)
     return f"{'+' if rounded > 0 else ''}{rounded}%"
-
-
-def parse_timestamp(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _age_seconds(published_at: str, now: datetime) -> int:

@@ -9,8 +9,11 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
+import redis
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
+from django.db import DatabaseError
+from django.db import connection as db_connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -26,6 +29,7 @@ from LiveData.schwab.exceptions import (
     SchwabNotConnected,
 )
 from LiveData.schwab.models import BrokerConnection
+from LiveData.shared import clock, reader
 
 View = Callable[..., HttpResponse]
 
@@ -188,5 +192,18 @@ def account_summary(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    """Answer that the service is up."""
-    return JsonResponse({"success": True})
+    """Redis, the database, and the age of the oldest published snapshot; 503 when a service is down."""
+    checks: dict[str, Any] = {"redis": "ok", "database": "ok", "oldest_snapshot_age_seconds": None}
+    try:
+        oldest = reader.oldest_publish()
+        if oldest is not None:
+            checks["oldest_snapshot_age_seconds"] = max(0, int((clock.now() - oldest).total_seconds()))
+    except redis.RedisError:
+        checks["redis"] = "unavailable"
+    try:
+        with db_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        checks["database"] = "unavailable"
+    healthy = checks["redis"] == checks["database"] == "ok"
+    return JsonResponse({"success": healthy, **checks}, status=200 if healthy else 503)

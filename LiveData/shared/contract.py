@@ -7,6 +7,7 @@ document live in `LiveData/shared/schemas/` (JSON Schema, draft 2020-12).
     live_data:balances:{account_id}    latest balances snapshot (JSON envelope), and its PUBLISH channel
     live_data:accounts:{user_id}       SET of the account ids published for a Thor user
     live_data:diffbase:{kind}:{account_id}   internal to the publisher (the last snapshot's quantities)
+    live_data:published                ZSET "kind:account_id" -> last publish time (epoch ms), for health
 
 `account_id` is the broker's opaque account identifier (Schwab's `hashValue`), never an account number.
 Money and quantities are decimal strings ("1234.50"), so no reader ever sees a rounded binary float.
@@ -61,6 +62,13 @@ def user_accounts_key(user_id: int | str) -> str:
 def decimal_text(value: Decimal | None) -> str | None:
     """Serialise money exactly: fixed-point text, no exponent, no float on the way."""
     return None if value is None else format(value, "f")
+
+
+PUBLISHED_INDEX_KEY = f"{KEY_PREFIX}:published"
+
+
+def parse_timestamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def timestamp(moment: datetime) -> str:

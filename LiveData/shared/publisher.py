@@ -55,12 +55,14 @@ def publish(
             as_of=snapshot.envelope["as_of"],
             published_at=snapshot.envelope["published_at"],
         )
+        published_ms = int(contract.parse_timestamp(snapshot.envelope["published_at"]).timestamp() * 1000)
         pipe.eval(
             _SCRIPT,
-            3,
+            4,
             key,
             contract.user_accounts_key(user_id),
             contract.diff_base_key(snapshot.kind, snapshot.account_id),
+            contract.PUBLISHED_INDEX_KEY,
             _dumps(snapshot.envelope),
             snapshot.envelope["as_of"],
             _dumps(snapshot.diff_map),
@@ -68,6 +70,7 @@ def publish(
             snapshot.account_id,
             str(ttl_seconds),
             snapshot.kind,
+            published_ms,
         )
     results = pipe.execute()
     return {key: bool(stored) for key, stored in zip(keys, results, strict=True)}

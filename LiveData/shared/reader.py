@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -58,6 +59,14 @@ def latest_balances(account_id: str, *, client: redis.Redis | None = None) -> di
 
 def user_account_ids(user_id: int | str, *, client: redis.Redis | None = None) -> list[str]:
     return sorted((client or get_redis()).smembers(contract.user_accounts_key(user_id)))  # type: ignore[arg-type]
+
+
+def oldest_publish(*, client: redis.Redis | None = None) -> datetime | None:
+    """When the least recently published snapshot was published (None when there are none)."""
+    oldest = (client or get_redis()).zrange(contract.PUBLISHED_INDEX_KEY, 0, 0, withscores=True)
+    if not oldest:
+        return None
+    return datetime.fromtimestamp(float(oldest[0][1]) / 1000, tz=UTC)
 
 
 class Subscription:

@@ -5,7 +5,8 @@
 -- ARGV[1] the new envelope (JSON)      ARGV[2] its as_of (text, sortable)
 -- ARGV[3] the new diff map (JSON object of strings or null)
 -- ARGV[4] notification JSON without its closing brace   ARGV[5] account id   ARGV[6] TTL seconds (0: none)
--- ARGV[7] kind: "positions" or "balances"
+-- ARGV[7] kind: "positions" or "balances"   KEYS[4] the publish-time index (ZSET "kind:account" -> ms)
+-- ARGV[8] published_at in epoch milliseconds
 -- Returns 1 when stored, 0 when the stored snapshot is newer (an older one never overwrites it).
 
 local AS_OF = "__as_of__"
@@ -89,5 +90,6 @@ for i = 1, #removals, 1000 do
 end
 if ttl and ttl > 0 then redis.call("EXPIRE", KEYS[3], ttl) end
 redis.call("SADD", KEYS[2], ARGV[5])
+redis.call("ZADD", KEYS[4], tonumber(ARGV[8]), ARGV[7] .. ":" .. ARGV[5])
 redis.call("PUBLISH", KEYS[1], ARGV[4] .. ',"changes":' .. changes .. '}')
 return 1

@@ -3,15 +3,11 @@ takes the connection's row lock, so it never races a request refreshing the same
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
 from LiveData.schwab import services
-from LiveData.schwab.exceptions import SchwabError
-from LiveData.schwab.models import BrokerConnection
-from LiveData.shared import clock
 
 
 class Command(BaseCommand):
@@ -21,17 +17,5 @@ class Command(BaseCommand):
         parser.add_argument("--within-minutes", type=int, default=10)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        horizon = clock.now() + timedelta(minutes=options["within_minutes"])
-        due = BrokerConnection.objects.filter(
-            status=BrokerConnection.Status.ACTIVE, access_token_expires_at__lt=horizon
-        ).order_by("pk")
-        refreshed = failed = 0
-        for connection in due:
-            try:
-                services.connection_refresh(connection=connection, stale_access_token=connection.access_token)
-            except SchwabError as error:
-                failed += 1
-                self.stdout.write(f"connection {connection.pk}: {error.code}")
-            else:
-                refreshed += 1
+        refreshed, failed = services.refresh_expiring_tokens(within_minutes=options["within_minutes"])
         self.stdout.write(f"refreshed {refreshed}, failed {failed}")

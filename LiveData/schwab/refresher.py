@@ -1,0 +1,186 @@
+"""Background refresh: every active connection's accounts, without a browser, within Schwab's limits.
+
+Celery tasks (`tasks.py`) and `manage.py livedata_refresh` both run this. One trader's failure never stops
+the others; a connection that keeps failing backs off (base x 2^(failures-1), capped), and a connection
+that needs a new login is skipped until the trader reconnects. Each account refresh is logged as
+structured fields (event, connection, account masked, outcome, duration_ms), never a token or number.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
+
+import redis
+from django.conf import settings
+from django.db import close_old_connections
+from django.db import connection as db_connection
+
+from LiveData.schwab.api import SchwabTraderAPI
+from LiveData.schwab.exceptions import SchwabError, SchwabReauthRequired
+from LiveData.schwab.models import BrokerConnection
+from LiveData.shared.redis_client import get_redis
+
+logger = logging.getLogger("livedata.refresh")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    connection_id: int
+    account: str  # masked: the last 6 characters of the opaque account id
+    outcome: str  # "ok", "skipped:<why>", or an error code
+    duration_ms: float
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+def _mask(account_id: str) -> str:
+    return f"…{account_id[-6:]}"
+
+
+def _backoff_key(connection_id: int) -> str:
+    return f"schwab:refresh:backoff:{connection_id}"
+
+
+def _failures_key(connection_id: int) -> str:
+    return f"schwab:refresh:failures:{connection_id}"
+
+
+def active_connection_ids() -> list[int]:
+    return list(
+        BrokerConnection.objects.filter(status=BrokerConnection.Status.ACTIVE)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _record(connection_id: int, failed: bool) -> None:
+    client = get_redis()
+    if not failed:
+        client.delete(_failures_key(connection_id))
+        return
+    failures = int(client.incr(_failures_key(connection_id)))
+    client.expire(_failures_key(connection_id), settings.LIVEDATA_BACKOFF_MAX_SECONDS * 2)
+    delay = min(
+        settings.LIVEDATA_BACKOFF_BASE_SECONDS * 2 ** (failures - 1), settings.LIVEDATA_BACKOFF_MAX_SECONDS
+    )
+    client.set(_backoff_key(connection_id), failures, ex=int(delay))
+
+
+def _log(outcome: Outcome) -> None:
+    level = logging.INFO if outcome.ok or outcome.outcome.startswith("skipped") else logging.WARNING
+    logger.log(
+        level,
+        "account refresh",
+        extra={
+            "event": "livedata.refresh",
+            "connection": outcome.connection_id,
+            "account": outcome.account,
+            "outcome": outcome.outcome,
+            "duration_ms": f"{outcome.duration_ms:.1f}",
+        },
+    )
+
+
+def _api_for(connection_id: int) -> tuple[SchwabTraderAPI | None, str]:
+    connection = BrokerConnection.objects.select_related("user").filter(pk=connection_id).first()
+    if connection is None or connection.status != BrokerConnection.Status.ACTIVE:
+        return None, "skipped:inactive"
+    try:
+        if get_redis().exists(_backoff_key(connection_id)):
+            return None, "skipped:backing_off"
+    except redis.RedisError:
+        return None, "redis_unavailable"
+    return SchwabTraderAPI(
+        connection.user, rate_limit_wait=settings.LIVEDATA_REFRESH_RATE_LIMIT_WAIT_SECONDS
+    ), ""
+
+
+def list_accounts(connection_id: int) -> tuple[SchwabTraderAPI | None, list[str], Outcome | None]:
+    """The connection's account ids (one upstream listing), or the outcome that stops it."""
+    started = time.perf_counter()
+    api, why = _api_for(connection_id)
+    if api is None:
+        return None, [], Outcome(connection_id, "-", why, 0.0)
+    try:
+        return api, [account["account_id"] for account in api.fetch_accounts()], None
+    except SchwabError as error:
+        _record(connection_id, failed=not isinstance(error, SchwabReauthRequired))
+        outcome = Outcome(connection_id, "-", error.code, (time.perf_counter() - started) * 1000)
+        _log(outcome)
+        return None, [], outcome
+
+
+def refresh_one(api: SchwabTraderAPI, connection_id: int, account_id: str) -> Outcome:
+    started = time.perf_counter()
+    try:
+        api.refresh_account(account_id)
+        code = "ok"
+    except SchwabError as error:
+        code = error.code
+    outcome = Outcome(connection_id, _mask(account_id), code, (time.perf_counter() - started) * 1000)
+    _log(outcome)
+    return outcome
+
+
+def refresh_connection(connection_id: int) -> list[Outcome]:
+    """Refresh every account of one connection, one after another (a Celery task's unit of work)."""
+    api, account_ids, stopped = list_accounts(connection_id)
+    if api is None:
+        return [stopped] if stopped else []
+    outcomes = [refresh_one(api, connection_id, account_id) for account_id in account_ids]
+    _record(connection_id, failed=any(not o.ok and o.outcome != "schwab_reauth_required" for o in outcomes))
+    return outcomes
+
+
+def _closing_db(work: Callable[[], T]) -> T:
+    """Run `work` in a pool thread, closing that thread's database connection afterwards."""
+    try:
+        return work()
+    finally:
+        db_connection.close()
+
+
+def refresh_all(
+    connection_ids: Iterable[int] | None = None,
+    *,
+    concurrency: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Outcome]:
+    """Refresh every active connection's accounts, `concurrency` upstream calls at a time."""
+    close_old_connections()
+    ids = list(connection_ids) if connection_ids is not None else active_connection_ids()
+    outcomes: list[Outcome] = []
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="livedata-refresh") as pool:
+        listings = list(pool.map(lambda pk: _closing_db(partial(list_accounts, pk)), ids))
+        work: list[tuple[SchwabTraderAPI, int, str]] = []
+        for connection_id, (api, account_ids, stopped) in zip(ids, listings, strict=True):
+            if stopped is not None:
+                outcomes.append(stopped)
+            if api is not None:
+                work += [(api, connection_id, account_id) for account_id in account_ids]
+        total = len(work)
+        futures = [pool.submit(_closing_db, partial(refresh_one, *item)) for item in work]
+        for done, future in enumerate(futures, start=1):
+            outcomes.append(future.result())
+            if progress is not None:
+                progress(done, total)
+    by_connection: dict[int, bool] = {}
+    for outcome in outcomes:
+        if outcome.account != "-":
+            failed = not outcome.ok and outcome.outcome != "schwab_reauth_required"
+            by_connection[outcome.connection_id] = by_connection.get(outcome.connection_id, False) or failed
+    for connection_id, failed in by_connection.items():
+        try:
+            _record(connection_id, failed=failed)
+        except redis.RedisError:
+            logger.warning("could not record refresh outcome: redis unavailable")
+    return outcomes
