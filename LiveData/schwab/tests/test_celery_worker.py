@@ -41,24 +41,9 @@ def test_a_worker_process_refreshes_a_connection(postgres, real_redis, schwab, c
         "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND,
         "SCHWAB_API_BASE_URL": schwab.url,
     }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "thor_project",
-            "worker",
-            "--pool=solo",
-            "--concurrency=1",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel=WARNING",
-        ],  # fmt: skip
-        cwd=ROOT,
-        env=environment,
-    )
+    command = [sys.executable, "-m", "celery", "-A", "thor_project", "worker", "--pool=solo"]
+    command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING"]
+    worker = subprocess.Popen(command, cwd=ROOT, env=environment)  # noqa: S603 - fixed arguments
     try:
         outcomes = refresh_connection.delay(connection.pk).get(timeout=90)
     finally:
