@@ -132,13 +132,18 @@ class SchwabTraderAPI:
         cache.set(_accounts_cache_key(self.user.pk), [a["account_id"] for a in accounts], ttl)
         return accounts
 
+    def account_ids(self) -> list[str]:
+        """The user's account ids: the cached list, else one upstream call (accountNumbers)."""
+        known = cache.get(_accounts_cache_key(self.user.pk))
+        if known is None:
+            known = [item["hashValue"] for item in self.fetch_account_numbers()]
+            cache.set(_accounts_cache_key(self.user.pk), known, settings.SCHWAB_ACCOUNTS_CACHE_SECONDS)
+        return list(known)
+
     def authorize_account(self, account_id: str) -> None:
         """404 unless `account_id` is one of this user's accounts (the list is cached briefly)."""
         services.connection_check(user=self.user)  # not connected / reauth come before "no such account"
-        known = cache.get(_accounts_cache_key(self.user.pk))
-        if known is None:
-            known = [account["account_id"] for account in self.fetch_accounts()]
-        if account_id not in known:
+        if account_id not in self.account_ids():
             raise AccountNotFound
 
     def refresh_account(self, account_id: str) -> dict[str, dict[str, Any]]:

@@ -111,7 +111,7 @@ def list_accounts(connection_id: int) -> tuple[SchwabTraderAPI | None, list[str]
     if api is None:
         return None, [], Outcome(connection_id, "-", why, 0.0)
     try:
-        return api, [account["account_id"] for account in api.fetch_accounts()], None
+        return api, api.account_ids(), None
     except SchwabError as error:
         _record(connection_id, failed=not isinstance(error, SchwabReauthRequired))
         outcome = Outcome(connection_id, "-", error.code, (time.perf_counter() - started) * 1000)

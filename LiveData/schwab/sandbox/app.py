@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -88,6 +89,8 @@ class SandboxApp:
             token = trader.authenticate(self.state, request)
             if not isinstance(token, Token):
                 return token
+            with self.state.lock:
+                self.state.api_requests.append((time.monotonic(), token.grant.user.username))
             response = route.handler(self.state, request, token, **params)
         return self._apply_fault_after(fault, response)
 

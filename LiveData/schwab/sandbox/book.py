@@ -143,8 +143,11 @@ UNKNOWN_PRODUCT = Security(
 )
 
 
-def build_book(seed: int, today: date) -> list[User]:
-    """Return the seeded users. `today` anchors option expiries so they stay in the future."""
+def build_book(seed: int, today: date, *, fleet_users: int = 0, fleet_accounts: int = 10) -> list[User]:
+    """Return the seeded users. `today` anchors option expiries so they stay in the future.
+
+    `fleet_users` adds users fleet0001... (password "fleet-pass"), each with `fleet_accounts` small
+    MARGIN accounts of five equities: a fleet for load tests and benchmarks."""
     rng = random.Random(seed)  # noqa: S311 - deterministic demo data, not security
     expiry = _third_friday(today + timedelta(days=45))
     users: list[User] = []
@@ -181,6 +184,14 @@ def build_book(seed: int, today: date) -> list[User]:
     empty = _account(seed, f"4100{rng.randint(1000, 9999)}", "CASH", rng)
     empty.cash = Decimal("0.00")
     users.append(User("bulk", "bulk-pass", [bulk, empty]))
+    for index in range(1, fleet_users + 1):
+        accounts = []
+        for number in range(fleet_accounts):
+            account = _account(seed, f"7{index:04d}{number:03d}", "MARGIN", rng)
+            for symbol, description, price in rng.sample(EQUITIES, 5):
+                _hold(account, _equity(symbol, description, price), rng.randint(1, 100), rng)
+            accounts.append(account)
+        users.append(User(f"fleet{index:04d}", "fleet-pass", accounts))
     return users
 
 

@@ -37,6 +37,7 @@ def stats(state: SandboxState, request: Request) -> Response:
                 "token_grants": dict(state.token_grants),
                 "faults_injected": dict(state.faults_injected),
                 "pending_faults": len(state.faults),
+                "rates": state.request_rates(),
                 "now": state.now().isoformat(),
             }
         )

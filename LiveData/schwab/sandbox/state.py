@@ -34,6 +34,8 @@ class SandboxConfig:
     latency_ms: int = 0  # added to every API call (benchmarks, demos)
     hang_seconds: float = 30.0  # how long a "hang" fault holds the connection open
     auto_approve_user: str | None = None  # skip the consent form (scripted demos)
+    fleet_users: int = 0  # extra users fleet0001... for load tests (see book.build_book)
+    fleet_accounts: int = 10
 
 
 @dataclass
@@ -88,9 +90,13 @@ class SandboxState:
         """Forget every grant, token, order, fault and count; rebuild the book from the seed."""
         with self.lock:
             self.clock_offset = timedelta(0)
-            self.users: dict[str, User] = {
-                user.username: user for user in build_book(self.config.seed, self.now().date())
-            }
+            book = build_book(
+                self.config.seed,
+                self.now().date(),
+                fleet_users=self.config.fleet_users,
+                fleet_accounts=self.config.fleet_accounts,
+            )
+            self.users: dict[str, User] = {user.username: user for user in book}
             self.accounts_by_hash: dict[str, tuple[User, Account]] = {
                 account.hash_value: (user, account)
                 for user in self.users.values()
@@ -102,6 +108,7 @@ class SandboxState:
             self.calls: Counter[str] = Counter()
             self.token_grants: Counter[str] = Counter()
             self.faults_injected: Counter[str] = Counter()
+            self.api_requests: list[tuple[float, str]] = []  # (monotonic arrival, username) per API call
             self.orders: dict[int, dict[str, Any]] = {}
             self.next_order_id = 1000000000 + self.config.seed * 1000
 
@@ -163,5 +170,28 @@ class SandboxState:
                     return fault
         return None
 
+    def request_rates(self) -> dict[str, int]:
+        """The most API requests seen in any 1 s window (all users) and any 60 s window (one user)."""
+        with self.lock:
+            log = sorted(self.api_requests)
+        per_user: dict[str, list[float]] = {}
+        for moment, username in log:
+            per_user.setdefault(username, []).append(moment)
+        return {
+            "max_total_per_second": _densest([moment for moment, _ in log], 1.0),
+            "max_per_user_per_minute": max((_densest(times, 60.0) for times in per_user.values()), default=0),
+            "requests": len(log),
+        }
+
     def new_session_id(self) -> str:
         return str(uuid.uuid4())
+
+
+def _densest(times: list[float], window: float) -> int:
+    """The most of the sorted `times` that fall in any half-open window [t, t + window)."""
+    best = start = 0
+    for end, moment in enumerate(times):
+        while moment - times[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best

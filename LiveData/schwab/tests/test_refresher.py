@@ -85,7 +85,7 @@ def test_command_runs_once_and_reports(two_traders, capsys):
 
 
 def test_shared_rate_limit_throttles_a_page_request(two_traders, settings, schwab, real_redis):
-    settings.SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE = 3  # the account list (2 calls) and one refresh
+    settings.SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE = 2  # the account list and one refresh
     settings.SCHWAB_RATE_LIMIT_MAX_WAIT_SECONDS = 0
     alice, _ = two_traders
     from django.test import Client

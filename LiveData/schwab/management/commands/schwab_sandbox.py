@@ -31,6 +31,10 @@ class Command(BaseCommand):
             "--refresh-ttl", type=int, default=7 * 86400, help="refresh token lifetime, seconds"
         )
         parser.add_argument("--rotate-refresh-tokens", action="store_true")
+        parser.add_argument(
+            "--fleet-users", type=int, default=0, help="extra users fleet0001... (load tests)"
+        )
+        parser.add_argument("--fleet-accounts", type=int, default=10, help="accounts per fleet user")
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = SandboxConfig(
@@ -42,11 +46,15 @@ class Command(BaseCommand):
             refresh_token_ttl=timedelta(seconds=options["refresh_ttl"]),
             rotate_refresh_token=options["rotate_refresh_tokens"],
             latency_ms=options["latency_ms"],
+            fleet_users=options["fleet_users"],
+            fleet_accounts=options["fleet_accounts"],
         )
         server = SandboxServer(config, host=options["host"], port=options["port"])
         self.stdout.write(f"Schwab sandbox listening on {server.url} (seed {config.seed})")
-        for user in server.state.users.values():
+        for user in list(server.state.users.values())[:4]:
             self.stdout.write(f"  login {user.username} / {user.password}: {len(user.accounts)} accounts")
+        if config.fleet_users:
+            self.stdout.write(f"  and {config.fleet_users} fleet users (fleet0001 / fleet-pass, ...)")
         try:
             server.serve_forever()
         except KeyboardInterrupt:
