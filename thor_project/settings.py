@@ -149,6 +149,10 @@ SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE = env.int(
 SCHWAB_RATE_LIMIT_GLOBAL_PER_SECOND = env.int(
     "SCHWAB_RATE_LIMIT_GLOBAL_PER_SECOND", default=0
 )  # 0: no fleet cap
+# Slack for the delay between admitting a request and its arrival at Schwab (see api._throttle).
+SCHWAB_RATE_LIMIT_ARRIVAL_ALLOWANCE_SECONDS = env.float(
+    "SCHWAB_RATE_LIMIT_ARRIVAL_ALLOWANCE_SECONDS", default=0.25
+)
 # How long a page request may wait for room under those limits before answering 503 rate_limited.
 SCHWAB_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("SCHWAB_RATE_LIMIT_MAX_WAIT_SECONDS", default=2.0)
 # 429s: wait at most this long per Retry-After before retrying (GETs, bounded retries), else answer 503.

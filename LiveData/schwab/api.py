@@ -75,14 +75,18 @@ class SchwabTraderAPI:
 
     # --- HTTP with tokens --------------------------------------------------------------------------------
     def _throttle(self) -> None:
-        """Take a slot under Schwab's limits, shared by every worker: per connection, and fleet-wide."""
+        """Take a slot under Schwab's limits, shared by every worker: per connection, and fleet-wide.
+
+        A request reaches Schwab a little after it is admitted here, and not always equally late. Counting
+        admissions over a window lengthened by that allowance keeps Schwab's own count of arrivals, over
+        its window, within the limit as long as the delay stays under the allowance."""
+        allowance = settings.SCHWAB_RATE_LIMIT_ARRIVAL_ALLOWANCE_SECONDS
+        per_connection = settings.SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE
         limits = [
+            ratelimit.Limit(f"schwab:rate:connection:{self.connection.pk}", per_connection, 60 + allowance),
             ratelimit.Limit(
-                f"schwab:rate:connection:{self.connection.pk}",
-                settings.SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE,
-                60,
+                "schwab:rate:global", settings.SCHWAB_RATE_LIMIT_GLOBAL_PER_SECOND, 1 + allowance
             ),
-            ratelimit.Limit("schwab:rate:global", settings.SCHWAB_RATE_LIMIT_GLOBAL_PER_SECOND, 1),
         ]
         try:
             ratelimit.acquire(limits, max_wait=self.rate_limit_wait)

@@ -37,6 +37,7 @@ def build_router() -> Router:
     add("DELETE", f"/trader/v1/accounts/{HASH}/orders/{ORDER}", "orders.cancel", orders.cancel)
     add("POST", f"/trader/v1/accounts/{HASH}/previewOrder", "orders.preview", orders.preview)
     add("GET", "/sandbox/stats", "sandbox.stats", control.stats)
+    add("POST", "/sandbox/stats/reset", "sandbox.stats_reset", control.reset_stats)
     add("POST", "/sandbox/faults", "sandbox.faults", control.add_fault)
     add("DELETE", "/sandbox/faults", "sandbox.faults_clear", control.clear_faults)
     add("POST", "/sandbox/config", "sandbox.config", control.configure)
@@ -66,6 +67,7 @@ class SandboxApp:
         return [response.body]
 
     def handle(self, request: Request) -> Response:
+        arrived = time.monotonic()  # before any injected latency: when the request reached "Schwab"
         route, params, path_exists = self.router.match(request.method, request.path)
         if route is None:
             if path_exists:
@@ -90,7 +92,7 @@ class SandboxApp:
             if not isinstance(token, Token):
                 return token
             with self.state.lock:
-                self.state.api_requests.append((time.monotonic(), token.grant.user.username))
+                self.state.api_requests.append((arrived, token.grant.user.username))
             response = route.handler(self.state, request, token, **params)
         return self._apply_fault_after(fault, response)
 

@@ -43,6 +43,16 @@ def stats(state: SandboxState, request: Request) -> Response:
         )
 
 
+def reset_stats(state: SandboxState, request: Request) -> Response:
+    """Zero the counters and the request log, keeping users, tokens and orders."""
+    with state.lock:
+        state.calls.clear()
+        state.token_grants.clear()
+        state.faults_injected.clear()
+        state.api_requests.clear()
+    return Response.json({"reset": True})
+
+
 def add_fault(state: SandboxState, request: Request) -> Response:
     data = _body(request)
     if isinstance(data, Response):

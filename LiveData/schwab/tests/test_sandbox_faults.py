@@ -116,3 +116,24 @@ def test_a_handler_bug_is_a_500_service_error_not_a_traceback(sandbox, token, mo
     assert response.status_code == 500
     assert set(response.json()) == {"message", "errors"}
     assert "boom" not in response.text and "Traceback" not in response.text
+
+
+def test_request_rates_are_measured_per_user_and_in_total(sandbox, token):
+    from LiveData.schwab.sandbox.state import _densest
+
+    for _ in range(3):
+        api(sandbox, token, "/accounts/accountNumbers")
+    rates = _control(sandbox, "stats", method="GET")["rates"]
+    assert rates["requests"] == 3 and rates["max_per_user_per_minute"] == 3
+    assert _densest([0.0, 0.5, 0.99, 1.0, 1.5], 1.0) == 3  # [0.5, 1.5) holds 0.5, 0.99, 1.0
+    assert _control(sandbox, "stats/reset") == {"reset": True}
+    assert _control(sandbox, "stats", method="GET")["rates"]["requests"] == 0
+
+
+def test_fleet_users_for_load_tests():
+    from LiveData.schwab.sandbox.state import SandboxConfig, SandboxState
+
+    state = SandboxState(SandboxConfig(fleet_users=3, fleet_accounts=4))
+    fleet = [user for name, user in state.users.items() if name.startswith("fleet")]
+    assert len(fleet) == 3 and all(len(user.accounts) == 4 for user in fleet)
+    assert all(len(account.holdings) == 5 for user in fleet for account in user.accounts)
