@@ -38,23 +38,9 @@ def main() -> None:
     os.environ.update(environment())
     BENCH_DB.unlink(missing_ok=True)
     port = free_port()
-    sandbox = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [
-            sys.executable,
-            "manage.py",
-            "schwab_sandbox",
-            "--port",
-            str(port),
-            "--fleet-users",
-            str(args.connections),
-            "--fleet-accounts",
-            str(args.accounts),
-            "--callback",
-            CALLBACK,
-        ],  # fmt: skip
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-    )
+    command = [sys.executable, "manage.py", "schwab_sandbox", "--port", str(port), "--callback", CALLBACK]
+    command += ["--fleet-users", str(args.connections), "--fleet-accounts", str(args.accounts)]
+    sandbox = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)  # noqa: S603 - fixed arguments
     url = f"http://127.0.0.1:{port}"
     os.environ["SCHWAB_API_BASE_URL"] = url
     import django
