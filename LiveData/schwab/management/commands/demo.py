@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
+import threading
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,10 +12,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection as db_connection
 
+from ActAndPos.listener import Listener
+from LiveData.schwab import refresher
 from LiveData.schwab.sandbox.server import SandboxServer
 from LiveData.schwab.sandbox.state import SandboxConfig
 from LiveData.shared import redis_client
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -22,6 +29,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=8000, help="dev server port")
         parser.add_argument("--username", default="demo")
+        parser.add_argument(
+            "--refresh-every", type=float, default=15.0, help="background refresh period, seconds (0: off)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG:
@@ -46,6 +56,21 @@ class Command(BaseCommand):
             host=sandbox_url.hostname,
             port=sandbox_url.port,
         ).start()
+        stop = threading.Event()
+        background = [
+            threading.Thread(target=Listener(stop=stop).run, name="actandpos-listener", daemon=True)
+        ]
+        if options["refresh_every"] > 0:
+            background.append(
+                threading.Thread(
+                    target=self._refresh_loop,
+                    args=(stop, options["refresh_every"]),
+                    name="refresh",
+                    daemon=True,
+                )
+            )
+        for thread in background:
+            thread.start()
         redis_note = (
             "in-process stand-in (no REDIS_URL)" if redis_client.uses_stand_in() else settings.REDIS_URL
         )
@@ -55,9 +80,21 @@ class Command(BaseCommand):
             + f"  Thor login:      {user.username} / {password}\n"
             + f"  Schwab sandbox:  {sandbox.url}  (logins: trader1 / trader1-pass, trader2 / trader2-pass)\n"
             + f"  Redis:           {redis_note}\n"
+            + "  Background:      live-data refresh and the ActAndPos listener run in this process\n"
             + "  Stop with Ctrl-C.\n"
         )
         try:
             call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
         finally:
+            stop.set()
             sandbox.stop()
+
+    def _refresh_loop(self, stop: threading.Event, every: float) -> None:
+        """Keep Redis live without a browser, as Celery beat would in production."""
+        while not stop.wait(every):
+            try:
+                refresher.refresh_all(concurrency=4)
+            except Exception:  # the demo's background loop must outlive any one failed round
+                logger.exception("demo refresh round failed")
+            finally:
+                db_connection.close()
