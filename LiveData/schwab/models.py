@@ -63,10 +63,6 @@ class BrokerConnection(models.Model):
         return not self.refresh_token or expires_at is None or expires_at <= (now or clock.now())
 
     @property
-    def is_usable(self) -> bool:
-        return self.status == self.Status.ACTIVE and bool(self.refresh_token)
-
-    @property
     def state(self) -> str:
         """active, expiring (under 24 h of refresh-token life left), reauth_required or disconnected."""
         if self.status != self.Status.ACTIVE:

@@ -8,6 +8,8 @@ other failure leaves the stored tokens alone.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -72,57 +74,57 @@ def _token_set(token: Any, *, previous_refresh_token: str = "") -> TokenSet:
     return TokenSet(access, refresh, expires_in)
 
 
-def exchange_code(*, code: str, redirect_uri: str) -> TokenSet:
-    """Trade an authorization code (already URL-decoded once) for tokens."""
-    conf = schwab_settings()
+@contextmanager
+def _token_call(action: str, failed: type[SchwabError]) -> Iterator[None]:
+    """Map transport failures of a token-endpoint call; anything unreadable becomes `failed`."""
     try:
-        with _session() as session:
-            token = session.fetch_token(
-                conf.token_url,
-                grant_type="authorization_code",
-                code=code,
-                redirect_uri=redirect_uri,
-                timeout=conf.timeout,
-            )
-        return _token_set(token)
-    except OAuthError as refused:
-        logger.warning("schwab token exchange refused: error=%s", refused.error)
-        raise TokenExchangeFailed from None
+        yield
     except requests.Timeout:
-        logger.warning("schwab token exchange timed out")
+        logger.warning("schwab token %s timed out", action)
         raise SchwabTimeout from None
     except requests.ConnectionError:
         logger.warning("schwab token endpoint unreachable")
         raise SchwabUnreachable from None
     except (requests.RequestException, ValueError) as failure:
-        logger.warning("schwab token exchange failed: %s", type(failure).__name__)
-        raise TokenExchangeFailed from None
+        logger.warning("schwab token %s failed: %s", action, type(failure).__name__)
+        raise failed from None
+
+
+def exchange_code(*, code: str, redirect_uri: str) -> TokenSet:
+    """Trade an authorization code (already URL-decoded once) for tokens."""
+    conf = schwab_settings()
+    with _token_call("exchange", TokenExchangeFailed):
+        try:
+            with _session() as session:
+                token = session.fetch_token(
+                    conf.token_url,
+                    grant_type="authorization_code",
+                    code=code,
+                    redirect_uri=redirect_uri,
+                    timeout=conf.timeout,
+                )
+        except OAuthError as refused:
+            logger.warning("schwab token exchange refused: error=%s", refused.error)
+            raise TokenExchangeFailed from None
+        return _token_set(token)
 
 
 def refresh(*, refresh_token: str) -> TokenSet:
     """Get a new access token; keep the refresh token Schwab sends back (or the old one if it sends none)."""
     conf = schwab_settings()
-    try:
-        with _session() as session:
-            token = session.refresh_token(conf.token_url, refresh_token=refresh_token, timeout=conf.timeout)
+    with _token_call("refresh", TokenRefreshFailed):
+        try:
+            with _session() as session:
+                token = session.refresh_token(
+                    conf.token_url, refresh_token=refresh_token, timeout=conf.timeout
+                )
+        except OAuthError as refused:
+            logger.warning("schwab token refresh refused: error=%s", refused.error)
+            if refused.error in DEAD_REFRESH_TOKEN_ERRORS:
+                raise RefreshTokenRejected from None
+            raise TokenRefreshFailed from None
+        except requests.HTTPError as failure:
+            status = failure.response.status_code if failure.response is not None else None
+            logger.warning("schwab token refresh failed: http status=%s", status)
+            raise (RefreshTokenRejected if status in (400, 401) else TokenRefreshFailed) from None
         return _token_set(token, previous_refresh_token=refresh_token)
-    except OAuthError as refused:
-        logger.warning("schwab token refresh refused: error=%s", refused.error)
-        if refused.error in DEAD_REFRESH_TOKEN_ERRORS:
-            raise RefreshTokenRejected from None
-        raise TokenRefreshFailed from None
-    except requests.HTTPError as failure:
-        status = failure.response.status_code if failure.response is not None else None
-        logger.warning("schwab token refresh failed: http status=%s", status)
-        if status in (400, 401):
-            raise RefreshTokenRejected from None
-        raise TokenRefreshFailed from None
-    except requests.Timeout:
-        logger.warning("schwab token refresh timed out")
-        raise SchwabTimeout from None
-    except requests.ConnectionError:
-        logger.warning("schwab token endpoint unreachable")
-        raise SchwabUnreachable from None
-    except (requests.RequestException, ValueError) as failure:
-        logger.warning("schwab token refresh failed: %s", type(failure).__name__)
-        raise TokenRefreshFailed from None

@@ -23,10 +23,6 @@ from LiveData.shared import clock
 logger = logging.getLogger(__name__)
 
 
-def connection_quote(name: str) -> str:
-    return db_connection.ops.quote_name(name)
-
-
 _TOKEN_FIELDS = [
     "access_token",
     "refresh_token",
@@ -53,7 +49,7 @@ def connection_get(*, user: User) -> BrokerConnection:
 def connection_check(*, user: User) -> None:
     """Raise unless the user has a usable connection, with one cheap query (the summary's hot path
     serves from Redis and needs only the status: no model, no tokens)."""
-    table = connection_quote(BrokerConnection._meta.db_table)
+    table = db_connection.ops.quote_name(BrokerConnection._meta.db_table)
     with db_connection.cursor() as cursor:
         cursor.execute(f"SELECT status FROM {table} WHERE user_id = %s", [user.pk])  # noqa: S608 - fixed table
         row = cursor.fetchone()

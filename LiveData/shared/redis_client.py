@@ -60,7 +60,8 @@ def reset_client() -> None:
 
 
 def _build_client() -> redis.Redis:
-    check_configuration()
+    if not settings.REDIS_URL and not settings.DEBUG:
+        raise ImproperlyConfigured("REDIS_URL must be set when DEBUG is off.")
     if not settings.REDIS_URL:
         import fakeredis
 

@@ -22,6 +22,7 @@ def test_stand_in_is_used_and_announced_without_redis_url(settings, caplog):
     settings.REDIS_URL = ""
     settings.DEBUG = True
     with caplog.at_level(logging.WARNING, logger="LiveData.shared.redis_client"):
+        redis_client.check_configuration()  # what start-up runs (SharedConfig.ready)
         client = redis_client.get_redis()
     assert isinstance(client, fakeredis.FakeRedis)
     assert redis_client.uses_stand_in()
