@@ -24,10 +24,10 @@ SIZES = (1, 50, 500)
 
 
 def environment() -> dict[str, str]:
-    """Production-like settings (DEBUG off) for the benchmark processes."""
+    """Production-like settings (DEBUG off) for the benchmark processes (values already set win)."""
     from cryptography.fernet import Fernet
 
-    return {
+    defaults = {
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(64),
@@ -42,6 +42,7 @@ def environment() -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "SCHWAB_SUMMARY_MAX_AGE_SECONDS": "3600",
     }
+    return {**defaults, **{name: os.environ[name] for name in defaults if name in os.environ}}
 
 
 def start() -> dict[str, Any]:
