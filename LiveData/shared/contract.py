@@ -61,7 +61,10 @@ def user_accounts_key(user_id: int | str) -> str:
 
 def decimal_text(value: Decimal | None) -> str | None:
     """Serialise money exactly: fixed-point text, no exponent, no float on the way."""
-    return None if value is None else format(value, "f")
+    if value is None:
+        return None
+    text = str(value)  # fixed-point already for ordinary values, and cheaper than format()
+    return format(value, "f") if "E" in text else text
 
 
 PUBLISHED_INDEX_KEY = f"{KEY_PREFIX}:published"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -74,7 +75,7 @@ def test_fixed_income_is_priced_per_hundred_of_face():
 
 
 def test_occ_symbol_parsing():
-    assert parse_occ_symbol("SPY   261218P00505000").__dict__ == {
+    assert asdict(parse_occ_symbol("SPY   261218P00505000")) == {
         "underlying": "SPY",
         "put_call": "PUT",
         "strike": Decimal("505"),
