@@ -7,7 +7,8 @@ REQUIRE_SERVICES=1 (as in CI), where a missing service is a failure rather than 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
@@ -17,6 +18,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection as db_connection
 
 from LiveData.schwab.sandbox.server import SandboxServer
 from LiveData.schwab.sandbox.state import SandboxConfig
@@ -49,6 +51,29 @@ def _fresh_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+def run_together(workers: int, work: Callable[[], object]) -> list[object]:
+    """Run `work` in `workers` threads released at once; return each result (or the exception raised).
+    Each thread closes its own database connection, as a request thread would."""
+    barrier = threading.Barrier(workers)
+    results: list[object] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            results.append(work())
+        except Exception as error:  # collected for the test to assert on
+            results.append(error)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 class FrozenClock:

@@ -139,32 +139,25 @@ def list_accounts(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"success": True, "accounts": accounts})
 
 
+def _published(request: HttpRequest, account_id: str, kind: str) -> JsonResponse:
+    """Refresh the account (one upstream call publishes both snapshots) and answer with one of them."""
+    payload = SchwabTraderAPI(signed_in_user(request)).refresh_account(account_id)[kind]
+    message = f"{kind.title()} published to Redis for account {account_id}"
+    return JsonResponse({"success": True, "message": message, "payload": payload})
+
+
 @api_login_required
 @require_GET
 def get_positions(request: HttpRequest, account_id: str) -> JsonResponse:
     """Fetch positions (and balances, from the same call) and publish both to Redis."""
-    payload = SchwabTraderAPI(signed_in_user(request)).fetch_positions(account_id)
-    return JsonResponse(
-        {
-            "success": True,
-            "message": f"Positions published to Redis for account {account_id}",
-            "payload": payload,
-        }
-    )
+    return _published(request, account_id, "positions")
 
 
 @api_login_required
 @require_GET
 def get_balances(request: HttpRequest, account_id: str) -> JsonResponse:
     """Fetch balances (and positions, from the same call) and publish both to Redis."""
-    payload = SchwabTraderAPI(signed_in_user(request)).fetch_balances(account_id)
-    return JsonResponse(
-        {
-            "success": True,
-            "message": f"Balances published to Redis for account {account_id}",
-            "payload": payload,
-        }
-    )
+    return _published(request, account_id, "balances")
 
 
 @api_login_required

@@ -4,14 +4,13 @@ and as a pub/sub subscriber, and check every number against the sandbox's own bo
 from __future__ import annotations
 
 import json
-import threading
 from decimal import Decimal
 from pathlib import Path
 
 import jsonschema
 import pytest
-from django.db import connection as db_connection
 
+from conftest import run_together
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.sandbox.accounts import totals, value_holding
 from LiveData.shared import contract, reader
@@ -77,21 +76,7 @@ def test_concurrent_summaries_share_one_upstream_call(postgres, connected, schwa
     account_id = api.fetch_accounts()[0]["hashValue"]
     schwab.state.config.latency_ms = 300  # keep the first call in flight while the others arrive
     workers = 8
-    barrier = threading.Barrier(workers)
-    results = []
-
-    def work():
-        try:
-            barrier.wait()
-            results.append(api.get_account_summary(account_id))
-        finally:
-            db_connection.close()
-
-    threads = [threading.Thread(target=work) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(workers, lambda: api.get_account_summary(account_id))
     assert schwab.state.calls["accounts.get"] == 1
     assert len({r["net_liquidation_value"] for r in results}) == 1 and len(results) == workers
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import requests
-from django.db import connection as db_connection
 
+from conftest import run_together
 from LiveData.schwab import services
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.exceptions import (
@@ -109,23 +107,7 @@ def test_disconnected_user_is_not_connected(connected, schwab):
 def test_concurrent_requests_refresh_exactly_once(postgres, connected, schwab, thor_clock):
     thor_clock.advance(minutes=31)  # every thread starts with an expired access token
     workers = 20
-    barrier = threading.Barrier(workers)
-    results = []
-
-    def work():
-        try:
-            barrier.wait()
-            results.append(SchwabTraderAPI(connected).fetch_account_numbers())
-        except Exception as error:  # collected and asserted below
-            results.append(error)
-        finally:
-            db_connection.close()
-
-    threads = [threading.Thread(target=work) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(workers, lambda: SchwabTraderAPI(connected).fetch_account_numbers())
     assert schwab.state.token_grants["refresh_token"] == 1
     assert all(isinstance(result, list) and len(result) == 2 for result in results), results
     assert len(results) == workers
