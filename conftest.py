@@ -1,7 +1,11 @@
 """Project-wide fixtures: the running Schwab sandbox, Redis (fake and real) and service requirements.
 
+Every test gets its own in-process fakeredis as the live-data Redis, so the suite passes on a bare machine.
 Tests that request `real_redis` or `postgres` need the real service. Without it they are skipped, unless
 REQUIRE_SERVICES=1 (as in CI), where a missing service is a failure rather than a silent skip.
+
+The suite empties the Redis database that REDIS_URL names between tests, so it only ever uses one that it
+owns: an empty database is claimed with a marker key; one holding keys the suite did not create is refused.
 """
 
 from __future__ import annotations
@@ -128,11 +132,35 @@ def schwab(sandbox: SandboxServer, settings: Any, thor_clock: FrozenClock) -> Sa
     return sandbox
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def fake_redis(monkeypatch: pytest.MonkeyPatch) -> fakeredis.FakeRedis:
+    """The live-data Redis of every test: in-process and empty (`real_redis` replaces it)."""
     client = fakeredis.FakeRedis(decode_responses=True)
     monkeypatch.setattr(redis_client, "_client", client)
     return client
+
+
+# Present in a Redis database the suite has claimed; the suite refuses to empty any other non-empty one.
+SUITE_MARKER_KEY = "thor:test-suite:owned"
+
+
+def claim_test_database(client: redis.Redis, url: str) -> None:
+    """Claim the database for the suite, or fail saying what to do when it holds someone else's keys."""
+    if client.exists(SUITE_MARKER_KEY) or client.dbsize() == 0:
+        client.set(SUITE_MARKER_KEY, "the Thor test suite empties this database between tests")
+        return
+    pytest.fail(
+        f"REDIS_URL={url} names a Redis database holding {client.dbsize()} keys that the test suite did not "
+        "create, and the suite empties its database between tests. Point REDIS_URL at an empty database "
+        "kept for tests (for example redis://127.0.0.1:6379/15), or empty this one yourself if its data "
+        "can go.",
+        pytrace=False,
+    )
+
+
+def _empty_owned_database(client: redis.Redis) -> None:
+    client.flushdb()
+    client.set(SUITE_MARKER_KEY, "the Thor test suite empties this database between tests")
 
 
 @pytest.fixture
@@ -145,10 +173,11 @@ def real_redis(monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
         client.ping()
     except redis.RedisError:
         _require(f"Redis at {url} is not reachable")
-    client.flushdb()
+    claim_test_database(client, url)
+    _empty_owned_database(client)
     monkeypatch.setattr(settings, "REDIS_URL", url)
     redis_client.reset_client()
     yield client
     redis_client.reset_client()
-    client.flushdb()
+    _empty_owned_database(client)
     client.close()

@@ -14,33 +14,27 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.cache import cache
+from django.views.decorators.debug import sensitive_variables
 
-from LiveData.schwab import client, oauth, services, snapshots, summary, transforms
+from LiveData.schwab import authorization, client, oauth, services, snapshots, summary, transforms
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import (
     AccountNotFound,
+    NoAccounts,
     RedisUnavailable,
     SchwabApiError,
+    SchwabConnectionChanged,
     SchwabMalformedResponse,
     SchwabUnauthorized,
     ThrottledLocally,
 )
-from LiveData.schwab.models import BrokerConnection
+from LiveData.schwab.models import BrokerConnection, Login
 from LiveData.schwab.singleflight import SingleFlight
 from LiveData.shared import clock, contract, publisher, ratelimit, reader
 
 logger = logging.getLogger(__name__)
 
 _refreshes: SingleFlight[dict[str, dict[str, Any]]] = SingleFlight()
-
-
-def _accounts_cache_key(user_id: int) -> str:
-    return f"schwab:accounts:{user_id}"
-
-
-def forget_accounts(user_id: int) -> None:
-    cache.delete(_accounts_cache_key(user_id))
 
 
 class SchwabTraderAPI:
@@ -50,6 +44,7 @@ class SchwabTraderAPI:
     def __init__(self, user: User, *, rate_limit_wait: float | None = None) -> None:
         self.user = user
         self._connection: BrokerConnection | None = None
+        self._login: Login | None = None
         # How long a call may wait for room under the shared rate limits (short for page requests).
         self.rate_limit_wait = (
             settings.SCHWAB_RATE_LIMIT_MAX_WAIT_SECONDS if rate_limit_wait is None else rate_limit_wait
@@ -61,12 +56,20 @@ class SchwabTraderAPI:
             self._connection = services.connection_get(user=self.user)
         return self._connection
 
+    def current_login(self) -> Login:
+        """The user's current Schwab login (one cheap query, once per instance); raise unless usable."""
+        if self._login is None:
+            self._login = services.connection_check(user=self.user)
+        return self._login
+
     # --- OAuth -------------------------------------------------------------------------------------------
+    @sensitive_variables("code", "tokens")
     def exchange_code_for_tokens(self, code: str, redirect_uri: str | None = None) -> BrokerConnection:
-        """Trade an authorization code for tokens and store them on the user's connection."""
+        """Trade an authorization code for tokens and store them on the user's connection (a new login,
+        so what was cached about the previous one is out of reach from now on)."""
         tokens = oauth.exchange_code(code=code, redirect_uri=redirect_uri or schwab_settings().callback_url)
         self._connection = services.connection_connect(user=self.user, tokens=tokens)
-        forget_accounts(self.user.pk)
+        self._login = self._connection.login
         return self._connection
 
     def refresh_tokens(self) -> None:
@@ -95,6 +98,7 @@ class SchwabTraderAPI:
         except redis.RedisError:
             raise RedisUnavailable from None
 
+    @sensitive_variables("token")
     def _get(self, path: str, *, path_name: str, params: dict[str, str] | None = None) -> Any:
         token = services.connection_access_token(connection=self.connection)
         self._throttle()
@@ -132,29 +136,54 @@ class SchwabTraderAPI:
             }
             for item in numbers
         ]
-        ttl = settings.SCHWAB_ACCOUNTS_CACHE_SECONDS
-        cache.set(_accounts_cache_key(self.user.pk), [a["account_id"] for a in accounts], ttl)
+        ids = [account["account_id"] for account in accounts]
+        authorization.remember_accounts(self.connection.login, ids, listed_at=clock.now())
         return accounts
 
     def account_ids(self) -> list[str]:
-        """The user's account ids: the cached list, else one upstream call (accountNumbers)."""
-        known = cache.get(_accounts_cache_key(self.user.pk))
-        if known is None:
-            known = [item["hashValue"] for item in self.fetch_account_numbers()]
-            cache.set(_accounts_cache_key(self.user.pk), known, settings.SCHWAB_ACCOUNTS_CACHE_SECONDS)
-        return list(known)
+        """The ids of the accounts the current login shares (see `authorization`)."""
+        return list(self._authorized_ids(self.current_login()))
 
-    def authorize_account(self, account_id: str) -> None:
-        """404 unless `account_id` is one of this user's accounts (the list is cached briefly)."""
-        services.connection_check(user=self.user)  # not connected / reauth come before "no such account"
-        if account_id not in self.account_ids():
+    def default_account_id(self) -> str:
+        """The first of the user's accounts, as Schwab lists them (for the summary without a hash)."""
+        ids = self.account_ids()
+        if not ids:
+            raise NoAccounts
+        return ids[0]
+
+    def _authorized_ids(self, login: Login) -> tuple[str, ...]:
+        now = clock.now()
+        known = authorization.known_accounts(login)
+        max_age = timedelta(seconds=settings.SCHWAB_ACCOUNTS_CACHE_SECONDS)
+        if known is not None and known.is_fresh(now=now, max_age=max_age):
+            return known.account_ids
+        if self.connection.login != login:
+            raise SchwabConnectionChanged  # these tokens belong to another login than the one checked
+        try:
+            numbers = self.fetch_account_numbers()
+        except SchwabApiError as failure:
+            if known is not None and failure.outage:
+                return known.account_ids  # Schwab is down; the login, and so its accounts, are the same
+            raise
+        ids = [item["hashValue"] for item in numbers]
+        authorization.remember_accounts(login, ids, listed_at=now)
+        return tuple(ids)
+
+    def authorize_account(self, account_id: str, *, login: Login | None = None) -> None:
+        """404 unless `account_id` is one of the accounts the user's current login shares.
+
+        Not connected and reauth come before "no such account"."""
+        if account_id not in self._authorized_ids(login or self.current_login()):
             raise AccountNotFound
 
     def refresh_account(self, account_id: str) -> dict[str, dict[str, Any]]:
         """Fetch the account once (positions and balances together), transform, publish both.
 
-        On an upstream failure the last good snapshots stay in Redis, marked stale with the reason."""
-        self.authorize_account(account_id)
+        On an outage the last good snapshots stay in Redis, marked stale with the reason. Authorization and
+        the call use one read of the connection, so the tokens are those of the login that was checked."""
+        connection = self.connection
+        services.ensure_usable(connection)
+        self.authorize_account(account_id, login=connection.login)
         try:
             raw = self._get(
                 f"/accounts/{account_id}", path_name="accounts.get", params={"fields": "positions"}
@@ -166,7 +195,8 @@ class SchwabTraderAPI:
                 logger.warning("schwab account document malformed; nothing published")
                 raise SchwabMalformedResponse from None
         except SchwabApiError as failure:
-            self._mark_stale(account_id, failure.code)
+            if failure.outage:  # a refusal says nothing about the account's data: leave it alone
+                self._mark_stale(account_id, failure.code)
             raise
         built = snapshots.build(
             account_id=account_id,

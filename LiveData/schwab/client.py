@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
@@ -105,6 +106,7 @@ def _raise_for(response: requests.Response, path_name: str) -> None:
     raise SchwabApiError(upstream_status=status)
 
 
+@sensitive_variables("access_token")
 def request(
     method: str,
     path: str,
@@ -142,6 +144,7 @@ def request(
     return response
 
 
+@sensitive_variables("access_token")
 def get_json(path: str, *, access_token: str, path_name: str, params: dict[str, str] | None = None) -> Any:
     """GET and parse JSON exactly (numbers as Decimal, so money is never a binary float)."""
     response = request("GET", path, access_token=access_token, path_name=path_name, params=params)

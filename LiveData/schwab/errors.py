@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from LiveData.schwab.exceptions import SchwabError
+from LiveData.schwab.exceptions import MethodNotAllowed, SchwabError
 
 BROWSER_VIEWS = frozenset({"oauth_start", "oauth_callback", "oauth_start_test", "oauth_callback_test"})
 
@@ -38,6 +38,8 @@ def render_error(request: HttpRequest, error: SchwabError) -> HttpResponse:
     retry_after = payload.get("retry_after")
     if retry_after is not None:
         response["Retry-After"] = str(max(1, round(float(retry_after))))
+    if isinstance(error, MethodNotAllowed):
+        response["Allow"] = ", ".join(error.allowed)
     return response
 
 

@@ -3,6 +3,10 @@
 Views just raise; `LiveData.schwab.errors` renders one JSON shape for all of them. Messages are written
 for the trader and never carry exception text, tokens or account numbers.
 
+An upstream failure is an outage (`outage = True`: 5xx, 429, timeouts, unreadable answers), after which the
+last good snapshot is kept and marked stale, or a refusal (400/401/403/404): Schwab would not serve this
+caller that account, which says nothing about the account's data, so its snapshot is left alone.
+
     SchwabError
     ├── NotAuthenticated            401 not_authenticated
     ├── SchwabNotConnected          404 schwab_not_connected          (connected: false)
@@ -11,6 +15,8 @@ for the trader and never carry exception text, tokens or account numbers.
     ├── RedisUnavailable            503 redis_unavailable
     ├── ThrottledLocally            503 rate_limited                   (our own limits; retry_after)
     ├── SchwabReauthRequired        401 schwab_reauth_required        (connected: false)
+    ├── SchwabConnectionChanged     409 schwab_connection_changed     (a reconnect or disconnect mid-request)
+    ├── MethodNotAllowed            405 method_not_allowed             (Allow header)
     ├── OAuthFlowError              400 (state, denial, missing code)
     │   ├── OAuthStateInvalid           oauth_state_invalid
     │   ├── OAuthDenied                 oauth_access_denied
@@ -18,9 +24,9 @@ for the trader and never carry exception text, tokens or account numbers.
     ├── TokenExchangeFailed         502 schwab_token_exchange_failed
     ├── TokenRefreshFailed          502 schwab_token_refresh_failed
     └── SchwabApiError              502 schwab_upstream_error          (raised by the HTTP client)
-        ├── SchwabUnauthorized          schwab_unauthorized
+        ├── SchwabUnauthorized          schwab_unauthorized                (refused: not an outage)
         ├── SchwabRateLimited       503 schwab_rate_limited            (retry_after)
-        ├── SchwabBadRequest            schwab_bad_request
+        ├── SchwabBadRequest            schwab_bad_request                 (refused: not an outage)
         ├── SchwabUnavailable           schwab_unavailable             (5xx)
         ├── SchwabMalformedResponse     schwab_bad_response
         ├── SchwabTimeout          504 schwab_timeout
@@ -86,6 +92,19 @@ class SchwabReauthRequired(SchwabError):
         return {**super().payload(), "connected": False}
 
 
+class SchwabConnectionChanged(SchwabError):
+    status, code = 409, "schwab_connection_changed"
+    message = "Your Schwab connection changed while this request ran. Try again."
+
+
+class MethodNotAllowed(SchwabError):
+    status, code, message = 405, "method_not_allowed", "This endpoint does not accept that HTTP method."
+
+    def __init__(self, *, allowed: list[str]) -> None:
+        super().__init__()
+        self.allowed = allowed
+
+
 class OAuthFlowError(SchwabError):
     status = 400
 
@@ -118,6 +137,7 @@ class TokenRefreshFailed(SchwabError):
 class SchwabApiError(SchwabError):
     status, code = 502, "schwab_upstream_error"
     message = "Schwab returned an unexpected error."
+    outage: ClassVar[bool] = True
 
     def __init__(
         self, message: str | None = None, *, upstream_status: int | None = None, **extra: Any
@@ -128,6 +148,7 @@ class SchwabApiError(SchwabError):
 
 class SchwabUnauthorized(SchwabApiError):
     code, message = "schwab_unauthorized", "Schwab refused the session."
+    outage = False
 
 
 class SchwabRateLimited(SchwabApiError):
@@ -141,6 +162,7 @@ class SchwabRateLimited(SchwabApiError):
 
 class SchwabBadRequest(SchwabApiError):
     code, message = "schwab_bad_request", "Schwab rejected the request."
+    outage = False
 
 
 class SchwabUnavailable(SchwabApiError):

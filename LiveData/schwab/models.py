@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -12,6 +13,14 @@ from LiveData.shared import clock
 
 REFRESH_TOKEN_LIFETIME = timedelta(days=7)  # from the original login; refreshing does not extend it
 EXPIRING_WINDOW = timedelta(hours=24)  # warn the trader this long before the forced re-login
+
+
+@dataclass(frozen=True)
+class Login:
+    """One Schwab login of one connection: what a trader may address is decided per login."""
+
+    connection_id: int
+    generation: int
 
 
 class BrokerConnection(models.Model):
@@ -35,6 +44,11 @@ class BrokerConnection(models.Model):
     )
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    generation = models.PositiveIntegerField(
+        default=0,
+        help_text="Counts logins and disconnects. What is cached about the accounts of one login is keyed by "
+        "it, so a new login or a disconnect makes it unreachable in every process at once.",
+    )
     last_error_code = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -74,3 +88,7 @@ class BrokerConnection(models.Model):
         if expires_at is not None and expires_at - now < EXPIRING_WINDOW:
             return "expiring"
         return self.Status.ACTIVE.value
+
+    @property
+    def login(self) -> Login:
+        return Login(connection_id=self.pk, generation=self.generation)

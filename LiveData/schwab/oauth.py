@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
+from django.views.decorators.debug import sensitive_variables
 
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import (
@@ -41,8 +42,9 @@ class RefreshTokenRejected(SchwabError):
 
 @dataclass(frozen=True)
 class TokenSet:
-    access_token: str
-    refresh_token: str
+    # repr=False: a token must not reach logs, tracebacks or Django's debug pages through a repr.
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
     expires_in: int
 
 
@@ -63,6 +65,7 @@ def _session() -> OAuth2Session:
     )
 
 
+@sensitive_variables("token", "access", "refresh", "previous_refresh_token")
 def _token_set(token: Any, *, previous_refresh_token: str = "") -> TokenSet:
     access = token.get("access_token") if isinstance(token, dict) else None
     refresh = (token.get("refresh_token") if isinstance(token, dict) else None) or previous_refresh_token
@@ -90,6 +93,7 @@ def _token_call(action: str, failed: type[SchwabError]) -> Iterator[None]:
         raise failed from None
 
 
+@sensitive_variables("code", "token", "session")
 def exchange_code(*, code: str, redirect_uri: str) -> TokenSet:
     """Trade an authorization code (already URL-decoded once) for tokens."""
     conf = schwab_settings()
@@ -109,6 +113,7 @@ def exchange_code(*, code: str, redirect_uri: str) -> TokenSet:
         return _token_set(token)
 
 
+@sensitive_variables("refresh_token", "token", "session")
 def refresh(*, refresh_token: str) -> TokenSet:
     """Get a new access token; keep the refresh token Schwab sends back (or the old one if it sends none)."""
     conf = schwab_settings()

@@ -16,8 +16,13 @@ from django.db import transaction
 
 from LiveData.schwab import oauth
 from LiveData.schwab.conf import schwab_settings
-from LiveData.schwab.exceptions import SchwabError, SchwabNotConnected, SchwabReauthRequired
-from LiveData.schwab.models import BrokerConnection
+from LiveData.schwab.exceptions import (
+    SchwabConnectionChanged,
+    SchwabError,
+    SchwabNotConnected,
+    SchwabReauthRequired,
+)
+from LiveData.schwab.models import BrokerConnection, Login
 from LiveData.shared import clock
 
 logger = logging.getLogger(__name__)
@@ -29,6 +34,7 @@ _TOKEN_FIELDS = [
     "access_token_expires_at",
     "last_refreshed_at",
     "status",
+    "generation",
     "last_error_code",
     "updated_at",
 ]
@@ -46,17 +52,21 @@ def connection_get(*, user: User) -> BrokerConnection:
     return connection
 
 
-def connection_check(*, user: User) -> None:
-    """Raise unless the user has a usable connection, with one cheap query (the summary's hot path
-    serves from Redis and needs only the status: no model, no tokens)."""
+def connection_check(*, user: User) -> Login:
+    """The user's current login, or raise unless the connection is usable; one cheap query (the summary's
+    hot path serves from Redis and needs only the status and the login: no model, no tokens)."""
     table = db_connection.ops.quote_name(BrokerConnection._meta.db_table)
     with db_connection.cursor() as cursor:
-        cursor.execute(f"SELECT status FROM {table} WHERE user_id = %s", [user.pk])  # noqa: S608 - fixed table
+        cursor.execute(
+            f"SELECT id, generation, status FROM {table} WHERE user_id = %s",  # noqa: S608 - fixed table
+            [user.pk],
+        )
         row = cursor.fetchone()
-    if row is None or row[0] == BrokerConnection.Status.DISCONNECTED:
+    if row is None or row[2] == BrokerConnection.Status.DISCONNECTED:
         raise SchwabNotConnected
-    if row[0] == BrokerConnection.Status.REAUTH_REQUIRED:
+    if row[2] == BrokerConnection.Status.REAUTH_REQUIRED:
         raise SchwabReauthRequired
+    return Login(connection_id=row[0], generation=row[1])
 
 
 def connection_connect(*, user: User, tokens: oauth.TokenSet) -> BrokerConnection:
@@ -70,6 +80,7 @@ def connection_connect(*, user: User, tokens: oauth.TokenSet) -> BrokerConnectio
         connection.logged_in_at = now
         connection.last_refreshed_at = None
         connection.status = BrokerConnection.Status.ACTIVE
+        connection.generation += 1  # what was cached about the previous login is now out of reach
         connection.last_error_code = ""
         connection.save()
     logger.info("schwab connection %s %s", connection.pk, "created" if created else "reconnected")
@@ -97,6 +108,10 @@ def connection_refresh(
     with transaction.atomic():
         locked = BrokerConnection.objects.select_for_update().get(pk=connection.pk)
         ensure_usable(locked)
+        if locked.generation != connection.generation:
+            # A new login (or a disconnect) happened since the caller read the row: its tokens belong to
+            # another login, whose accounts the caller has not been authorized for.
+            raise SchwabConnectionChanged
         now = clock.now()
         margin = schwab_settings().refresh_margin
         already_refreshed = locked.access_token != stale_access_token
@@ -145,6 +160,7 @@ def connection_disconnect(*, connection: BrokerConnection) -> None:
         locked.refresh_token = ""
         locked.access_token_expires_at = None
         locked.status = BrokerConnection.Status.DISCONNECTED
+        locked.generation += 1
         locked.last_error_code = ""
         locked.save(update_fields=_TOKEN_FIELDS)
     _copy_tokens(locked, connection)

@@ -14,11 +14,10 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.views.decorators.http import require_GET
 
 from LiveData.schwab import flow, oauth
 from LiveData.schwab.conf import schwab_settings
-from LiveData.schwab.views import _finish_connect, safe_next_url
+from LiveData.schwab.views import allow_methods, finish_connect, safe_next_url
 
 
 def development_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -32,7 +31,7 @@ def development_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
 
 
 @development_only
-@require_GET
+@allow_methods("GET")
 def oauth_start_test(request: HttpRequest) -> HttpResponse:
     conf = schwab_settings()
     next_url = safe_next_url(request, request.GET.get("next"))
@@ -41,8 +40,7 @@ def oauth_start_test(request: HttpRequest) -> HttpResponse:
 
 
 @development_only
-@require_GET
+@allow_methods("GET")
 def oauth_callback_test(request: HttpRequest) -> HttpResponse:
-    pending = flow.finish(request.session, state=request.GET.get("state"))
     user, _ = get_user_model().objects.get_or_create(username=schwab_settings().test_views_username)
-    return _finish_connect(request, user, pending)
+    return finish_connect(request, user)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import redis
 from django.contrib.auth.decorators import login_required
@@ -16,13 +16,13 @@ from django.db import DatabaseError
 from django.db import connection as db_connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.debug import sensitive_variables
 
 from LiveData.schwab import flow, oauth, services
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import (
-    NoAccounts,
+    MethodNotAllowed,
     NotAuthenticated,
     OAuthCodeMissing,
     OAuthDenied,
@@ -46,11 +46,27 @@ def api_login_required(view: View) -> View:
     return wrapper
 
 
+def allow_methods(*methods: str) -> Callable[[View], View]:
+    """Like Django's require_http_methods, but a wrong method is a 405 in the JSON error shape."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in methods:
+                raise MethodNotAllowed(allowed=list(methods))
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 def signed_in_user(request: HttpRequest) -> User:
-    """The request's user, who must be logged in."""
-    if not request.user.is_authenticated:
+    """The request's user, who must be logged in and active."""
+    user = request.user
+    if not user.is_authenticated or not user.is_active:
         raise NotAuthenticated
-    return request.user
+    return user
 
 
 def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
@@ -63,15 +79,18 @@ def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
 
 
 def with_outcome(url: str, **outcome: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}{urlencode(outcome)}"
+    """`url` with the outcome added to its query (before any #fragment, where a query belongs)."""
+    parts = urlsplit(url)
+    query = f"{parts.query}&{urlencode(outcome)}" if parts.query else urlencode(outcome)
+    return urlunsplit(parts._replace(query=query))
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+@allow_methods("GET")
 @login_required
-@require_GET
 def oauth_start(request: HttpRequest) -> HttpResponse:
     """Send the browser to Schwab's consent page with a fresh, session-bound state."""
     redirect_uri = schwab_settings().callback_url
@@ -80,14 +99,20 @@ def oauth_start(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(oauth.authorization_url(state=state, redirect_uri=redirect_uri))
 
 
-@require_GET
+@allow_methods("GET")
 def oauth_callback(request: HttpRequest) -> HttpResponse:
-    """Finish the connect flow: check the state, exchange the code, store the tokens, go back to Thor."""
+    """Finish the connect flow: check the user and the state, only then spend the code, store the tokens
+    and go back to Thor."""
+    return finish_connect(request, signed_in_user(request))
+
+
+@sensitive_variables("code")
+def finish_connect(request: HttpRequest, user: User) -> HttpResponse:
+    """Every check that can refuse comes before the code is exchanged: exchanging it is a new login at
+    Schwab, which revokes the user's earlier tokens, so it must never happen for tokens we would drop."""
+    if not user.is_active:
+        raise NotAuthenticated
     pending = flow.finish(request.session, state=request.GET.get("state"))
-    return _finish_connect(request, request.user, pending)
-
-
-def _finish_connect(request: HttpRequest, user: Any, pending: flow.Pending) -> HttpResponse:
     if request.GET.get("error"):
         raise OAuthDenied
     code = request.GET.get("code")  # Django has decoded it exactly once: "...%40" is now "...@"
@@ -97,8 +122,8 @@ def _finish_connect(request: HttpRequest, user: Any, pending: flow.Pending) -> H
     return HttpResponseRedirect(with_outcome(pending.next_url, schwab="connected"))
 
 
+@allow_methods("GET")
 @api_login_required
-@require_GET
 def oauth_status(request: HttpRequest) -> JsonResponse:
     """Connected or not, the connection's state and expiries; never a token."""
     connection = BrokerConnection.objects.filter(user=signed_in_user(request)).first()
@@ -119,8 +144,8 @@ def oauth_status(request: HttpRequest) -> JsonResponse:
     )
 
 
+@allow_methods("POST")
 @api_login_required
-@require_POST
 def oauth_disconnect(request: HttpRequest) -> JsonResponse:
     """Forget the user's Schwab tokens (CSRF-protected)."""
     try:
@@ -131,8 +156,8 @@ def oauth_disconnect(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"success": True, "connected": False, "status": "disconnected"})
 
 
+@allow_methods("GET")
 @api_login_required
-@require_GET
 def list_accounts(request: HttpRequest) -> JsonResponse:
     """The user's Schwab accounts: `hashValue` (the account_id used in URLs), type, masked number."""
     accounts = SchwabTraderAPI(signed_in_user(request)).fetch_accounts()
@@ -146,44 +171,40 @@ def _published(request: HttpRequest, account_id: str, kind: str) -> JsonResponse
     return JsonResponse({"success": True, "message": message, "payload": payload})
 
 
+@allow_methods("GET")
 @api_login_required
-@require_GET
 def get_positions(request: HttpRequest, account_id: str) -> JsonResponse:
     """Fetch positions (and balances, from the same call) and publish both to Redis."""
     return _published(request, account_id, "positions")
 
 
+@allow_methods("GET")
 @api_login_required
-@require_GET
 def get_balances(request: HttpRequest, account_id: str) -> JsonResponse:
     """Fetch balances (and positions, from the same call) and publish both to Redis."""
     return _published(request, account_id, "balances")
 
 
+@allow_methods("GET")
 @api_login_required
-@require_GET
 def latest_positions(request: HttpRequest, account_id: str) -> JsonResponse:
     """The latest published positions snapshot, from Redis, without calling Schwab (null if none yet)."""
     payload = SchwabTraderAPI(signed_in_user(request)).latest_positions(account_id)
     return JsonResponse({"success": True, "payload": payload})
 
 
+@allow_methods("GET")
 @api_login_required
-@require_GET
 def account_summary(request: HttpRequest) -> JsonResponse:
     """The Account Summary card; the first account when `account_hash` is omitted."""
     api = SchwabTraderAPI(signed_in_user(request))
-    account_hash = request.GET.get("account_hash")
-    if not account_hash:
-        accounts = api.fetch_accounts()
-        if not accounts:
-            raise NoAccounts
-        account_hash = accounts[0]["hashValue"]
+    # Without a hash: the first account of the (cached) list, so no extra upstream call per request.
+    account_hash = request.GET.get("account_hash") or api.default_account_id()
     summary = api.get_account_summary(account_hash)
     return JsonResponse({"success": True, "account_hash": account_hash, "summary": summary})
 
 
-@require_GET
+@allow_methods("GET")
 def health(request: HttpRequest) -> JsonResponse:
     """Redis, the database, and the age of the oldest published snapshot; 503 when a service is down."""
     checks: dict[str, Any] = {"redis": "ok", "database": "ok", "oldest_snapshot_age_seconds": None}
