@@ -54,7 +54,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "LiveData.schwab.errors.SchwabErrorMiddleware",
 ]
-CSRF_FAILURE_VIEW = "LiveData.schwab.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "thor_project.errors.csrf_failure"
 
 ROOT_URLCONF = "thor_project.urls"
 

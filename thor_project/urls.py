@@ -16,5 +16,7 @@ urlpatterns = [
 if settings.DEBUG:  # in development the dashboard is also the home page
     urlpatterns.append(path("", dashboard, name="home"))
 
-handler404 = "LiveData.schwab.errors.not_found"
-handler500 = "LiveData.schwab.errors.server_error"
+handler400 = "thor_project.errors.bad_request"
+handler403 = "thor_project.errors.permission_denied"
+handler404 = "thor_project.errors.not_found"
+handler500 = "thor_project.errors.server_error"

@@ -1,4 +1,5 @@
-"""The one place that renders errors: SchwabError subclasses, CSRF failures, 404s and 500s.
+"""The one place that renders the Schwab app's errors (SchwabError subclasses); the site-wide 400, 403,
+404, 500 and CSRF answers, in the same JSON shape, are thor_project.errors'.
 
 JSON for API callers; a small HTML page for browser navigations (the OAuth start and callback), so a
 trader who declines at Schwab sees a sentence, not a JSON blob. No exception text ever reaches a client.
@@ -7,7 +8,6 @@ trader who declines at Schwab sees a sentence, not a JSON blob. No exception tex
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
@@ -56,19 +56,3 @@ class SchwabErrorMiddleware:
         if isinstance(exception, SchwabError):
             return render_error(request, exception)
         return None
-
-
-def _json_error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"success": False, "error": code, "message": message}, status=status)
-
-
-def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    return _json_error(403, "csrf_failed", "The request was missing a valid CSRF token.")
-
-
-def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _json_error(404, "not_found", "Nothing is here.")
-
-
-def server_error(request: HttpRequest, *args: Any) -> HttpResponse:
-    return _json_error(500, "internal_error", "Something went wrong on our side. It has been logged.")

@@ -86,6 +86,12 @@ def test_connect_watch_and_reconnect(
     rows = wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "#positions tbody tr"))
     assert len(rows) == len(schwab.state.users["trader1"].accounts[0].holdings)
     assert chrome.find_element(By.ID, "freshness").text == "live"
+    bond = chrome.find_element(By.CSS_SELECTOR, 'tr[data-symbol="912797KX4"]')
+    price = bond.find_elements(By.TAG_NAME, "td")[3].text
+    assert price.endswith("%*") and "$" not in price  # percent of par, explained by the note
+    assert "27/05/2027" in bond.text and "Matures May 27, 2027" in bond.text  # Schwab's text, our format
+    assert chrome.find_element(By.ID, "par-note").is_displayed()
+    assert chrome.find_element(By.ID, "as-of").text.endswith(" UTC")
     chrome.save_screenshot(str(ARTIFACTS / "dashboard-connected.png"))
 
     row = "#positions tbody tr:first-child td:nth-child(5)"

@@ -83,3 +83,20 @@ def test_start_up_without_a_secret_names_it():
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert "SCHWAB_APP_KEY must be set when DEBUG is off" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("redis_url", "backend"),
+    [
+        ("redis://127.0.0.1:6379/3", "django.core.cache.backends.redis.RedisCache"),
+        ("", "django.core.cache.backends.locmem.LocMemCache"),  # the in-process stand-in: one process
+    ],
+)
+def test_the_cache_is_shared_through_redis_whenever_redis_is(redis_url, backend):
+    env = {**production_env(), "DEBUG": "true", "REDIS_URL": redis_url}
+    script = (
+        "from django.conf import settings as s; c = s.CACHES['default']; print(c['BACKEND'], c.get('LOCATION'))"
+    )
+    result = _manage("shell", "--no-imports", "-c", script, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == [backend, redis_url or "None"]

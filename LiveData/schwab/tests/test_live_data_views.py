@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 import requests
+from django.contrib.auth.models import User
+from django.test import Client
 
+from LiveData.schwab import authorization
 from LiveData.schwab.models import BrokerConnection
-from LiveData.shared import contract, reader
+from LiveData.schwab.tests.conftest import connect
+from LiveData.shared import clock, contract, reader
 
 pytestmark = pytest.mark.django_db
 
@@ -200,3 +204,51 @@ def test_contract_keys_match_what_views_publish(browser, account_id):
     browser.get(f"/schwab/accounts/{account_id}/positions/")
     assert reader.user_account_ids(browser.session["_auth_user_id"]) == [account_id]
     assert contract.positions_key(account_id).endswith(account_id)
+
+
+def test_summary_without_a_hash_uses_the_known_account_list(browser, schwab, account_id):
+    listings = schwab.state.calls["accounts.numbers"], schwab.state.calls["accounts.list"]
+    for _ in range(3):
+        assert browser.get("/schwab/account/summary/").json()["account_hash"] == account_id
+    assert (schwab.state.calls["accounts.numbers"], schwab.state.calls["accounts.list"]) == listings
+
+
+def test_summary_without_a_hash_serves_the_stale_snapshot_when_schwab_is_down(
+    browser, schwab, account_id, thor_clock
+):
+    browser.get("/schwab/account/summary/")
+    thor_clock.advance(minutes=5)  # the account list and the snapshot are both due again
+    _fault(schwab, kind="503", count=20, path_prefix="/trader/v1/")
+    response = browser.get("/schwab/account/summary/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["account_hash"] == account_id
+    assert (body["summary"]["stale"], body["summary"]["stale_reason"]) == (True, "schwab_unavailable")
+
+
+def test_reconnecting_as_another_login_authorizes_anew(browser, schwab, account_id, connected):
+    assert browser.get(f"/schwab/accounts/{account_id}/positions/latest/").status_code == 200
+    connect(browser, schwab, username="trader2")
+    for path in (
+        f"/schwab/accounts/{account_id}/positions/latest/",
+        f"/schwab/account/summary/?account_hash={account_id}",
+    ):
+        assert browser.get(path).status_code == 404
+
+
+def test_a_refusal_by_schwab_leaves_that_accounts_snapshot_alone(browser, schwab, account_id, connected):
+    """Even if the user's known list named an account Schwab will not serve them, its data is not theirs to
+    mark stale: only an outage (5xx, 429, timeout, unreadable answer) does that."""
+    neighbour = User.objects.create_user("bob")
+    neighbours_account = schwab.state.users["trader2"].accounts[0].hash_value
+    as_neighbour = Client()
+    as_neighbour.force_login(neighbour)
+    connect(as_neighbour, schwab, username="trader2")
+    published = as_neighbour.get(f"/schwab/accounts/{neighbours_account}/positions/").json()["payload"]
+    login = BrokerConnection.objects.get(user=connected).login
+    authorization.remember_accounts(login, [account_id, neighbours_account], listed_at=clock.now())
+
+    response = browser.get(f"/schwab/accounts/{neighbours_account}/positions/")
+
+    assert (response.status_code, response.json()["error"]) == (502, "schwab_bad_request")
+    assert reader.latest_positions(neighbours_account) == published  # neither stale nor overwritten

@@ -202,3 +202,75 @@ def test_state_lives_ten_minutes(browser, schwab, thor_clock):
     thor_clock.advance(minutes=9)
     schwab.state.clock = lambda: thor_clock.current - timedelta(minutes=9)  # the code itself stays fresh
     assert browser.get(callback).status_code == 302
+
+
+def _pending_callback(browser, schwab) -> str:
+    """A Thor callback URL for a fresh consent at the sandbox (the code not yet spent)."""
+    start = browser.get("/schwab/oauth/start/")
+    return local(consent(schwab, start["Location"]))
+
+
+@pytest.mark.parametrize("mid_flow", ["logged_out", "deactivated"])
+def test_callback_checks_the_user_before_spending_the_code(browser, connected, schwab, mid_flow):
+    before = BrokerConnection.objects.get(user=connected)
+    callback = _pending_callback(browser, schwab)
+    if mid_flow == "logged_out":
+        browser.logout()
+    else:
+        connected.is_active = False
+        connected.save(update_fields=["is_active"])
+    grants = schwab.state.token_grants["authorization_code"]
+
+    response = browser.get(callback)
+
+    assert (response.status_code, response.json()["error"]) == (401, "not_authenticated")
+    assert schwab.state.token_grants["authorization_code"] == grants  # the code was never exchanged
+    after = BrokerConnection.objects.get(user=connected)
+    assert (after.access_token, after.refresh_token) == (before.access_token, before.refresh_token)
+    assert schwab.state.valid_token(after.access_token, "access") is not None  # not revoked by a new login
+
+
+def test_a_bad_state_never_spends_the_code(browser, connected, schwab):
+    grants = schwab.state.token_grants["authorization_code"]
+    response = browser.get(_pending_callback(browser, schwab).replace("state=", "state=forged"))
+    assert response.status_code == 400
+    assert schwab.state.token_grants["authorization_code"] == grants
+
+
+def test_debug_page_of_an_error_after_the_exchange_shows_no_token(
+    browser, schwab, trader, settings, monkeypatch
+):
+    from LiveData.schwab import services
+
+    def fail_after_exchange(**kwargs):
+        raise RuntimeError("storage failed after the exchange")
+
+    monkeypatch.setattr(services, "connection_connect", fail_after_exchange)
+    settings.DEBUG = True  # Django's technical 500 page, with every frame's local variables
+    browser.raise_request_exception = False
+    callback = _pending_callback(browser, schwab)
+
+    response = browser.get(callback, HTTP_ACCEPT="text/html")
+
+    page = response.content.decode()
+    assert response.status_code == 500 and "storage failed after the exchange" in page  # the debug page
+    issued = [value for value, token in schwab.state.tokens.items() if token.grant.user.username == "trader1"]
+    assert issued  # the exchange happened, so there were tokens to leak
+    assert not [token for token in issued if token in page]
+    assert settings.SCHWAB_APP_SECRET not in page
+
+
+def test_a_next_url_with_a_fragment_gets_the_outcome_in_its_query(browser, schwab):
+    response = connect(browser, schwab, next_url="/dashboard/?tab=orders#positions")
+    assert response["Location"] == "/dashboard/?tab=orders&schwab=connected#positions"
+
+
+def test_a_wrong_method_is_a_json_405_with_allow(browser, connected):
+    response = browser.get("/schwab/oauth/disconnect/")
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    assert response.json() == {
+        "success": False,
+        "error": "method_not_allowed",
+        "message": "This endpoint does not accept that HTTP method.",
+    }
+    assert browser.delete("/schwab/accounts/").json()["error"] == "method_not_allowed"

@@ -9,12 +9,14 @@ from conftest import run_together
 from LiveData.schwab import services
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.exceptions import (
+    SchwabConnectionChanged,
     SchwabNotConnected,
     SchwabReauthRequired,
     SchwabUnavailable,
     TokenRefreshFailed,
 )
 from LiveData.schwab.models import BrokerConnection
+from LiveData.schwab.tests.conftest import connect
 from LiveData.schwab.tests.sandbox_helpers import login
 
 pytestmark = pytest.mark.django_db
@@ -113,3 +115,20 @@ def test_concurrent_requests_refresh_exactly_once(postgres, connected, schwab, t
     assert len(results) == workers
     stored = BrokerConnection.objects.get(user=connected)
     assert schwab.state.valid_token(stored.access_token, "access") is not None
+
+
+def test_connect_and_disconnect_each_start_a_new_generation(browser, connected, schwab):
+    first = BrokerConnection.objects.get(user=connected).generation
+    browser.post("/schwab/oauth/disconnect/")
+    disconnected = BrokerConnection.objects.get(user=connected).generation
+    connect(browser, schwab, username="trader2")
+    assert first < disconnected < BrokerConnection.objects.get(user=connected).generation
+
+
+def test_a_refresh_never_hands_out_the_tokens_of_a_newer_login(browser, connected, schwab, thor_clock):
+    read_before = BrokerConnection.objects.get(user=connected)  # what a request read, then...
+    connect(browser, schwab, username="trader2")  # ...a new login commits before it refreshes
+    thor_clock.advance(minutes=29)
+    with pytest.raises(SchwabConnectionChanged):
+        services.connection_refresh(connection=read_before, stale_access_token=read_before.access_token)
+    assert schwab.state.token_grants["refresh_token"] == 0

@@ -1,0 +1,64 @@
+"""Real Thor server processes for tests whose behaviour spans processes (caches, locks, sessions).
+
+Each server is a gunicorn process on the production settings module, sharing the test's PostgreSQL
+database and Redis. Its socket is bound and listening before gunicorn starts (gunicorn takes it over as
+`fd://N`), so requests queue in the kernel until a worker accepts them: nothing polls or sleeps.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from django.test import Client
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@dataclass(frozen=True)
+class ThorServer:
+    url: str
+    log: Path
+
+
+def database_url(settings: Any) -> str:
+    """The URL of the test database pytest-django created, for a server process to use."""
+    database = settings.DATABASES["default"]
+    return f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+
+
+@contextmanager
+def thor_server(environment: dict[str, str], *, log: Path, workers: int = 1) -> Iterator[ThorServer]:
+    """Run gunicorn on thor_project.wsgi with `environment` on top of this process's, until the block ends."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    host, port = listener.getsockname()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "thor_project.settings", **environment}
+    command = [sys.executable, "-m", "gunicorn", "thor_project.wsgi:application"]
+    command += ["--bind", f"fd://{listener.fileno()}", "--workers", str(workers), "--log-level", "warning"]
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603 - fixed arguments
+            command, cwd=ROOT, env=env, pass_fds=[listener.fileno()], stdout=output, stderr=output
+        )
+    listener.close()  # gunicorn holds its own copy
+    try:
+        yield ThorServer(url=f"http://{host}:{port}", log=log)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def logged_in_session(user: Any) -> requests.Session:
+    """A requests session carrying a Thor login for `user` (the session row is in the shared database)."""
+    client = Client()
+    client.force_login(user)
+    session = requests.Session()
+    session.cookies.set("sessionid", client.cookies["sessionid"].value)
+    return session
