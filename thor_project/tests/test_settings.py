@@ -95,7 +95,8 @@ def test_start_up_without_a_secret_names_it():
 def test_the_cache_is_shared_through_redis_whenever_redis_is(redis_url, backend):
     env = {**production_env(), "DEBUG": "true", "REDIS_URL": redis_url}
     script = (
-        "from django.conf import settings as s; c = s.CACHES['default']; print(c['BACKEND'], c.get('LOCATION'))"
+        "from django.conf import settings as s; c = s.CACHES['default']; "
+        "print(c['BACKEND'], c.get('LOCATION'))"
     )
     result = _manage("shell", "--no-imports", "-c", script, env=env)
     assert result.returncode == 0, result.stderr
