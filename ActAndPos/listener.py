@@ -1,7 +1,9 @@
-"""Keep ActAndPos in step with live data: subscribe to every snapshot channel and sync what is announced.
+"""Keep ActAndPos in step with live data: follow every snapshot channel and the ownership channel.
 
-On start (and after every reconnect) it subscribes first and then catches up from the stored snapshots,
-so nothing published in between is missed. A dropped Redis connection is retried with capped backoff.
+On start (and after every reconnect) it subscribes first and then catches up from what Redis stores, so
+nothing published in between is missed. A snapshot notification reconciles that account, an ownership
+notification that user's accounts, always from what Redis holds then (never from the message), so any
+delivery order ends in the same state. A dropped Redis connection is retried with capped backoff.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from LiveData.shared import contract, reader
 from LiveData.shared.redis_client import get_redis
 
 logger = logging.getLogger(__name__)
+# (kind or "ownership", account id or user id, what the sync did)
 Synced = Callable[[str, str, services.SyncResult], None]
 
 
@@ -63,31 +66,53 @@ class Listener:
         pubsub: Any = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         try:
             pubsub.psubscribe(contract.channel_pattern())
-            pubsub.get_message(timeout=1.0)  # wait for the subscription to be confirmed
+            pubsub.subscribe(contract.OWNERSHIP_CHANNEL)
+            for _ in range(2):  # wait for both subscriptions to be confirmed
+                pubsub.get_message(timeout=1.0)
             self.connected.set()
             self.catch_up(client)
             while not self.stop.is_set():
                 message = pubsub.get_message(timeout=1.0)
-                if message and message.get("type") == "pmessage":
+                if message and message.get("type") in ("message", "pmessage"):
                     self._handle(message["data"])
         finally:
             self.connected.clear()
             pubsub.close()
 
     def catch_up(self, client: redis.Redis) -> None:
-        for account_id in sorted(stored_account_ids(client)):
-            for kind in contract.KINDS:
-                self._sync(kind, account_id)
+        """Reconcile every account Redis stores a snapshot of, and every account a live mirror shows."""
+        close_old_connections()
+        for account_id in sorted(stored_account_ids(client) | services.live_account_ids()):
+            self._reconcile(account_id)
 
     def _handle(self, data: str) -> None:
         try:
             note = json.loads(data)
-            kind, account_id = note["kind"], note["account_id"]
-        except (ValueError, KeyError, TypeError):
+            if note.get("event") == "ownership":
+                user_id = str(note["user_id"])
+            else:
+                kind, account_id = note["kind"], note["account_id"]
+        except (ValueError, KeyError, TypeError, AttributeError):
             logger.warning("live-data listener ignored a malformed notification")
             return
-        if kind in contract.KINDS:
+        if note.get("event") == "ownership":
+            close_old_connections()
+            results = services.sync_user(user_id)
+            if self.on_sync is not None:
+                applied = any(result.applied for result in results)
+                self.on_sync("ownership", user_id, services.SyncResult(applied=applied))
+        elif kind in contract.KINDS:
             self._sync(kind, account_id)
+
+    def _reconcile(self, account_id: str) -> None:
+        try:
+            results = services.sync_account(account_id)
+        except reader.SnapshotSchemaError:
+            logger.warning("live-data listener skipped a snapshot of an unknown schema")
+            return
+        if self.on_sync is not None:
+            for kind, result in zip(contract.KINDS, results, strict=False):
+                self.on_sync(kind, account_id, result)
 
     def _sync(self, kind: contract.Kind, account_id: str) -> None:
         """Sync from the stored snapshot (not the notification): the latest state wins, whatever the order."""

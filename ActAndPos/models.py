@@ -7,6 +7,9 @@ from django.db import models
 
 
 class Account(models.Model):
+    """One user's mirror of one broker account. Users who share an account (a household, an advisor) each
+    have their own; one whose login stops listing it keeps theirs, detached, as it was then."""
+
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="broker_accounts"
     )
@@ -22,15 +25,28 @@ class Account(models.Model):
     positions_as_of = models.DateTimeField(null=True, blank=True)
     balances_as_of = models.DateTimeField(null=True, blank=True)
     stale = models.BooleanField(default=False)
+    detached_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the user's broker login stopped listing the account. The rows are kept as they "
+        "were then and no longer follow live data; empty while the mirror is live.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["source", "external_id"], name="unique_broker_account")
+            models.UniqueConstraint(
+                fields=["user", "source", "external_id"], name="unique_user_broker_account"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.source} {self.account_type} {self.display_number}"
+        state = "detached" if self.detached_at else "live"
+        return f"{self.source} {self.account_type} {self.display_number} ({state})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.detached_at is None
 
 
 class Position(models.Model):

@@ -1,13 +1,17 @@
-"""Apply live-data snapshots to ActAndPos's Account and Position rows: idempotent and order-safe.
+"""Apply live data to ActAndPos's Account and Position rows: idempotent, order-safe, owner by owner.
 
-A snapshot is applied in one transaction with the account row locked. One whose `as_of` is not newer
-than what was applied is ignored (a duplicate or a late arrival never moves data backwards), except that
-a stale flag on the same data is recorded. Positions are created, updated and removed to match.
+Each user entitled to an account (the contract's ownership index, read when syncing) has a mirror of it.
+A snapshot is applied to each owner's mirror in one transaction with that row locked. One whose `as_of` is
+not newer than what was applied is ignored (a duplicate or a late arrival never moves data backwards),
+except that a stale flag on the same data is recorded. Positions are created, updated and removed to
+match. A mirror whose user no longer owns the account is detached: kept as it was, no longer live.
+Every entry point reconciles against what Redis holds now, so any delivery order ends in the same state.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -17,7 +21,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from ActAndPos.models import Account, Position
-from LiveData.shared import contract, reader
+from LiveData.shared import clock, contract, reader
 
 logger = logging.getLogger(__name__)
 
@@ -38,33 +42,67 @@ def _as_of(snapshot: dict[str, Any]) -> datetime:
     return contract.parse_timestamp(snapshot["as_of"])
 
 
-def _locked_account(snapshot: dict[str, Any]) -> Account | None:
-    user = get_user_model().objects.filter(pk=snapshot["user_id"]).first()
-    if user is None:
-        logger.warning("snapshot for an unknown user ignored")
-        return None
-    account, _ = Account.objects.select_for_update().get_or_create(
-        source=snapshot["source"],
-        external_id=snapshot["account_id"],
-        defaults={"user": user},
+def owner_ids(account_id: str) -> list[int]:
+    """The Thor users entitled to the account now, who exist here."""
+    wanted = [int(text) for text in reader.account_owners(account_id) if text.isdigit()]
+    return list(get_user_model().objects.filter(pk__in=wanted).order_by("pk").values_list("pk", flat=True))
+
+
+def detach_non_owners(account_id: str, owners: list[int]) -> int:
+    """Detach the live mirrors of the account whose users are not among `owners`; return how many."""
+    return (
+        Account.objects.filter(external_id=account_id, detached_at__isnull=True)
+        .exclude(user_id__in=owners)
+        .update(detached_at=clock.now())
     )
-    account.user = user
+
+
+def _locked_account(user_id: int, snapshot: dict[str, Any]) -> tuple[Account, bool]:
+    """The owner's mirror, locked and live; and whether it had been detached (so needs saving)."""
+    account, _ = Account.objects.select_for_update().get_or_create(
+        user_id=user_id, source=snapshot["source"], external_id=snapshot["account_id"]
+    )
+    reattached = account.detached_at is not None
+    account.detached_at = None
     account.account_type = snapshot.get("account_type") or ""
     account.display_number = snapshot.get("display_number") or ""
-    return account
+    return account, reattached
 
 
-def sync_positions(snapshot: dict[str, Any]) -> SyncResult:
-    """Make the account's Position rows match the snapshot, unless a newer one was applied already."""
+def _for_owners(
+    apply: Callable[[int, dict[str, Any]], SyncResult], snapshot: dict[str, Any], owners: list[int] | None
+) -> SyncResult:
+    owners = owner_ids(snapshot["account_id"]) if owners is None else owners
+    detach_non_owners(snapshot["account_id"], owners)
+    results = [apply(user_id, snapshot) for user_id in owners]
+    return SyncResult(
+        applied=any(result.applied for result in results),
+        created=sum(result.created for result in results),
+        updated=sum(result.updated for result in results),
+        removed=sum(result.removed for result in results),
+    )
+
+
+def sync_positions(snapshot: dict[str, Any], *, owners: list[int] | None = None) -> SyncResult:
+    """Make each owner's Position rows match the snapshot, unless a newer one was applied already."""
+    return _for_owners(_sync_positions, snapshot, owners)
+
+
+def sync_balances(snapshot: dict[str, Any], *, owners: list[int] | None = None) -> SyncResult:
+    """Bring each owner's balances to the snapshot's, unless newer ones were applied already."""
+    return _for_owners(_sync_balances, snapshot, owners)
+
+
+def _sync_positions(user_id: int, snapshot: dict[str, Any]) -> SyncResult:
     as_of = _as_of(snapshot)
     with transaction.atomic():
-        account = _locked_account(snapshot)
-        if account is None:
-            return SyncResult(applied=False)
+        account, reattached = _locked_account(user_id, snapshot)
         if account.positions_as_of is not None and as_of <= account.positions_as_of:
-            if as_of == account.positions_as_of and account.stale != snapshot["stale"]:
+            restaled = as_of == account.positions_as_of and account.stale != snapshot["stale"]
+            if restaled:
                 account.stale = snapshot["stale"]
-                account.save(update_fields=["stale", "updated_at"])
+            if restaled or reattached:
+                account.save()
             return SyncResult(applied=False)
         wanted = {item["symbol"]: item for item in snapshot["positions"]}
         existing = {position.symbol: position for position in account.positions.all()}
@@ -96,13 +134,13 @@ def sync_positions(snapshot: dict[str, Any]) -> SyncResult:
     return SyncResult(applied=True, created=created, updated=updated, removed=len(gone))
 
 
-def sync_balances(snapshot: dict[str, Any]) -> SyncResult:
+def _sync_balances(user_id: int, snapshot: dict[str, Any]) -> SyncResult:
     as_of = _as_of(snapshot)
     with transaction.atomic():
-        account = _locked_account(snapshot)
-        if account is None:
-            return SyncResult(applied=False)
+        account, reattached = _locked_account(user_id, snapshot)
         if account.balances_as_of is not None and as_of <= account.balances_as_of:
+            if reattached:
+                account.save()
             return SyncResult(applied=False)
         balances = snapshot["balances"]
         account.net_liquidation_value = _decimal(balances.get("net_liquidation_value"))
@@ -113,15 +151,38 @@ def sync_balances(snapshot: dict[str, Any]) -> SyncResult:
     return SyncResult(applied=True, updated=1)
 
 
-def sync_snapshot(kind: contract.Kind, snapshot: dict[str, Any]) -> SyncResult:
-    return sync_positions(snapshot) if kind == contract.POSITIONS else sync_balances(snapshot)
+def sync_snapshot(
+    kind: contract.Kind, snapshot: dict[str, Any], *, owners: list[int] | None = None
+) -> SyncResult:
+    if kind == contract.POSITIONS:
+        return sync_positions(snapshot, owners=owners)
+    return sync_balances(snapshot, owners=owners)
 
 
 def sync_account(account_id: str) -> list[SyncResult]:
-    """Apply whatever is stored in Redis for the account (on demand, and to catch up)."""
+    """Reconcile the account's mirrors with what Redis holds now: its owners, its stored snapshots."""
+    owners = owner_ids(account_id)
+    detach_non_owners(account_id, owners)
     results = []
     for kind in contract.KINDS:
         snapshot = reader.latest(kind, account_id)
         if snapshot is not None:
-            results.append(sync_snapshot(kind, snapshot))
+            results.append(sync_snapshot(kind, snapshot, owners=owners))
     return results
+
+
+def sync_user(user_id: int | str) -> list[SyncResult]:
+    """Reconcile one user's mirrors after their accounts changed: the accounts they own now, and the ones
+    their live mirrors still show."""
+    account_ids = set(reader.user_account_ids(user_id))
+    account_ids |= set(
+        Account.objects.filter(user_id=int(user_id), detached_at__isnull=True).values_list(
+            "external_id", flat=True
+        )
+    )
+    return [result for account_id in sorted(account_ids) for result in sync_account(account_id)]
+
+
+def live_account_ids() -> set[str]:
+    """The accounts some live mirror shows (catch-up reconciles them even when Redis holds no snapshot)."""
+    return set(Account.objects.filter(detached_at__isnull=True).values_list("external_id", flat=True))

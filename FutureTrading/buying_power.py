@@ -1,6 +1,7 @@
 """A pre-trade buying-power check that reads live data through LiveData.shared only.
 
-It refuses, with a reason a trader can act on, when the balances are missing, stale, too old, or short.
+It answers for one user: it refuses, with a reason a trader can act on, when the user's current broker login
+does not list the account (or needs renewing), or the balances are missing, stale, too old, or short.
 """
 
 from __future__ import annotations
@@ -23,10 +24,19 @@ class Decision:
 
 
 def check_buying_power(
-    *, account_id: str, required: Decimal, max_age: timedelta | None = None, now: datetime | None = None
+    *,
+    user_id: int | str,
+    account_id: str,
+    required: Decimal,
+    max_age: timedelta | None = None,
+    now: datetime | None = None,
 ) -> Decision:
-    """May a trade needing `required` of buying power go ahead on this account, by the live data?"""
+    """May this user's trade needing `required` of buying power go ahead on this account, by the live data?"""
     limit = max_age or timedelta(seconds=settings.FUTURETRADING_MAX_DATA_AGE_SECONDS)
+    if not reader.is_owner(user_id, account_id):
+        return Decision(False, "This account is not one of yours (your broker login does not list it).")
+    if reader.user_accounts_status(user_id) == contract.REAUTH_REQUIRED:
+        return Decision(False, "Your broker login has expired; reconnect it before trading.")
     balances = reader.latest_balances(account_id)
     if balances is None:
         return Decision(False, "No live balances for this account yet.")

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from LiveData.shared import contract
+from LiveData.shared import contract, ownership
 
 T0 = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
 ACCOUNT = "F" * 64
 
 
 def positions_snapshot(
-    user_id: int,
     quantities: dict[str, str],
     *,
     seconds: int = 0,
@@ -36,7 +35,6 @@ def positions_snapshot(
     envelope = contract.envelope(
         contract.POSITIONS,
         account_id=account_id,
-        user_id=user_id,
         source="schwab",
         as_of=at,
         published_at=at,
@@ -51,14 +49,11 @@ def positions_snapshot(
     return envelope
 
 
-def balances_snapshot(
-    user_id: int, net_liq: str, *, seconds: int = 0, account_id: str = ACCOUNT
-) -> dict[str, Any]:
+def balances_snapshot(net_liq: str, *, seconds: int = 0, account_id: str = ACCOUNT) -> dict[str, Any]:
     at = T0 + timedelta(seconds=seconds)
     return contract.envelope(
         contract.BALANCES,
         account_id=account_id,
-        user_id=user_id,
         source="schwab",
         as_of=at,
         published_at=at,
@@ -70,3 +65,8 @@ def balances_snapshot(
             "positions_totals": {"count": 0, "day_pnl": "0"},
         },
     )
+
+
+def own(user_id: int, *account_ids: str) -> None:
+    """Record, as the producer does when it lists a login's accounts, that the user owns `account_ids`."""
+    ownership.replace_user_accounts(user_id=user_id, account_ids=account_ids or (ACCOUNT,), at=T0)

@@ -11,16 +11,16 @@ from django.contrib.auth.models import User
 from django.db import connection as db_connection
 
 from ActAndPos.listener import Listener
-from ActAndPos.models import Position
-from ActAndPos.tests.factories import ACCOUNT, positions_snapshot
-from LiveData.shared import contract, publisher
+from ActAndPos.models import Account, Position
+from ActAndPos.tests.factories import ACCOUNT, T0, own, positions_snapshot
+from LiveData.shared import contract, ownership, publisher
 
 
 def publish(user_id: int, quantities: dict[str, str], seconds: int) -> None:
-    snapshot = positions_snapshot(user_id, quantities, seconds=seconds)
-    publisher.publish(
-        user_id=user_id, snapshots=[publisher.Snapshot(contract.POSITIONS, ACCOUNT, snapshot, quantities)]
-    )
+    """What the producer does: the user's login lists the account, and a snapshot of it is published."""
+    own(user_id)
+    snapshot = positions_snapshot(quantities, seconds=seconds)
+    publisher.publish(snapshots=[publisher.Snapshot(contract.POSITIONS, ACCOUNT, snapshot, quantities)])
 
 
 @pytest.fixture
@@ -79,5 +79,32 @@ def test_recovers_after_the_redis_connection_drops(running, real_redis):
         _, _, result = synced.get(timeout=10)
         if Position.objects.filter(symbol="TSLA", quantity=8).exists():
             break
+    stop.set()
+    thread.join(timeout=10)
+
+
+def test_follows_ownership_changes_of_a_shared_account(running, real_redis):
+    listener, synced, run, stop = running
+    first, second = User.objects.create_user("gina"), User.objects.create_user("hal")
+    own(second.pk)
+    publish(first.pk, {"AAPL": "10"}, seconds=0)
+    thread = start(run)
+    assert listener.connected.wait(timeout=10)
+    synced.get(timeout=10)
+    assert set(Account.objects.filter(detached_at__isnull=True).values_list("user__username", flat=True)) == {
+        "gina",
+        "hal",
+    }
+
+    ownership.replace_user_accounts(user_id=second.pk, account_ids=["ELSEWHERE"], at=T0)  # hal reconnected
+    while synced.get(timeout=10)[:2] != ("ownership", str(second.pk)):
+        pass
+    assert Account.objects.get(user=second).is_live is False  # detached by the ownership notification
+    assert Account.objects.get(user=first).is_live is True
+
+    publish(first.pk, {"AAPL": "11"}, seconds=5)
+    while Position.objects.filter(account__user=first, quantity=11).count() == 0:
+        synced.get(timeout=10)
+    assert Position.objects.get(account__user=second).quantity == 10  # kept as it was, not live
     stop.set()
     thread.join(timeout=10)

@@ -24,13 +24,14 @@ from LiveData.schwab.exceptions import (
     RedisUnavailable,
     SchwabApiError,
     SchwabConnectionChanged,
+    SchwabError,
     SchwabMalformedResponse,
     SchwabUnauthorized,
     ThrottledLocally,
 )
 from LiveData.schwab.models import BrokerConnection, Login
 from LiveData.schwab.singleflight import SingleFlight
-from LiveData.shared import clock, contract, publisher, ratelimit, reader
+from LiveData.shared import clock, contract, ownership, publisher, ratelimit, reader
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,11 @@ class SchwabTraderAPI:
         tokens = oauth.exchange_code(code=code, redirect_uri=redirect_uri or schwab_settings().callback_url)
         self._connection = services.connection_connect(user=self.user, tokens=tokens)
         self._login = self._connection.login
+        try:  # the new login's accounts replace the old login's in the ownership index right away
+            self.account_ids()
+        except SchwabError as failure:  # connected all the same; the next listing fills the index
+            logger.warning("accounts of a new login could not be listed: %s", failure.code)
+            self._record_ownership([])
         return self._connection
 
     def refresh_tokens(self) -> None:
@@ -138,6 +144,7 @@ class SchwabTraderAPI:
         ]
         ids = [account["account_id"] for account in accounts]
         authorization.remember_accounts(self.connection.login, ids, listed_at=clock.now())
+        self._record_ownership(ids)
         return accounts
 
     def account_ids(self) -> list[str]:
@@ -167,7 +174,15 @@ class SchwabTraderAPI:
             raise
         ids = [item["hashValue"] for item in numbers]
         authorization.remember_accounts(login, ids, listed_at=now)
+        self._record_ownership(ids)
         return tuple(ids)
+
+    def _record_ownership(self, account_ids: list[str]) -> None:
+        """What the login lists is what the user owns (contract: OWNERSHIP); quiet when nothing changed."""
+        try:
+            ownership.replace_user_accounts(user_id=self.user.pk, account_ids=account_ids, at=clock.now())
+        except redis.RedisError:
+            logger.warning("ownership index not updated: redis unavailable")
 
     def authorize_account(self, account_id: str, *, login: Login | None = None) -> None:
         """404 unless `account_id` is one of the accounts the user's current login shares.
@@ -200,15 +215,12 @@ class SchwabTraderAPI:
             raise
         built = snapshots.build(
             account_id=account_id,
-            user_id=self.user.pk,
             account=account,
             as_of=as_of,
             published_at=clock.now(),
         )
         try:
-            publisher.publish(
-                user_id=self.user.pk, snapshots=built, ttl_seconds=settings.LIVE_DATA_SNAPSHOT_TTL_SECONDS
-            )
+            publisher.publish(snapshots=built, ttl_seconds=settings.LIVE_DATA_SNAPSHOT_TTL_SECONDS)
         except redis.RedisError:
             logger.warning("live-data publish failed: redis unavailable")
             raise RedisUnavailable from None

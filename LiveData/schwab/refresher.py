@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.db import connection as db_connection
 
+from LiveData.schwab import services
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.exceptions import SchwabError, SchwabReauthRequired
 from LiveData.schwab.models import BrokerConnection
@@ -157,6 +158,11 @@ def refresh_all(
 ) -> list[Outcome]:
     """Refresh every active connection's accounts, `concurrency` upstream calls at a time."""
     close_old_connections()
+    if connection_ids is None:  # a full round also repairs ownership marks that a Redis outage left behind
+        try:
+            services.ownership_reconcile()
+        except redis.RedisError:
+            logger.warning("ownership reconcile skipped: redis unavailable")
     ids = list(connection_ids) if connection_ids is not None else active_connection_ids()
     outcomes: list[Outcome] = []
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="livedata-refresh") as pool:

@@ -8,8 +8,10 @@ lock second sees the new token and uses it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
+import redis
 from django.contrib.auth.models import User
 from django.db import connection as db_connection
 from django.db import transaction
@@ -23,7 +25,7 @@ from LiveData.schwab.exceptions import (
     SchwabReauthRequired,
 )
 from LiveData.schwab.models import BrokerConnection, Login
-from LiveData.shared import clock
+from LiveData.shared import clock, ownership
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +148,7 @@ def connection_refresh(
             logger.warning("schwab connection %s refresh failed: %s", locked.pk, failure.code)
     _copy_tokens(locked, connection)
     if reauth_reason:
+        _record_ownership(ownership.mark_reauth_required, user_id=locked.user_id)
         raise SchwabReauthRequired
     if failure is not None:
         raise failure
@@ -164,6 +167,7 @@ def connection_disconnect(*, connection: BrokerConnection) -> None:
         locked.last_error_code = ""
         locked.save(update_fields=_TOKEN_FIELDS)
     _copy_tokens(locked, connection)
+    _record_ownership(ownership.clear_user_accounts, user_id=locked.user_id)
     logger.info("schwab connection %s disconnected", connection.pk)
 
 
@@ -203,6 +207,30 @@ def refresh_expiring_tokens(*, within_minutes: int) -> tuple[int, int]:
         else:
             refreshed += 1
     return refreshed, failed
+
+
+def _record_ownership(change: Callable[..., object], *, user_id: int) -> None:
+    """Best effort: Redis being down must not stop a disconnect (the refresher reconciles every round)."""
+    try:
+        change(user_id=user_id, at=clock.now())
+    except redis.RedisError:
+        logger.warning("ownership index not updated: redis unavailable")
+
+
+def ownership_reconcile() -> int:
+    """Make the ownership marks of connections without a usable login match the database; return how many
+    changed. Quiet and cheap when they already do (run by every refresh round)."""
+    changed = 0
+    for user_id, status in BrokerConnection.objects.exclude(
+        status=BrokerConnection.Status.ACTIVE
+    ).values_list("user_id", "status"):
+        change = (
+            ownership.clear_user_accounts
+            if status == BrokerConnection.Status.DISCONNECTED
+            else ownership.mark_reauth_required
+        )
+        changed += change(user_id=user_id, at=clock.now()).changed
+    return changed
 
 
 def _copy_tokens(source: BrokerConnection, target: BrokerConnection) -> None:

@@ -58,7 +58,7 @@ def balances_json(record: BalancesRecord) -> dict[str, Any]:
 
 
 def build(
-    *, account_id: str, user_id: int, account: AccountRecord, as_of: datetime, published_at: datetime
+    *, account_id: str, account: AccountRecord, as_of: datetime, published_at: datetime
 ) -> list[Snapshot]:
     """The positions and balances snapshots of one account refresh."""
     common = {"account_type": account.account_type, "display_number": account.display_number}
@@ -74,7 +74,6 @@ def build(
     positions_envelope = contract.envelope(
         contract.POSITIONS,
         account_id=account_id,
-        user_id=user_id,
         source=SOURCE,
         as_of=as_of,
         published_at=published_at,
@@ -83,7 +82,6 @@ def build(
     balances_envelope = contract.envelope(
         contract.BALANCES,
         account_id=account_id,
-        user_id=user_id,
         source=SOURCE,
         as_of=as_of,
         published_at=published_at,

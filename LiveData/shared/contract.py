@@ -5,12 +5,21 @@ document live in `LiveData/shared/schemas/` (JSON Schema, draft 2020-12).
 
     live_data:positions:{account_id}   latest positions snapshot (JSON envelope), and its PUBLISH channel
     live_data:balances:{account_id}    latest balances snapshot (JSON envelope), and its PUBLISH channel
-    live_data:accounts:{user_id}       SET of the account ids published for a Thor user
+    live_data:accounts:{user_id}       SET: the account ids the user's current broker login shares
+    live_data:accounts_status:{user_id}  "active" or "reauth_required" (absent: no login)
+    live_data:owners:{account_id}      SET: the Thor user ids entitled to the account (the reverse index)
+    live_data:ownership                PUBLISH channel: a notification per change of a user's accounts
     live_data:diffbase:{kind}:{account_id}   internal to the publisher (the last snapshot's quantities)
     live_data:published                ZSET "kind:account_id" -> last publish time (epoch ms), for health
 
 `account_id` is the broker's opaque account identifier (Schwab's `hashValue`), never an account number.
 Money and quantities are decimal strings ("1234.50"), so no reader ever sees a rounded binary float.
+
+OWNERSHIP. The Thor users entitled to an account are exactly the users whose current broker login lists
+it. A user's index is replaced (never added to) each time their accounts are listed, emptied when they
+disconnect, and kept, marked "reauth_required", while a new login is needed; the reverse index follows it
+in the same atomic step. Several users may share an account (a household, an advisor), so a snapshot
+names no user: readers that answer for a user check the ownership index (`reader.is_owner`).
 """
 
 from __future__ import annotations
@@ -19,7 +28,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-SCHEMA_VERSION = 1
+# 2: the envelope no longer carries `user_id` (an account may belong to several users; see OWNERSHIP).
+SCHEMA_VERSION = 2
+NOTIFICATION_SCHEMA_VERSION = 1
+OWNERSHIP_SCHEMA_VERSION = 1
 KEY_PREFIX = "live_data"
 POSITIONS: Literal["positions"] = "positions"
 BALANCES: Literal["balances"] = "balances"
@@ -59,6 +71,22 @@ def user_accounts_key(user_id: int | str) -> str:
     return f"{KEY_PREFIX}:accounts:{user_id}"
 
 
+def user_accounts_status_key(user_id: int | str) -> str:
+    return f"{KEY_PREFIX}:accounts_status:{user_id}"
+
+
+def account_owners_key(account_id: str) -> str:
+    return f"{KEY_PREFIX}:owners:{account_id}"
+
+
+# One channel for every user's ownership changes; it does not match the snapshot channels' pattern.
+OWNERSHIP_CHANNEL = f"{KEY_PREFIX}:ownership"
+OwnershipStatus = Literal["active", "reauth_required", "none"]
+ACTIVE: Literal["active"] = "active"
+REAUTH_REQUIRED: Literal["reauth_required"] = "reauth_required"
+NO_LOGIN: Literal["none"] = "none"
+
+
 def decimal_text(value: Decimal | None) -> str | None:
     """Serialise money exactly: fixed-point text, no exponent, no float on the way."""
     if value is None:
@@ -85,7 +113,6 @@ def envelope(
     kind: Kind,
     *,
     account_id: str,
-    user_id: int | str,
     source: str,
     as_of: datetime,
     published_at: datetime,
@@ -97,7 +124,6 @@ def envelope(
         "schema_version": SCHEMA_VERSION,
         "source": source,
         "account_id": account_id,
-        "user_id": user_id,
         "as_of": timestamp(as_of),
         "published_at": timestamp(published_at),
         "stale": False,
@@ -113,11 +139,34 @@ def notification(
     """The message PUBLISHed on a snapshot's channel (the publish script adds `changes`)."""
     return {
         "schema": f"{KEY_PREFIX}.notification",
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": NOTIFICATION_SCHEMA_VERSION,
         "event": event,
         "kind": kind,
         "account_id": account_id,
         "key": snapshot_key(kind, account_id),
         "as_of": as_of,
         "published_at": published_at,
+    }
+
+
+def ownership_notification(
+    *,
+    user_id: int | str,
+    status: OwnershipStatus,
+    account_ids: list[str],
+    added: list[str],
+    removed: list[str],
+    at: datetime,
+) -> dict[str, Any]:
+    """The message PUBLISHed on OWNERSHIP_CHANNEL when a user's accounts change (or their mark does)."""
+    return {
+        "schema": f"{KEY_PREFIX}.ownership",
+        "schema_version": OWNERSHIP_SCHEMA_VERSION,
+        "event": "ownership",
+        "user_id": str(user_id),
+        "status": status,
+        "account_ids": sorted(account_ids),
+        "added": sorted(added),
+        "removed": sorted(removed),
+        "at": timestamp(at),
     }

@@ -1,10 +1,11 @@
-"""Publish live-data snapshots to Redis: store, index and announce, in one atomic round trip.
+"""Publish live-data snapshots to Redis: store and announce, in one atomic round trip.
 
 All snapshots of one account (positions and balances) go in one MULTI/EXEC pipeline holding one script
-call per snapshot. Each script stores the envelope, adds the account to the user's index and PUBLISHes a
-notification with what changed since the stored snapshot. The change summary is computed against a small
-diff base (a HASH of symbol -> quantity) kept beside the snapshot, inside the same atomic step.
-A snapshot older than the stored one (by `as_of`) is dropped, never stored over a newer one.
+call per snapshot. Each script stores the envelope, records the publish time and PUBLISHes a notification
+with what changed since the stored snapshot. The change summary is computed against a small diff base (a
+HASH of symbol -> quantity) kept beside the snapshot, inside the same atomic step. A snapshot older than
+the stored one (by `as_of`) is dropped, never stored over a newer one. Who owns an account is recorded by
+`ownership`, not here.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Snapshot:
 
 
 def publish(
-    *, user_id: int | str, snapshots: list[Snapshot], ttl_seconds: int = 0, client: redis.Redis | None = None
+    *, snapshots: list[Snapshot], ttl_seconds: int = 0, client: redis.Redis | None = None
 ) -> dict[str, bool]:
     """Publish `snapshots` atomically in one round trip; return {key: stored?}."""
     redis_client = client or get_redis()
@@ -58,9 +59,8 @@ def publish(
         published_ms = int(contract.parse_timestamp(snapshot.envelope["published_at"]).timestamp() * 1000)
         pipe.eval(
             _SCRIPT,
-            4,
+            3,
             key,
-            contract.user_accounts_key(user_id),
             contract.diff_base_key(snapshot.kind, snapshot.account_id),
             contract.PUBLISHED_INDEX_KEY,
             _dumps(snapshot.envelope),

@@ -58,7 +58,28 @@ def latest_balances(account_id: str, *, client: redis.Redis | None = None) -> di
 
 
 def user_account_ids(user_id: int | str, *, client: redis.Redis | None = None) -> list[str]:
+    """The accounts the user's current broker login shares (kept while a reconnect is needed)."""
     return sorted((client or get_redis()).smembers(contract.user_accounts_key(user_id)))  # type: ignore[arg-type]
+
+
+def user_accounts_status(
+    user_id: int | str, *, client: redis.Redis | None = None
+) -> contract.OwnershipStatus:
+    """ "active", "reauth_required" (the accounts are kept, but the login must be renewed) or "none"."""
+    status = (client or get_redis()).get(contract.user_accounts_status_key(user_id))
+    if status == contract.ACTIVE:
+        return contract.ACTIVE
+    return contract.REAUTH_REQUIRED if status == contract.REAUTH_REQUIRED else contract.NO_LOGIN
+
+
+def account_owners(account_id: str, *, client: redis.Redis | None = None) -> list[str]:
+    """The Thor user ids entitled to the account, as text (the reverse of user_account_ids)."""
+    return sorted((client or get_redis()).smembers(contract.account_owners_key(account_id)))  # type: ignore[arg-type]
+
+
+def is_owner(user_id: int | str, account_id: str, *, client: redis.Redis | None = None) -> bool:
+    """Whether the user's current login lists the account: ask this before answering a user about it."""
+    return bool((client or get_redis()).sismember(contract.account_owners_key(account_id), str(user_id)))
 
 
 def oldest_publish(*, client: redis.Redis | None = None) -> datetime | None:
@@ -112,6 +133,17 @@ def subscribe(
             pubsub.subscribe(*[contract.channel(k, a) for k in kinds for a in account_ids])
         else:
             pubsub.psubscribe(contract.channel_pattern(kind))
+        yield Subscription(pubsub)
+    finally:
+        pubsub.close()
+
+
+@contextmanager
+def subscribe_ownership(*, client: redis.Redis | None = None) -> Iterator[Subscription]:
+    """Subscribe to ownership notifications (every user's accounts replaced, marked or emptied)."""
+    pubsub = (client or get_redis()).pubsub()  # type: ignore[no-untyped-call]
+    try:
+        pubsub.subscribe(contract.OWNERSHIP_CHANNEL)
         yield Subscription(pubsub)
     finally:
         pubsub.close()

@@ -54,4 +54,4 @@ def test_a_worker_process_refreshes_a_connection(postgres, real_redis, schwab, c
     assert schwab.state.calls["accounts.get"] == 2  # the worker, not this process, called the sandbox
     for account in schwab.state.users["trader1"].accounts:
         snapshot = reader.latest_positions(account.hash_value)
-        assert snapshot is not None and snapshot["user_id"] == user.pk
+        assert snapshot is not None and reader.account_owners(account.hash_value) == [str(user.pk)]

@@ -74,7 +74,8 @@ def test_another_users_account_is_404_and_publishes_nothing(browser, schwab, acc
         assert (response.status_code, response.json()["error"]) == (404, "account_not_found")
     summary = browser.get(f"/schwab/account/summary/?account_hash={other}")
     assert summary.status_code == 404
-    assert fake_redis.keys("live_data:*") == []
+    assert fake_redis.keys("live_data:positions:*") == fake_redis.keys("live_data:balances:*") == []
+    assert reader.account_owners(other) == []
     assert schwab.state.calls["accounts.get"] == 0
 
 
@@ -200,9 +201,10 @@ def test_unknown_schwab_route_is_json_404(browser, db):
     assert response.json()["error"] == "not_found"
 
 
-def test_contract_keys_match_what_views_publish(browser, account_id):
+def test_contract_keys_match_what_views_publish(browser, schwab, account_id):
     browser.get(f"/schwab/accounts/{account_id}/positions/")
-    assert reader.user_account_ids(browser.session["_auth_user_id"]) == [account_id]
+    listed = sorted(account.hash_value for account in schwab.state.users["trader1"].accounts)
+    assert reader.user_account_ids(browser.session["_auth_user_id"]) == listed
     assert contract.positions_key(account_id).endswith(account_id)
 
 

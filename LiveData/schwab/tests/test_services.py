@@ -18,6 +18,7 @@ from LiveData.schwab.exceptions import (
 from LiveData.schwab.models import BrokerConnection
 from LiveData.schwab.tests.conftest import connect
 from LiveData.schwab.tests.sandbox_helpers import login
+from LiveData.shared import reader
 
 pytestmark = pytest.mark.django_db
 
@@ -43,10 +44,11 @@ def test_token_is_refreshed_shortly_before_it_expires(connected, schwab, thor_cl
 
 
 def test_a_401_refreshes_once_and_retries_once(connected, schwab):
+    listed = schwab.state.calls["accounts.numbers"]  # connecting listed the new login's accounts
     _fault(schwab, kind="401", path_prefix="/trader/v1/accounts")
     assert len(SchwabTraderAPI(connected).fetch_account_numbers()) == 2
     assert schwab.state.token_grants["refresh_token"] == 1
-    assert schwab.state.calls["accounts.numbers"] == 2
+    assert schwab.state.calls["accounts.numbers"] == listed + 2
 
 
 def test_rotated_refresh_token_is_stored(connected, schwab):
@@ -93,10 +95,11 @@ def test_refresh_outage_keeps_the_tokens_and_the_connection(connected, schwab, t
 
 
 def test_upstream_5xx_on_get_is_retried_then_raised(connected, schwab):
+    listed = schwab.state.calls["accounts.numbers"]
     _fault(schwab, kind="502", count=5, path_prefix="/trader/v1/accounts")
     with pytest.raises(SchwabUnavailable):
         SchwabTraderAPI(connected).fetch_account_numbers()
-    assert schwab.state.calls["accounts.numbers"] == 3  # one try and two retries
+    assert schwab.state.calls["accounts.numbers"] == listed + 3  # one try and two retries
 
 
 def test_disconnected_user_is_not_connected(connected, schwab):
@@ -132,3 +135,11 @@ def test_a_refresh_never_hands_out_the_tokens_of_a_newer_login(browser, connecte
     with pytest.raises(SchwabConnectionChanged):
         services.connection_refresh(connection=read_before, stale_access_token=read_before.access_token)
     assert schwab.state.token_grants["refresh_token"] == 0
+
+
+def test_a_refresh_round_repairs_ownership_that_an_outage_left_behind(connected, schwab, thor_clock):
+    assert reader.user_account_ids(connected.pk)  # listed at connect
+    BrokerConnection.objects.filter(user=connected).update(status="disconnected")  # Redis was down then
+    assert services.ownership_reconcile() == 1
+    assert reader.user_account_ids(connected.pk) == []
+    assert services.ownership_reconcile() == 0  # quiet once it matches

@@ -1,11 +1,11 @@
 -- Store one live-data snapshot and announce it, atomically (a script runs like MULTI/EXEC).
--- KEYS[1] snapshot key (also the channel)   KEYS[2] the user's account index (a SET)
--- KEYS[3] the diff base: a HASH of what the last stored snapshot held (symbol -> quantity, or
+-- KEYS[1] snapshot key (also the channel)
+-- KEYS[2] the diff base: a HASH of what the last stored snapshot held (symbol -> quantity, or
 --         balance field -> value) plus its as_of under "__as_of__"; the diff reads it, not the big JSON
 -- ARGV[1] the new envelope (JSON)      ARGV[2] its as_of (text, sortable)
 -- ARGV[3] the new diff map (JSON object of strings or null)
 -- ARGV[4] notification JSON without its closing brace   ARGV[5] account id   ARGV[6] TTL seconds (0: none)
--- ARGV[7] kind: "positions" or "balances"   KEYS[4] the publish-time index (ZSET "kind:account" -> ms)
+-- ARGV[7] kind: "positions" or "balances"   KEYS[3] the publish-time index (ZSET "kind:account" -> ms)
 -- ARGV[8] published_at in epoch milliseconds
 -- Returns 1 when stored, 0 when the stored snapshot is newer (an older one never overwrites it).
 
@@ -16,14 +16,14 @@ local function array(items)
   return cjson.encode(items)
 end
 
-local old_as_of = redis.call("HGET", KEYS[3], AS_OF)
+local old_as_of = redis.call("HGET", KEYS[2], AS_OF)
 if old_as_of and old_as_of > ARGV[2] then
   return 0
 end
 local first = redis.call("EXISTS", KEYS[1]) == 0
 
 local old_map = {}
-local flat = redis.call("HGETALL", KEYS[3])
+local flat = redis.call("HGETALL", KEYS[2])
 for i = 1, #flat, 2 do
   if flat[i] ~= AS_OF then old_map[flat[i]] = flat[i + 1] end
 end
@@ -81,15 +81,14 @@ end
 for name, _ in pairs(old_map) do
   if new_map[name] == nil then table.insert(removals, name) end
 end
-if first then redis.call("DEL", KEYS[3]) end
+if first then redis.call("DEL", KEYS[2]) end
 for i = 1, #writes, 1000 do
-  redis.call("HSET", KEYS[3], unpack(writes, i, math.min(i + 999, #writes)))
+  redis.call("HSET", KEYS[2], unpack(writes, i, math.min(i + 999, #writes)))
 end
 for i = 1, #removals, 1000 do
-  redis.call("HDEL", KEYS[3], unpack(removals, i, math.min(i + 999, #removals)))
+  redis.call("HDEL", KEYS[2], unpack(removals, i, math.min(i + 999, #removals)))
 end
-if ttl and ttl > 0 then redis.call("EXPIRE", KEYS[3], ttl) end
-redis.call("SADD", KEYS[2], ARGV[5])
-redis.call("ZADD", KEYS[4], tonumber(ARGV[8]), ARGV[7] .. ":" .. ARGV[5])
+if ttl and ttl > 0 then redis.call("EXPIRE", KEYS[2], ttl) end
+redis.call("ZADD", KEYS[3], tonumber(ARGV[8]), ARGV[7] .. ":" .. ARGV[5])
 redis.call("PUBLISH", KEYS[1], ARGV[4] .. ',"changes":' .. changes .. '}')
 return 1

@@ -1,4 +1,4 @@
-"""Publishing: atomic store + index + notification with changes, in one round trip; stale marking;
+"""Publishing: atomic store + notification with changes, in one round trip; stale marking;
 older snapshots never overwrite newer ones. Runs on fakeredis and, where it matters, on real Redis."""
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ def snapshots(quantities: dict[str, str], *, at: datetime = T0, net_liq: str = "
     positions = [{"symbol": s, "quantity": q, "market_value": "1.00"} for s, q in quantities.items()]
     common: dict[str, Any] = {
         "account_id": ACCOUNT,
-        "user_id": 7,
         "source": "test",
         "as_of": at,
         "published_at": at,
@@ -48,21 +47,20 @@ def store(request):
     return request.getfixturevalue("fake_redis" if request.param == "fake" else "real_redis")
 
 
-def test_publish_stores_both_snapshots_and_indexes_the_account(store):
-    stored = publisher.publish(user_id=7, snapshots=snapshots({"AAPL": "10"}))
+def test_publish_stores_both_snapshots(store):
+    stored = publisher.publish(snapshots=snapshots({"AAPL": "10"}))
     assert stored == {contract.positions_key(ACCOUNT): True, contract.balances_key(ACCOUNT): True}
     positions = reader.latest_positions(ACCOUNT, client=store)
     assert positions["positions"][0]["quantity"] == "10"
     assert positions["as_of"] == "2026-11-25T15:30:00.000000Z"
     assert reader.latest_balances(ACCOUNT, client=store)["balances"]["net_liquidation_value"] == "1000.00"
-    assert reader.user_account_ids(7, client=store) == [ACCOUNT]
+    assert not store.keys("live_data:accounts:*")  # ownership is recorded by listing, not publishing
 
 
 def test_notifications_say_what_changed(store):
     with reader.subscribe(account_ids=[ACCOUNT], client=store) as subscription:
-        publisher.publish(user_id=7, snapshots=snapshots({"AAPL": "10", "KO": "5"}))
+        publisher.publish(snapshots=snapshots({"AAPL": "10", "KO": "5"}))
         publisher.publish(
-            user_id=7,
             snapshots=snapshots({"AAPL": "12", "MSFT": "1"}, at=T0 + timedelta(seconds=5), net_liq="1.00"),
         )
         notes = [subscription.get(timeout=2) for _ in range(4)]
@@ -87,14 +85,14 @@ def test_notifications_say_what_changed(store):
 
 
 def test_an_older_snapshot_never_overwrites_a_newer_one(store):
-    publisher.publish(user_id=7, snapshots=snapshots({"AAPL": "10"}, at=T0 + timedelta(minutes=1)))
-    stored = publisher.publish(user_id=7, snapshots=snapshots({"AAPL": "99"}, at=T0))
+    publisher.publish(snapshots=snapshots({"AAPL": "10"}, at=T0 + timedelta(minutes=1)))
+    stored = publisher.publish(snapshots=snapshots({"AAPL": "99"}, at=T0))
     assert set(stored.values()) == {False}
     assert reader.latest_positions(ACCOUNT, client=store)["positions"][0]["quantity"] == "10"
 
 
 def test_mark_stale_keeps_the_last_good_snapshot(store):
-    publisher.publish(user_id=7, snapshots=snapshots({"AAPL": "10"}))
+    publisher.publish(snapshots=snapshots({"AAPL": "10"}))
     with reader.subscribe(account_ids=[ACCOUNT], kind=contract.POSITIONS, client=store) as subscription:
         marked = publisher.mark_stale(
             account_id=ACCOUNT, reason="schwab_unavailable", at=T0 + timedelta(minutes=1)
@@ -110,7 +108,7 @@ def test_mark_stale_keeps_the_last_good_snapshot(store):
 
 
 def test_ttl_is_applied_when_configured(store):
-    publisher.publish(user_id=7, snapshots=snapshots({"AAPL": "10"}), ttl_seconds=120)
+    publisher.publish(snapshots=snapshots({"AAPL": "10"}), ttl_seconds=120)
     assert 0 < store.ttl(contract.positions_key(ACCOUNT)) <= 120
     publisher.mark_stale(account_id=ACCOUNT, reason="x", at=T0)
     assert 0 < store.ttl(contract.positions_key(ACCOUNT)) <= 120  # stale marking keeps the TTL
@@ -124,17 +122,19 @@ def test_one_round_trip_per_account_publish(real_redis, monkeypatch):
         sent.append(command)
         return original(self, command, check_health)
 
-    publisher.publish(user_id=7, snapshots=snapshots({"AAPL": "1"}))  # warm the pool
+    publisher.publish(snapshots=snapshots({"AAPL": "1"}))  # warm the pool
     monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting)
-    publisher.publish(user_id=7, snapshots=snapshots({"AAPL": "2"}, at=T0 + timedelta(seconds=1)))
+    publisher.publish(snapshots=snapshots({"AAPL": "2"}, at=T0 + timedelta(seconds=1)))
     assert len(sent) == 1
 
 
-def test_reader_refuses_other_schema_versions(fake_redis):
+@pytest.mark.parametrize("version", [1, 3])  # 1: the envelope with a single user_id
+def test_reader_refuses_other_schema_versions(fake_redis, version):
     fake_redis.set(
-        contract.positions_key(ACCOUNT), json.dumps({"schema": "live_data.positions", "schema_version": 2})
+        contract.positions_key(ACCOUNT),
+        json.dumps({"schema": "live_data.positions", "schema_version": version, "user_id": 7}),
     )
-    with pytest.raises(reader.SnapshotSchemaError):
+    with pytest.raises(reader.SnapshotSchemaError, match=f"version {version} is not 2"):
         reader.latest_positions(ACCOUNT)
     fake_redis.set(contract.balances_key(ACCOUNT), "{not json")
     with pytest.raises(reader.SnapshotSchemaError):
