@@ -156,14 +156,21 @@ def _mirrors() -> dict[tuple[str, bool], dict[str, Decimal]]:
     }
 
 
+@pytest.fixture(params=["fake", "real"])
+def store(request):
+    """Both Redis flavours: the in-process stand-in, and (where it runs) the real thing."""
+    return request.getfixturevalue("fake_redis" if request.param == "fake" else "real_redis")
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=st.lists(holdings, min_size=6, max_size=6), events=st.lists(EVENTS, max_size=20))
-def test_listener_catch_up_and_sync_command_agree_in_any_order(owner, fake_redis, history, events):
+def test_listener_catch_up_and_sync_command_agree_in_any_order(owner, store, history, events):
     """Publishes and ownership changes of two users in any order, with notifications handled in any order
     (or not at all): the final catch-up (what the listener does on start and `actandpos_sync` does) lands
     in the one state that what Redis holds determines."""
     Account.objects.all().delete()
-    fake_redis.flushdb()
+    for key in store.scan_iter("live_data:*"):  # only what this test wrote
+        store.delete(key)
     partner, _ = User.objects.get_or_create(username="partner")
     users = {"owner": owner, "partner": partner}
     own(owner.pk)
