@@ -24,11 +24,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection as db_connection
 
-from LiveData.schwab.sandbox.server import SandboxServer
-from LiveData.schwab.sandbox.state import SandboxConfig
+from devtools.sandbox.server import SandboxServer
+from devtools.sandbox.state import SandboxConfig
+from devtools.testing import CALLBACK
 from LiveData.shared import clock, redis_client
 
-SANDBOX_CALLBACK = "https://127.0.0.1:8000/schwab/oauth/callback/"
+SANDBOX_CALLBACK = CALLBACK
 _SANDBOX_CONFIG = SandboxConfig(
     callback_urls=(SANDBOX_CALLBACK, "https://127.0.0.1:8443/other/callback/"),
     hang_seconds=5.0,

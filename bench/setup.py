@@ -57,10 +57,10 @@ def start() -> dict[str, Any]:
     from django.contrib.auth.models import User
     from django.core.management import call_command
 
+    from devtools.sandbox.book import Account, account_hash
+    from devtools.sandbox.server import SandboxServer
+    from devtools.sandbox.state import SandboxConfig
     from LiveData.schwab.api import SchwabTraderAPI
-    from LiveData.schwab.sandbox.book import Account, account_hash
-    from LiveData.schwab.sandbox.server import SandboxServer
-    from LiveData.schwab.sandbox.state import SandboxConfig
     from LiveData.shared.redis_client import get_redis
 
     call_command("migrate", verbosity=0)

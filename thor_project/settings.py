@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "ActAndPos",
     "FutureTrading",
 ]
+if DEBUG:  # development tooling (the Schwab sandbox, the demo): never installed in production
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import requests
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
@@ -17,7 +16,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
 
-from LiveData.schwab.sandbox.accounts import totals, value_holding
+from devtools.sandbox.accounts import totals, value_holding
+from devtools.testing import clear_faults, fault
 from LiveData.schwab.summary import format_money
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -102,14 +102,13 @@ def test_connect_watch_and_reconnect(
     chrome.save_screenshot(str(ARTIFACTS / "dashboard-price-moved.png"))
 
     # Schwab goes down: the last numbers stay, marked stale, with a plain sentence (never raw JSON).
-    fault = {"kind": "503", "count": -1, "path_prefix": "/trader/v1/accounts/"}  # until cleared
-    assert requests.post(f"{schwab.url}/sandbox/faults", json=fault, timeout=5).status_code == 201
+    fault(schwab, kind="503", count=-1, path_prefix="/trader/v1/accounts/")  # until cleared
     thor_clock.advance(seconds=30)
     problem = wait.until(seen.visibility_of_element_located((By.ID, "problem")))
     assert problem.text == "Schwab is not answering right now; showing the last numbers we have."
     assert chrome.find_element(By.ID, "freshness").text == "stale"
     chrome.save_screenshot(str(ARTIFACTS / "dashboard-schwab-down.png"))
-    assert requests.delete(f"{schwab.url}/sandbox/faults", timeout=5).status_code == 200
+    clear_faults(schwab)
 
     thor_clock.advance(days=7)  # the refresh token dies 7 days after the login
     banner = wait.until(seen.visibility_of_element_located((By.ID, "reconnect")))

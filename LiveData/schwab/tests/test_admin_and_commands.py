@@ -9,10 +9,9 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection as db_connection
 
+from devtools.testing import APP_SECRET, consent, local
 from LiveData.schwab import crypto
 from LiveData.schwab.models import BrokerConnection
-from LiveData.schwab.tests.conftest import consent, local
-from LiveData.schwab.tests.sandbox_helpers import APP_SECRET
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from conftest import SANDBOX_CALLBACK, FrozenClock
-from LiveData.schwab.tests.conftest import consent, local
+from devtools.testing import consent, local
 from LiveData.schwab.tests.servers import database_url, logged_in_session, thor_server
 from LiveData.shared import clock, reader
 

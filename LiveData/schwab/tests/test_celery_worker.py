@@ -12,9 +12,9 @@ import pytest
 from django.contrib.auth.models import User
 
 from conftest import FrozenClock
+from devtools.testing import connect
 from LiveData.schwab.models import BrokerConnection
 from LiveData.schwab.tasks import refresh_connection
-from LiveData.schwab.tests.conftest import connect
 from LiveData.shared import clock, reader
 
 ROOT = Path(__file__).resolve().parents[3]

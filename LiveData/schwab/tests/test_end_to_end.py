@@ -10,10 +10,10 @@ import re
 import pytest
 import requests
 
+from devtools.testing import APP_SECRET
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.exceptions import SchwabReauthRequired
 from LiveData.schwab.models import BrokerConnection
-from LiveData.schwab.tests.sandbox_helpers import APP_SECRET
 
 
 @pytest.fixture

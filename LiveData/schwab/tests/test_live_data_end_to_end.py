@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 
 from conftest import run_together
+from devtools.sandbox.accounts import totals, value_holding
 from LiveData.schwab.api import SchwabTraderAPI
-from LiveData.schwab.sandbox.accounts import totals, value_holding
 from LiveData.shared import contract, reader
 
 pytestmark = pytest.mark.django_db
@@ -83,7 +83,7 @@ def test_concurrent_summaries_share_one_upstream_call(postgres, connected, schwa
 
 
 def test_bulk_account_of_500_positions(client, schwab, real_redis, django_user_model):
-    from LiveData.schwab.tests.conftest import connect
+    from devtools.testing import connect
 
     user = django_user_model.objects.create_user("whale", password="x")
     client.force_login(user)

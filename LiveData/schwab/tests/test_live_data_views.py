@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import pytest
-import requests
 from django.contrib.auth.models import User
 from django.test import Client
 
+from devtools.testing import connect, fault
 from LiveData.schwab import authorization
 from LiveData.schwab.models import BrokerConnection
-from LiveData.schwab.tests.conftest import connect
 from LiveData.shared import clock, contract, reader
 
 pytestmark = pytest.mark.django_db
-
-
-def _fault(sandbox, **body):
-    assert requests.post(f"{sandbox.url}/sandbox/faults", json=body, timeout=5).status_code == 201
 
 
 @pytest.fixture
@@ -101,7 +96,7 @@ def test_reauth_required_is_401_and_keeps_snapshots(browser, schwab, account_id,
 
 
 def test_upstream_401_refreshes_and_retries(browser, schwab, account_id):
-    _fault(schwab, kind="401", path_prefix=f"/trader/v1/accounts/{account_id}")
+    fault(schwab, kind="401", path_prefix=f"/trader/v1/accounts/{account_id}")
     assert browser.get(f"/schwab/accounts/{account_id}/positions/").status_code == 200
     assert schwab.state.token_grants["refresh_token"] == 1
 
@@ -113,7 +108,7 @@ def _published(browser, account_id):
 
 def test_rate_limited_after_bounded_retries_is_503_with_retry_after(browser, schwab, account_id):
     good = _published(browser, account_id)
-    _fault(schwab, kind="429", count=3, retry_after=0, path_prefix=f"/trader/v1/accounts/{account_id}")
+    fault(schwab, kind="429", count=3, retry_after=0, path_prefix=f"/trader/v1/accounts/{account_id}")
     response = browser.get(f"/schwab/accounts/{account_id}/positions/")
     assert response.status_code == 503
     body = response.json()
@@ -126,14 +121,14 @@ def test_rate_limited_after_bounded_retries_is_503_with_retry_after(browser, sch
 
 
 def test_a_429_that_clears_is_retried_transparently(browser, schwab, account_id):
-    _fault(schwab, kind="429", count=1, retry_after=0, path_prefix=f"/trader/v1/accounts/{account_id}")
+    fault(schwab, kind="429", count=1, retry_after=0, path_prefix=f"/trader/v1/accounts/{account_id}")
     assert browser.get(f"/schwab/accounts/{account_id}/positions/").status_code == 200
 
 
 @pytest.mark.parametrize("kind", ["500", "502", "503"])
 def test_upstream_5xx_is_502_and_marks_the_snapshot_stale(browser, schwab, account_id, kind):
     good = _published(browser, account_id)
-    _fault(schwab, kind=kind, count=3, path_prefix=f"/trader/v1/accounts/{account_id}")
+    fault(schwab, kind=kind, count=3, path_prefix=f"/trader/v1/accounts/{account_id}")
     response = browser.get(f"/schwab/accounts/{account_id}/balances/")
     assert (response.status_code, response.json()["error"]) == (502, "schwab_unavailable")
     assert "Traceback" not in response.content.decode()
@@ -144,7 +139,7 @@ def test_upstream_5xx_is_502_and_marks_the_snapshot_stale(browser, schwab, accou
 def test_timeout_is_504(browser, schwab, account_id, settings):
     good = _published(browser, account_id)
     settings.SCHWAB_HTTP_TIMEOUT = 0.2
-    _fault(schwab, kind="hang", count=2, path_prefix=f"/trader/v1/accounts/{account_id}")
+    fault(schwab, kind="hang", count=2, path_prefix=f"/trader/v1/accounts/{account_id}")
     response = browser.get(f"/schwab/accounts/{account_id}/positions/")
     assert (response.status_code, response.json()["error"]) == (504, "schwab_timeout")
     kept = reader.latest_positions(account_id)
@@ -154,7 +149,7 @@ def test_timeout_is_504(browser, schwab, account_id, settings):
 @pytest.mark.parametrize("kind", ["malformed", "truncated"])
 def test_malformed_upstream_json_is_502_and_nothing_is_overwritten(browser, schwab, account_id, kind):
     good = _published(browser, account_id)
-    _fault(schwab, kind=kind, path_prefix=f"/trader/v1/accounts/{account_id}")
+    fault(schwab, kind=kind, path_prefix=f"/trader/v1/accounts/{account_id}")
     response = browser.get(f"/schwab/accounts/{account_id}/positions/")
     assert (response.status_code, response.json()["error"]) == (502, "schwab_bad_response")
     kept = reader.latest_positions(account_id)
@@ -164,7 +159,7 @@ def test_malformed_upstream_json_is_502_and_nothing_is_overwritten(browser, schw
 def test_summary_serves_the_stale_snapshot_when_schwab_is_down(browser, schwab, account_id, thor_clock):
     browser.get("/schwab/account/summary/")
     thor_clock.advance(minutes=5)
-    _fault(schwab, kind="503", count=3, path_prefix=f"/trader/v1/accounts/{account_id}")
+    fault(schwab, kind="503", count=3, path_prefix=f"/trader/v1/accounts/{account_id}")
     body = browser.get(f"/schwab/account/summary/?account_hash={account_id}").json()
     assert body["summary"]["stale"] is True and body["summary"]["stale_reason"] == "schwab_unavailable"
 
@@ -220,7 +215,7 @@ def test_summary_without_a_hash_serves_the_stale_snapshot_when_schwab_is_down(
 ):
     browser.get("/schwab/account/summary/")
     thor_clock.advance(minutes=5)  # the account list and the snapshot are both due again
-    _fault(schwab, kind="503", count=20, path_prefix="/trader/v1/")
+    fault(schwab, kind="503", count=20, path_prefix="/trader/v1/")
     response = browser.get("/schwab/account/summary/")
     assert response.status_code == 200
     body = response.json()

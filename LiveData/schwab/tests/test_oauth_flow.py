@@ -11,8 +11,8 @@ import responses
 from django.db import connection as db_connection
 from django.test import Client
 
+from devtools.testing import connect, consent, local
 from LiveData.schwab.models import BrokerConnection
-from LiveData.schwab.tests.conftest import connect, consent, local
 
 pytestmark = pytest.mark.django_db
 

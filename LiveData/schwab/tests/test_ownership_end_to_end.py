@@ -9,7 +9,7 @@ from django.test import Client
 
 from ActAndPos import services as mirror
 from ActAndPos.models import Account
-from LiveData.schwab.tests.conftest import connect
+from devtools.testing import connect
 from LiveData.shared import contract, reader
 
 pytestmark = pytest.mark.django_db

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 
 import pytest
-import requests
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
+from devtools.testing import connect, fault
 from LiveData.schwab import refresher
 from LiveData.schwab.models import BrokerConnection
-from LiveData.schwab.tests.conftest import connect
 from LiveData.shared import reader
 
 pytestmark = pytest.mark.django_db
@@ -55,8 +54,7 @@ def test_refreshes_every_account_and_logs_structured_fields(two_traders, schwab,
 def test_one_traders_failure_never_stops_the_others_and_backs_off(two_traders, schwab, real_redis):
     alice, _ = two_traders
     alice_hash = schwab.state.users["trader1"].accounts[0].hash_value
-    fault = {"kind": "500", "count": 3, "path_prefix": f"/trader/v1/accounts/{alice_hash}"}
-    assert requests.post(f"{schwab.url}/sandbox/faults", json=fault, timeout=5).status_code == 201
+    fault(schwab, kind="500", count=3, path_prefix=f"/trader/v1/accounts/{alice_hash}")
     outcomes = refresher.refresh_all(concurrency=2)
     by_code = sorted(o.outcome for o in outcomes)
     assert by_code == ["ok", "ok", "ok", "schwab_unavailable"]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import requests
 
 from conftest import run_together
+from devtools.testing import connect, fault, login
 from LiveData.schwab import services
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.exceptions import (
@@ -16,15 +16,9 @@ from LiveData.schwab.exceptions import (
     TokenRefreshFailed,
 )
 from LiveData.schwab.models import BrokerConnection
-from LiveData.schwab.tests.conftest import connect
-from LiveData.schwab.tests.sandbox_helpers import login
 from LiveData.shared import reader
 
 pytestmark = pytest.mark.django_db
-
-
-def _fault(sandbox, **body):
-    assert requests.post(f"{sandbox.url}/sandbox/faults", json=body, timeout=5).status_code == 201
 
 
 def test_fresh_token_is_used_without_refreshing(connected, schwab):
@@ -45,7 +39,7 @@ def test_token_is_refreshed_shortly_before_it_expires(connected, schwab, thor_cl
 
 def test_a_401_refreshes_once_and_retries_once(connected, schwab):
     listed = schwab.state.calls["accounts.numbers"]  # connecting listed the new login's accounts
-    _fault(schwab, kind="401", path_prefix="/trader/v1/accounts")
+    fault(schwab, kind="401", path_prefix="/trader/v1/accounts")
     assert len(SchwabTraderAPI(connected).fetch_account_numbers()) == 2
     assert schwab.state.token_grants["refresh_token"] == 1
     assert schwab.state.calls["accounts.numbers"] == listed + 2
@@ -84,7 +78,7 @@ def test_a_newer_login_elsewhere_kills_our_tokens_and_asks_for_reconnect(connect
 def test_refresh_outage_keeps_the_tokens_and_the_connection(connected, schwab, thor_clock):
     before = BrokerConnection.objects.get(user=connected)
     thor_clock.advance(minutes=31)
-    _fault(schwab, kind="503", path_prefix="/v1/oauth/token")
+    fault(schwab, kind="503", path_prefix="/v1/oauth/token")
     with pytest.raises(TokenRefreshFailed):
         SchwabTraderAPI(connected).fetch_account_numbers()
     stored = BrokerConnection.objects.get(user=connected)
@@ -96,7 +90,7 @@ def test_refresh_outage_keeps_the_tokens_and_the_connection(connected, schwab, t
 
 def test_upstream_5xx_on_get_is_retried_then_raised(connected, schwab):
     listed = schwab.state.calls["accounts.numbers"]
-    _fault(schwab, kind="502", count=5, path_prefix="/trader/v1/accounts")
+    fault(schwab, kind="502", count=5, path_prefix="/trader/v1/accounts")
     with pytest.raises(SchwabUnavailable):
         SchwabTraderAPI(connected).fetch_account_numbers()
     assert schwab.state.calls["accounts.numbers"] == listed + 3  # one try and two retries

@@ -15,9 +15,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection as db_connection
 
 from ActAndPos.listener import Listener
+from devtools.sandbox.server import SandboxServer
+from devtools.sandbox.state import SandboxConfig
 from LiveData.schwab import refresher
-from LiveData.schwab.sandbox.server import SandboxServer
-from LiveData.schwab.sandbox.state import SandboxConfig
 from LiveData.shared import redis_client
 
 logger = logging.getLogger(__name__)

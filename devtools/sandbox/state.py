@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from LiveData.schwab.sandbox.book import Account, User, build_book
+from devtools.sandbox.book import Account, User, build_book
 
 
 def _utcnow() -> datetime:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from LiveData.schwab.sandbox.accounts import account_json
-from LiveData.schwab.sandbox.book import Account
-from LiveData.schwab.sandbox.http import Request, Response, service_error
-from LiveData.schwab.sandbox.state import SandboxState, Token
+from devtools.sandbox.accounts import account_json
+from devtools.sandbox.book import Account
+from devtools.sandbox.http import Request, Response, service_error
+from devtools.sandbox.state import SandboxState, Token
 
 UNAUTHORIZED_DETAIL = (
     "Either the authorization token is invalid or there are no accounts the caller is allowed to view "

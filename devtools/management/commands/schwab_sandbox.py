@@ -8,8 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from LiveData.schwab.sandbox.server import SandboxServer
-from LiveData.schwab.sandbox.state import SandboxConfig
+from devtools.sandbox.server import SandboxServer
+from devtools.sandbox.state import SandboxConfig
 
 
 class Command(BaseCommand):

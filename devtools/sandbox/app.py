@@ -7,9 +7,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from LiveData.schwab.sandbox import control, oauth, orders, trader
-from LiveData.schwab.sandbox.http import Request, Response, Router, StartResponse, service_error
-from LiveData.schwab.sandbox.state import FAULT_KINDS, Fault, SandboxState, Token
+from devtools.sandbox import control, oauth, orders, trader
+from devtools.sandbox.http import Request, Response, Router, StartResponse, service_error
+from devtools.sandbox.state import FAULT_KINDS, Fault, SandboxState, Token
 
 logger = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from LiveData.schwab.sandbox.book import EQUITIES, ETFS, Account, Holding, Security, price_at
-from LiveData.schwab.sandbox.http import Request, Response, service_error
-from LiveData.schwab.sandbox.state import SandboxState, Token
-from LiveData.schwab.sandbox.trader import account_for, shared_accounts
+from devtools.sandbox.book import EQUITIES, ETFS, Account, Holding, Security, price_at
+from devtools.sandbox.http import Request, Response, service_error
+from devtools.sandbox.state import SandboxState, Token
+from devtools.sandbox.trader import account_for, shared_accounts
 
 ORDER_TYPES = {"MARKET", "LIMIT", "STOP", "STOP_LIMIT", "TRAILING_STOP", "NET_DEBIT", "NET_CREDIT"}
 DURATIONS = {"DAY", "GOOD_TILL_CANCEL", "FILL_OR_KILL", "IMMEDIATE_OR_CANCEL"}

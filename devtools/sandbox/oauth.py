@@ -9,8 +9,8 @@ import secrets
 from html import escape
 from urllib.parse import quote, urlencode
 
-from LiveData.schwab.sandbox.http import Request, Response, oauth_error
-from LiveData.schwab.sandbox.state import Grant, SandboxState
+from devtools.sandbox.http import Request, Response, oauth_error
+from devtools.sandbox.state import Grant, SandboxState
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 

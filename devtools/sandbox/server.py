@@ -8,8 +8,8 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from LiveData.schwab.sandbox.app import SandboxApp
-from LiveData.schwab.sandbox.state import SandboxConfig, SandboxState
+from devtools.sandbox.app import SandboxApp
+from devtools.sandbox.state import SandboxConfig, SandboxState
 
 logger = logging.getLogger(__name__)
 

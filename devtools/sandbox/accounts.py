@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from LiveData.schwab.sandbox.book import CENT, Account, Holding, previous_close, price_at
+from devtools.sandbox.book import CENT, Account, Holding, previous_close, price_at
 
 ZERO = Decimal(0)
 OPTION_TYPES = {"OPTION"}

@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from LiveData.schwab.sandbox.http import Request, Response
-from LiveData.schwab.sandbox.state import FAULT_KINDS, Fault, SandboxState
+from devtools.sandbox.http import Request, Response
+from devtools.sandbox.state import FAULT_KINDS, Fault, SandboxState
 
 
 def _body(request: Request) -> dict[str, Any] | Response:

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 import requests
 
-from LiveData.schwab.sandbox.book import price_at
-from LiveData.schwab.sandbox.state import SandboxConfig, SandboxState
-from LiveData.schwab.tests.sandbox_helpers import api, login
+from devtools.sandbox.book import price_at
+from devtools.sandbox.state import SandboxConfig, SandboxState
+from devtools.testing import api, login
 
 NUMBER = (int, float)
 

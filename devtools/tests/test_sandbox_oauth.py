@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from LiveData.schwab.tests.sandbox_helpers import (
+from devtools.testing import (
     APP_KEY,
     CALLBACK,
     api,

@@ -7,8 +7,8 @@ import json
 import pytest
 import requests
 
-from LiveData.schwab.sandbox import trader
-from LiveData.schwab.tests.sandbox_helpers import api, login, token_request
+from devtools.sandbox import trader
+from devtools.testing import api, login, token_request
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def test_a_handler_bug_is_a_500_service_error_not_a_traceback(sandbox, token, mo
 
 
 def test_request_rates_are_measured_per_user_and_in_total(sandbox, token):
-    from LiveData.schwab.sandbox.state import _densest
+    from devtools.sandbox.state import _densest
 
     for _ in range(3):
         api(sandbox, token, "/accounts/accountNumbers")
@@ -131,7 +131,7 @@ def test_request_rates_are_measured_per_user_and_in_total(sandbox, token):
 
 
 def test_fleet_users_for_load_tests():
-    from LiveData.schwab.sandbox.state import SandboxConfig, SandboxState
+    from devtools.sandbox.state import SandboxConfig, SandboxState
 
     state = SandboxState(SandboxConfig(fleet_users=3, fleet_accounts=4))
     fleet = [user for name, user in state.users.items() if name.startswith("fleet")]

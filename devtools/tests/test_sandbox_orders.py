@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from LiveData.schwab.sandbox.book import price_at
-from LiveData.schwab.tests.sandbox_helpers import api, login
+from devtools.sandbox.book import price_at
+from devtools.testing import api, login
 
 ORDER_FIELDS = {
     "orderId", "accountNumber", "status", "enteredTime", "quantity", "filledQuantity", "remainingQuantity",
