@@ -48,7 +48,7 @@ def decoded(params: dict[str, str]) -> dict[str, str]:
 
 def token_request(
     sandbox: SandboxServer, data: dict[str, str], auth: tuple[str, str] = (APP_KEY, APP_SECRET)
-):
+) -> requests.Response:
     return requests.post(f"{sandbox.url}/v1/oauth/token", data=data, auth=auth, timeout=5)
 
 
