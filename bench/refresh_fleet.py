@@ -40,7 +40,11 @@ def main() -> None:
     port = free_port()
     command = [sys.executable, "manage.py", "schwab_sandbox", "--port", str(port), "--callback", CALLBACK]
     command += ["--fleet-users", str(args.connections), "--fleet-accounts", str(args.accounts)]
-    sandbox = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)  # noqa: S603 - fixed arguments
+    # The sandbox is development tooling (installed with DEBUG on); Thor itself runs production-like.
+    tooling = {**os.environ, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "thor_project.settings"}
+    sandbox = subprocess.Popen(  # noqa: S603 - fixed arguments
+        command, cwd=ROOT, env=tooling, stdout=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     os.environ["SCHWAB_API_BASE_URL"] = url
     import django
