@@ -24,7 +24,7 @@ def main() -> None:
     import requests
     from django.conf import settings
 
-    from LiveData.schwab import api as api_module
+    from LiveData.schwab import live_data as live_data_module
     from LiveData.schwab import services
     from LiveData.shared import publisher
 
@@ -72,10 +72,10 @@ def main() -> None:
 
     phase = ["other"]
     redis.connection.Connection.send_packed_command = counting  # type: ignore[method-assign]
-    api_module.publisher.publish = publish_counted  # type: ignore[attr-defined]
+    live_data_module.publisher.publish = publish_counted  # type: ignore[attr-defined]
     api.refresh_account(env["accounts"][500])
     redis.connection.Connection.send_packed_command = original  # type: ignore[method-assign]
-    api_module.publisher.publish = original_publish  # type: ignore[attr-defined]
+    live_data_module.publisher.publish = original_publish  # type: ignore[attr-defined]
     publishing = sent.count("publish")
     print(
         f"Redis round trips in one account refresh: {len(sent)} "

@@ -1,4 +1,5 @@
-"""Site-wide error answers in the one JSON error shape: {"success": false, "error": code, "message": ...}.
+"""Site-wide error answers in the one JSON error shape, rendered by the one renderer
+(LiveData.schwab.errors.render_error): {"success": false, "error": code, "message": ...}.
 
 Django calls these for what no view handled: a bad request (including a Host header not in
 ALLOWED_HOSTS), a refused permission, a failed CSRF check, a missing page and an unhandled exception. No
@@ -7,28 +8,27 @@ exception text reaches the client; Django logs the 500s.
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
-
-def _json_error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"success": False, "error": code, "message": message}, status=status)
+from LiveData.schwab.errors import render_error
+from LiveData.schwab.exceptions import BadRequest, CsrfFailed, InternalError, NotFound, PermissionDenied
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _json_error(400, "bad_request", "The request could not be understood.")
+    return render_error(request, BadRequest())
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _json_error(403, "permission_denied", "You are not allowed to do this.")
+    return render_error(request, PermissionDenied())
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    return _json_error(403, "csrf_failed", "The request was missing a valid CSRF token.")
+    return render_error(request, CsrfFailed())
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _json_error(404, "not_found", "Nothing is here.")
+    return render_error(request, NotFound())
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return _json_error(500, "internal_error", "Something went wrong on our side. It has been logged.")
+    return render_error(request, InternalError())

@@ -151,7 +151,7 @@ SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE = env.int(
 SCHWAB_RATE_LIMIT_GLOBAL_PER_SECOND = env.int(
     "SCHWAB_RATE_LIMIT_GLOBAL_PER_SECOND", default=0
 )  # 0: no fleet cap
-# Slack for the delay between admitting a request and its arrival at Schwab (see api._throttle).
+# Slack between admitting a request and its arrival at Schwab (see ratelimit.acquire_for_connection).
 SCHWAB_RATE_LIMIT_ARRIVAL_ALLOWANCE_SECONDS = env.float(
     "SCHWAB_RATE_LIMIT_ARRIVAL_ALLOWANCE_SECONDS", default=0.25
 )

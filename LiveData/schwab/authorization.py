@@ -18,6 +18,7 @@ import redis
 from django.core.cache import cache
 
 from LiveData.schwab.models import REFRESH_TOKEN_LIFETIME, Login
+from LiveData.shared import contract
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class KnownAccounts:
 
 
 def _key(login: Login) -> str:
-    return f"schwab:accounts:{login.connection_id}:{login.generation}"
+    return contract.accounts_cache_key(login.connection_id, login.generation)
 
 
 def known_accounts(login: Login) -> KnownAccounts | None:

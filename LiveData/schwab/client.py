@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 import requests
-from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
@@ -75,7 +74,7 @@ def http_session() -> requests.Session:
         with _lock:
             if _session is None:
                 session = requests.Session()
-                retry = _retry_policy(settings.SCHWAB_MAX_RETRY_AFTER_SECONDS)
+                retry = _retry_policy(schwab_settings().max_retry_after)
                 adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=retry)
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)

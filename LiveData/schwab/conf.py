@@ -1,4 +1,7 @@
-"""Schwab settings, read when needed (never at import time) so tests and deployments can change them."""
+"""Schwab settings, read when needed (never at import time) so tests and deployments can change them.
+
+The only module of the app that reads django.conf.settings: everything else asks `schwab_settings()`.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +24,21 @@ class SchwabSettings:
     test_views_enabled: bool
     test_views_username: str
     test_callback_url: str
+    token_encryption_keys: tuple[str, ...]
+    max_retry_after: float
+    # Shared rate limits (per connection, fleet-wide) and how long a page request may wait for room.
+    rate_limit_per_connection_per_minute: int
+    rate_limit_global_per_second: int
+    rate_limit_arrival_allowance: float
+    rate_limit_max_wait: float
+    # Live data.
+    accounts_cache: timedelta
+    summary_max_age: timedelta
+    snapshot_ttl_seconds: int
+    # Background refresh.
+    refresh_rate_limit_wait: float
+    backoff_base_seconds: int
+    backoff_max_seconds: int
 
     @property
     def authorize_url(self) -> str:
@@ -48,4 +66,21 @@ def schwab_settings() -> SchwabSettings:
         test_views_enabled=bool(settings.DEBUG and settings.SCHWAB_ENABLE_TEST_VIEWS),
         test_views_username=settings.SCHWAB_TEST_VIEWS_USERNAME,
         test_callback_url=settings.SCHWAB_TEST_CALLBACK_URL,
+        token_encryption_keys=tuple(settings.TOKEN_ENCRYPTION_KEYS),
+        max_retry_after=settings.SCHWAB_MAX_RETRY_AFTER_SECONDS,
+        rate_limit_per_connection_per_minute=settings.SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE,
+        rate_limit_global_per_second=settings.SCHWAB_RATE_LIMIT_GLOBAL_PER_SECOND,
+        rate_limit_arrival_allowance=settings.SCHWAB_RATE_LIMIT_ARRIVAL_ALLOWANCE_SECONDS,
+        rate_limit_max_wait=settings.SCHWAB_RATE_LIMIT_MAX_WAIT_SECONDS,
+        accounts_cache=timedelta(seconds=settings.SCHWAB_ACCOUNTS_CACHE_SECONDS),
+        summary_max_age=timedelta(seconds=settings.SCHWAB_SUMMARY_MAX_AGE_SECONDS),
+        snapshot_ttl_seconds=settings.LIVE_DATA_SNAPSHOT_TTL_SECONDS,
+        refresh_rate_limit_wait=settings.LIVEDATA_REFRESH_RATE_LIMIT_WAIT_SECONDS,
+        backoff_base_seconds=settings.LIVEDATA_BACKOFF_BASE_SECONDS,
+        backoff_max_seconds=settings.LIVEDATA_BACKOFF_MAX_SECONDS,
     )
+
+
+def user_model() -> str:
+    """The user model's label, for foreign keys (Django's swappable AUTH_USER_MODEL)."""
+    return str(settings.AUTH_USER_MODEL)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from LiveData.schwab.conf import schwab_settings
 
 
 @lru_cache(maxsize=4)
@@ -23,7 +24,7 @@ def _fernet(keys: tuple[str, ...]) -> MultiFernet:
 
 def fernet() -> MultiFernet:
     """The MultiFernet for the configured keys (read lazily, so tests can change them)."""
-    return _fernet(tuple(settings.TOKEN_ENCRYPTION_KEYS))
+    return _fernet(schwab_settings().token_encryption_keys)
 
 
 def encrypt(plaintext: str) -> str:

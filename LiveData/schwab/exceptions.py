@@ -23,6 +23,13 @@ caller that account, which says nothing about the account's data, so its snapsho
     │   └── OAuthCodeMissing            oauth_code_missing
     ├── TokenExchangeFailed         502 schwab_token_exchange_failed
     ├── TokenRefreshFailed          502 schwab_token_refresh_failed
+    ├── RefreshTokenRejected        401 schwab_refresh_token_rejected  (internal: becomes reauth required)
+    ├── SiteError                   what no view handled (thor_project.errors)
+    │   ├── BadRequest              400 bad_request                    (e.g. a Host not allowed)
+    │   ├── PermissionDenied        403 permission_denied
+    │   ├── CsrfFailed              403 csrf_failed
+    │   ├── NotFound                404 not_found
+    │   └── InternalError           500 internal_error                 (logged by Django)
     └── SchwabApiError              502 schwab_upstream_error          (raised by the HTTP client)
         ├── SchwabUnauthorized          schwab_unauthorized                (refused: not an outage)
         ├── SchwabRateLimited       503 schwab_rate_limited            (retry_after)
@@ -132,6 +139,38 @@ class TokenExchangeFailed(SchwabError):
 class TokenRefreshFailed(SchwabError):
     status, code = 502, "schwab_token_refresh_failed"
     message = "Schwab could not renew the session right now. Try again shortly."
+
+
+class RefreshTokenRejected(SchwabError):
+    """Schwab refused the refresh token (expired, revoked, superseded): only a new login helps. The token
+    service turns it into SchwabReauthRequired, so clients see that code, never this one."""
+
+    status, code = 401, "schwab_refresh_token_rejected"
+    message = "Schwab refused the refresh token."
+
+
+class SiteError(SchwabError):
+    """Answers for what no view handled, in the same shape (rendered by thor_project.errors)."""
+
+
+class BadRequest(SiteError):
+    status, code, message = 400, "bad_request", "The request could not be understood."
+
+
+class PermissionDenied(SiteError):
+    status, code, message = 403, "permission_denied", "You are not allowed to do this."
+
+
+class CsrfFailed(SiteError):
+    status, code, message = 403, "csrf_failed", "The request was missing a valid CSRF token."
+
+
+class NotFound(SiteError):
+    status, code, message = 404, "not_found", "Nothing is here."
+
+
+class InternalError(SiteError):
+    status, code, message = 500, "internal_error", "Something went wrong on our side. It has been logged."
 
 
 class SchwabApiError(SchwabError):

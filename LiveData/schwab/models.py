@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import models
 
+from LiveData.schwab.conf import user_model
 from LiveData.schwab.fields import EncryptedTextField
 from LiveData.shared import clock
 
@@ -32,9 +32,7 @@ class BrokerConnection(models.Model):
         REAUTH_REQUIRED = "reauth_required", "Reconnect required"
         DISCONNECTED = "disconnected", "Disconnected"
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="schwab_token"
-    )
+    user = models.OneToOneField(user_model(), on_delete=models.CASCADE, related_name="schwab_token")
     broker = models.CharField(max_length=20, choices=Broker.choices, default=Broker.SCHWAB)
     access_token = EncryptedTextField(blank=True, default="")
     refresh_token = EncryptedTextField(blank=True, default="")

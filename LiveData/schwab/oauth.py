@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import (
+    RefreshTokenRejected,
     SchwabError,
     SchwabTimeout,
     SchwabUnreachable,
@@ -33,11 +34,6 @@ logger = logging.getLogger(__name__)
 DEAD_REFRESH_TOKEN_ERRORS = frozenset(
     {"refresh_token_authentication_error", "invalid_grant", "invalid_client", "unauthorized_client"}
 )
-
-
-class RefreshTokenRejected(SchwabError):
-    status, code = 401, "schwab_reauth_required"
-    message = "Schwab refused the refresh token."
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,15 @@ from functools import partial
 from typing import TypeVar
 
 import redis
-from django.conf import settings
 from django.db import close_old_connections
 from django.db import connection as db_connection
 
 from LiveData.schwab import services
 from LiveData.schwab.api import SchwabTraderAPI
+from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import SchwabError, SchwabReauthRequired
 from LiveData.schwab.models import BrokerConnection
+from LiveData.shared import contract
 from LiveData.shared.redis_client import get_redis
 
 logger = logging.getLogger("livedata.refresh")
@@ -47,14 +48,6 @@ def _mask(account_id: str) -> str:
     return f"…{account_id[-6:]}"
 
 
-def _backoff_key(connection_id: int) -> str:
-    return f"schwab:refresh:backoff:{connection_id}"
-
-
-def _failures_key(connection_id: int) -> str:
-    return f"schwab:refresh:failures:{connection_id}"
-
-
 def active_connection_ids() -> list[int]:
     return list(
         BrokerConnection.objects.filter(status=BrokerConnection.Status.ACTIVE)
@@ -66,14 +59,13 @@ def active_connection_ids() -> list[int]:
 def _record(connection_id: int, failed: bool) -> None:
     client = get_redis()
     if not failed:
-        client.delete(_failures_key(connection_id))
+        client.delete(contract.refresh_failures_key(connection_id))
         return
-    failures = int(client.incr(_failures_key(connection_id)))
-    client.expire(_failures_key(connection_id), settings.LIVEDATA_BACKOFF_MAX_SECONDS * 2)
-    delay = min(
-        settings.LIVEDATA_BACKOFF_BASE_SECONDS * 2 ** (failures - 1), settings.LIVEDATA_BACKOFF_MAX_SECONDS
-    )
-    client.set(_backoff_key(connection_id), failures, ex=int(delay))
+    failures = int(client.incr(contract.refresh_failures_key(connection_id)))
+    conf = schwab_settings()
+    client.expire(contract.refresh_failures_key(connection_id), conf.backoff_max_seconds * 2)
+    delay = min(conf.backoff_base_seconds * 2 ** (failures - 1), conf.backoff_max_seconds)
+    client.set(contract.refresh_backoff_key(connection_id), failures, ex=int(delay))
 
 
 def _log(outcome: Outcome) -> None:
@@ -96,13 +88,11 @@ def _api_for(connection_id: int) -> tuple[SchwabTraderAPI | None, str]:
     if connection is None or connection.status != BrokerConnection.Status.ACTIVE:
         return None, "skipped:inactive"
     try:
-        if get_redis().exists(_backoff_key(connection_id)):
+        if get_redis().exists(contract.refresh_backoff_key(connection_id)):
             return None, "skipped:backing_off"
     except redis.RedisError:
         return None, "redis_unavailable"
-    return SchwabTraderAPI(
-        connection.user, rate_limit_wait=settings.LIVEDATA_REFRESH_RATE_LIMIT_WAIT_SECONDS
-    ), ""
+    return SchwabTraderAPI(connection.user, rate_limit_wait=schwab_settings().refresh_rate_limit_wait), ""
 
 
 def list_accounts(connection_id: int) -> tuple[SchwabTraderAPI | None, list[str], Outcome | None]:

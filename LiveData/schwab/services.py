@@ -19,6 +19,7 @@ from django.db import transaction
 from LiveData.schwab import oauth
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import (
+    RefreshTokenRejected,
     SchwabConnectionChanged,
     SchwabError,
     SchwabNotConnected,
@@ -125,7 +126,7 @@ def connection_refresh(
         else:
             try:
                 tokens = oauth.refresh(refresh_token=locked.refresh_token)
-            except oauth.RefreshTokenRejected:
+            except RefreshTokenRejected:
                 reauth_reason = "refresh_token_rejected"
             except SchwabError as error:
                 failure = error

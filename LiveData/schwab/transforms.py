@@ -336,3 +336,22 @@ def parse_account(data: Any) -> AccountRecord:
         balances=parse_balances(securities, data.get("aggregatedBalance")),
         warnings=warnings,
     )
+
+
+def account_list(numbers: list[dict[str, Any]], details: Any) -> list[dict[str, str]]:
+    """The user's accounts from Schwab's accountNumbers map and account list: the hash (= account_id),
+    the type and a masked number, never the full one. An account missing from the details is UNKNOWN."""
+    types: dict[str, str] = {}
+    for item in details if isinstance(details, list) else []:
+        securities = item.get("securitiesAccount") if isinstance(item, dict) else None
+        if isinstance(securities, dict):
+            types[str(securities.get("accountNumber"))] = str(securities.get("type") or "UNKNOWN")
+    return [
+        {
+            "hashValue": item["hashValue"],
+            "account_id": item["hashValue"],
+            "type": types.get(str(item.get("accountNumber")), "UNKNOWN"),
+            "display_number": display_number(item.get("accountNumber")),
+        }
+        for item in numbers
+    ]

@@ -4,21 +4,17 @@ the work is in services and the Trader API client, and errors are raised and ren
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-import redis
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.db import DatabaseError
-from django.db import connection as db_connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_variables
 
-from LiveData.schwab import flow, oauth, services
+from LiveData.schwab import flow, oauth, selectors, services
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import (
@@ -28,8 +24,6 @@ from LiveData.schwab.exceptions import (
     OAuthDenied,
     SchwabNotConnected,
 )
-from LiveData.schwab.models import BrokerConnection
-from LiveData.shared import clock, reader
 
 View = Callable[..., HttpResponse]
 
@@ -85,10 +79,6 @@ def with_outcome(url: str, **outcome: str) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
 @allow_methods("GET")
 @login_required
 def oauth_start(request: HttpRequest) -> HttpResponse:
@@ -126,22 +116,7 @@ def finish_connect(request: HttpRequest, user: User) -> HttpResponse:
 @api_login_required
 def oauth_status(request: HttpRequest) -> JsonResponse:
     """Connected or not, the connection's state and expiries; never a token."""
-    connection = BrokerConnection.objects.filter(user=signed_in_user(request)).first()
-    if connection is None:
-        return JsonResponse({"success": True, "connected": False, "status": "not_connected"})
-    state = connection.state
-    return JsonResponse(
-        {
-            "success": True,
-            "connected": state in ("active", "expiring"),
-            "status": state,
-            "connected_at": _iso(connection.logged_in_at),
-            "access_token_expires_at": _iso(connection.access_token_expires_at),
-            "refresh_token_expires_at": _iso(connection.refresh_token_expires_at),
-            "last_refreshed_at": _iso(connection.last_refreshed_at),
-            "last_error": connection.last_error_code or None,
-        }
-    )
+    return JsonResponse({"success": True, **selectors.connection_status(user=signed_in_user(request))})
 
 
 @allow_methods("POST")
@@ -206,18 +181,8 @@ def account_summary(request: HttpRequest) -> JsonResponse:
 
 @allow_methods("GET")
 def health(request: HttpRequest) -> JsonResponse:
-    """Redis, the database, and the age of the oldest published snapshot; 503 when a service is down."""
-    checks: dict[str, Any] = {"redis": "ok", "database": "ok", "oldest_snapshot_age_seconds": None}
-    try:
-        oldest = reader.oldest_publish()
-        if oldest is not None:
-            checks["oldest_snapshot_age_seconds"] = max(0, int((clock.now() - oldest).total_seconds()))
-    except redis.RedisError:
-        checks["redis"] = "unavailable"
-    try:
-        with db_connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
-        checks["database"] = "unavailable"
+    """Redis, the database, and the age of the oldest published snapshot; 503 when a service is down.
+    Public (for load balancers): it says nothing about any account or user."""
+    checks = selectors.health()
     healthy = checks["redis"] == checks["database"] == "ok"
     return JsonResponse({"success": healthy, **checks}, status=200 if healthy else 503)

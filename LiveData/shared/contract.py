@@ -12,6 +12,11 @@ document live in `LiveData/shared/schemas/` (JSON Schema, draft 2020-12).
     live_data:diffbase:{kind}:{account_id}   internal to the publisher (the last snapshot's quantities)
     live_data:published                ZSET "kind:account_id" -> last publish time (epoch ms), for health
 
+Internal to the producer (consumers never read them): the shared rate-limit windows
+`schwab:rate:connection:{id}` and `schwab:rate:global`, the refresher's back-off
+`schwab:refresh:backoff:{id}` / `schwab:refresh:failures:{id}`, and the cache entry of a login's account
+list `schwab:accounts:{connection_id}:{generation}` (in Django's cache, which prefixes it).
+
 `account_id` is the broker's opaque account identifier (Schwab's `hashValue`), never an account number.
 Money and quantities are decimal strings ("1234.50"), so no reader ever sees a rounded binary float.
 
@@ -96,6 +101,25 @@ def decimal_text(value: Decimal | None) -> str | None:
 
 
 PUBLISHED_INDEX_KEY = f"{KEY_PREFIX}:published"
+
+# --- Internal to the producer -----------------------------------------------------------------------------
+RATE_LIMIT_GLOBAL_KEY = "schwab:rate:global"
+
+
+def rate_limit_connection_key(connection_id: int) -> str:
+    return f"schwab:rate:connection:{connection_id}"
+
+
+def refresh_backoff_key(connection_id: int) -> str:
+    return f"schwab:refresh:backoff:{connection_id}"
+
+
+def refresh_failures_key(connection_id: int) -> str:
+    return f"schwab:refresh:failures:{connection_id}"
+
+
+def accounts_cache_key(connection_id: int, generation: int) -> str:
+    return f"schwab:accounts:{connection_id}:{generation}"
 
 
 def parse_timestamp(text: str) -> datetime:

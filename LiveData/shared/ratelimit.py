@@ -13,6 +13,7 @@ from importlib import resources
 
 import redis
 
+from LiveData.shared import contract
 from LiveData.shared.redis_client import get_redis
 
 _SCRIPT = resources.files("LiveData.shared").joinpath("lua/rate_limit.lua").read_text()
@@ -53,3 +54,25 @@ def acquire(limits: list[Limit], *, max_wait: float, client: redis.Redis | None 
             raise RateLimitExceeded(retry_after=wait)
         time.sleep(wait)  # waiting for capacity is the limiter's job: it blocks this worker only
         waited += wait
+
+
+def acquire_for_connection(
+    connection_id: int,
+    *,
+    per_minute: int,
+    global_per_second: int,
+    arrival_allowance: float,
+    max_wait: float,
+) -> float:
+    """Take a slot under a broker's limits, shared by every worker: per connection, and fleet-wide.
+
+    A request reaches the broker a little after it is admitted here, and not always equally late. Counting
+    admissions over windows lengthened by that allowance keeps the broker's own count of arrivals, over
+    its window, within the limit as long as the delay stays under the allowance."""
+    return acquire(
+        [
+            Limit(contract.rate_limit_connection_key(connection_id), per_minute, 60 + arrival_allowance),
+            Limit(contract.RATE_LIMIT_GLOBAL_KEY, global_per_second, 1 + arrival_allowance),
+        ],
+        max_wait=max_wait,
+    )

@@ -22,12 +22,12 @@ def test_what_no_view_handles_is_json(client, path, extra, status, code):
 
 
 def test_an_unhandled_error_is_a_json_500_without_its_text(client, monkeypatch):
-    from LiveData.schwab import views
+    from LiveData.shared import reader
 
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(views.reader, "oldest_publish", broken)
+    monkeypatch.setattr(reader, "oldest_publish", broken)
     client.raise_request_exception = False
     response = client.get("/schwab/health/")
     assert (response.status_code, response.json()["error"]) == (500, "internal_error")
