@@ -43,6 +43,12 @@ _TOKEN_FIELDS = [
 ]
 
 
+def development_user(*, username: str) -> User:
+    """The user the development-only test views bind tokens to, created when missing."""
+    user, _ = User.objects.get_or_create(username=username)
+    return user
+
+
 def connection_get(*, user: User) -> BrokerConnection:
     """The user's connection, or SchwabNotConnected when there is none or it was disconnected."""
     try:

@@ -12,10 +12,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 
-from LiveData.schwab import flow, oauth
+from LiveData.schwab import flow, oauth, services
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.views import allow_methods, finish_connect, safe_next_url
 
@@ -42,5 +41,4 @@ def oauth_start_test(request: HttpRequest) -> HttpResponse:
 @development_only
 @allow_methods("GET")
 def oauth_callback_test(request: HttpRequest) -> HttpResponse:
-    user, _ = get_user_model().objects.get_or_create(username=schwab_settings().test_views_username)
-    return finish_connect(request, user)
+    return finish_connect(request, services.development_user(username=schwab_settings().test_views_username))
