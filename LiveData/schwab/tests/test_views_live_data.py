@@ -196,11 +196,12 @@ def test_unknown_schwab_route_is_json_404(browser, db):
     assert response.json()["error"] == "not_found"
 
 
-def test_contract_keys_match_what_views_publish(browser, schwab, account_id):
+def test_views_publish_under_the_contracts_keys(browser, schwab, account_id, fake_redis):
     browser.get(f"/schwab/accounts/{account_id}/positions/")
     listed = sorted(account.hash_value for account in schwab.state.users["trader1"].accounts)
     assert reader.user_account_ids(browser.session["_auth_user_id"]) == listed
-    assert contract.positions_key(account_id).endswith(account_id)
+    stored = set(fake_redis.keys("live_data:positions:*") + fake_redis.keys("live_data:balances:*"))
+    assert stored == {contract.positions_key(account_id), contract.balances_key(account_id)}
 
 
 def test_summary_without_a_hash_uses_the_known_account_list(browser, schwab, account_id):

@@ -1,0 +1,39 @@
+"""The admin: connections listed with state and expiries, never a token; refresh and disconnect actions."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection as db_connection
+
+from devtools.testing import APP_SECRET
+from LiveData.schwab.models import BrokerConnection
+
+pytestmark = pytest.mark.django_db
+
+
+def _raw_tokens() -> tuple[str, str]:
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT access_token, refresh_token FROM schwab_brokerconnection")
+        access, refresh = cursor.fetchone()
+    return str(access), str(refresh)
+
+
+def test_admin_lists_and_shows_connections_without_tokens(connected, admin_client):
+    stored = BrokerConnection.objects.get(user=connected)
+    listing = admin_client.get("/admin/schwab/brokerconnection/")
+    detail = admin_client.get(f"/admin/schwab/brokerconnection/{stored.pk}/change/")
+    assert listing.status_code == detail.status_code == 200
+    assert "active" in listing.content.decode()
+    for page in (listing, detail):
+        text = page.content.decode()
+        for secret in (stored.access_token, stored.refresh_token, *_raw_tokens(), APP_SECRET):
+            assert secret not in text
+
+
+def test_admin_actions_refresh_and_disconnect(connected, admin_client, schwab):
+    stored = BrokerConnection.objects.get(user=connected)
+    url = "/admin/schwab/brokerconnection/"
+    admin_client.post(url, {"action": "force_refresh", "_selected_action": [stored.pk]})
+    assert schwab.state.token_grants["refresh_token"] == 1
+    admin_client.post(url, {"action": "disconnect", "_selected_action": [stored.pk]})
+    assert BrokerConnection.objects.get(pk=stored.pk).status == "disconnected"
