@@ -19,8 +19,9 @@ urlpatterns = [
     path("accounts/<str:account_id>/positions/latest/", views.latest_positions, name="latest_positions"),
     # Account summary for the frontend
     path("account/summary/", views.account_summary, name="account_summary"),
-    # Health
+    # Health and the API's contract
     path("health/", views.health, name="health"),
+    path("openapi.json", views.openapi_document, name="openapi"),
     # Development only: 404 unless DEBUG and SCHWAB_ENABLE_TEST_VIEWS are both on (see test_views.py).
     path("test/oauth/start/", test_views.oauth_start_test, name="oauth_start_test"),
     path("test/oauth/callback/", test_views.oauth_callback_test, name="oauth_callback_test"),

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_variables
 
-from LiveData.schwab import flow, oauth, selectors, services
+from LiveData.schwab import flow, oauth, openapi, selectors, services
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import (
@@ -186,3 +186,9 @@ def health(request: HttpRequest) -> JsonResponse:
     checks = selectors.health()
     healthy = checks["redis"] == checks["database"] == "ok"
     return JsonResponse({"success": healthy, **checks}, status=200 if healthy else 503)
+
+
+@allow_methods("GET")
+def openapi_document(request: HttpRequest) -> JsonResponse:
+    """This API's OpenAPI 3.1 document (public: it describes the endpoints, nothing about anyone)."""
+    return JsonResponse(openapi.document(), json_dumps_params={"ensure_ascii": False})
