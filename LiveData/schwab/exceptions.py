@@ -24,6 +24,19 @@ caller that account, which says nothing about the account's data, so its snapsho
     ├── TokenExchangeFailed         502 schwab_token_exchange_failed
     ├── TokenRefreshFailed          502 schwab_token_refresh_failed
     ├── RefreshTokenRejected        401 schwab_refresh_token_rejected  (internal: becomes reauth required)
+    ├── OrderError                  orders (see `orders`)
+    │   ├── TicketInvalid           400 invalid_ticket                 (fields: {name: problem})
+    │   ├── IdempotencyKeyRequired  400 idempotency_key_required
+    │   ├── TradingDisabled         403 trading_disabled               (SCHWAB_TRADING_ENABLED is off)
+    │   ├── TradingNotPermitted     403 trading_not_permitted          (no schwab.trade permission)
+    │   ├── OrderNotFound           404 order_not_found
+    │   ├── OrderNotCancelable      409 order_not_cancelable
+    │   ├── OrderNotReplaceable     409 order_not_replaceable
+    │   ├── IdempotencyKeyReused    422 idempotency_key_reused         (same key, another request)
+    │   ├── NotionalCapExceeded     422 order_notional_exceeds_cap
+    │   ├── OrderPriceUnknown       422 order_price_unknown            (a market order under a cap)
+    │   ├── OrderRejected           422 schwab_order_rejected
+    │   └── OrdersThrottled         503 order_rate_limited             (retry_after)
     ├── SiteError                   what no view handled (thor_project.errors)
     │   ├── BadRequest              400 bad_request                    (e.g. a Host not allowed)
     │   ├── PermissionDenied        403 permission_denied
@@ -147,6 +160,69 @@ class RefreshTokenRejected(SchwabError):
 
     status, code = 401, "schwab_refresh_token_rejected"
     message = "Schwab refused the refresh token."
+
+
+class OrderError(SchwabError):
+    """A refused or failed order request; the audit row records the code."""
+
+
+class TicketInvalid(OrderError):
+    status, code, message = 400, "invalid_ticket", "The order ticket has problems; see fields."
+
+    def __init__(self, *, fields: dict[str, str]) -> None:
+        super().__init__(fields=fields)
+        self.fields = fields
+
+
+class IdempotencyKeyRequired(OrderError):
+    status, code = 400, "idempotency_key_required"
+    message = "Send an Idempotency-Key header (a fresh random value per order) so it is never sent twice."
+
+
+class TradingDisabled(OrderError):
+    status, code, message = 403, "trading_disabled", "Trading is switched off in Thor right now."
+
+
+class TradingNotPermitted(OrderError):
+    status, code, message = 403, "trading_not_permitted", "Your Thor account is not allowed to trade."
+
+
+class OrderNotFound(OrderError):
+    status, code, message = 404, "order_not_found", "No such order in this account."
+
+
+class OrderNotCancelable(OrderError):
+    status, code, message = 409, "order_not_cancelable", "This order can no longer be canceled."
+
+
+class OrderNotReplaceable(OrderError):
+    status, code, message = 409, "order_not_replaceable", "This order can no longer be replaced."
+
+
+class IdempotencyKeyReused(OrderError):
+    status, code = 422, "idempotency_key_reused"
+    message = "This Idempotency-Key was used for a different order. Use a new key for a new order."
+
+
+class NotionalCapExceeded(OrderError):
+    status, code, message = 422, "order_notional_exceeds_cap", "The order is larger than Thor allows."
+
+
+class OrderPriceUnknown(OrderError):
+    status, code = 422, "order_price_unknown"
+    message = "Thor cannot size this market order against its limit; use a limit price."
+
+
+class OrderRejected(OrderError):
+    status, code, message = 422, "schwab_order_rejected", "Schwab rejected the order. Preview it to see why."
+
+
+class OrdersThrottled(OrderError):
+    status, code = 503, "order_rate_limited"
+    message = "Too many order requests for this account right now. Try again shortly."
+
+    def __init__(self, *, retry_after: float) -> None:
+        super().__init__(retry_after=round(retry_after, 2))
 
 
 class SiteError(SchwabError):

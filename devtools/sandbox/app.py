@@ -36,6 +36,14 @@ def build_router() -> Router:
     add("PUT", f"/trader/v1/accounts/{HASH}/orders/{ORDER}", "orders.replace", orders.replace)
     add("DELETE", f"/trader/v1/accounts/{HASH}/orders/{ORDER}", "orders.cancel", orders.cancel)
     add("POST", f"/trader/v1/accounts/{HASH}/previewOrder", "orders.preview", orders.preview)
+    add("GET", f"/trader/v1/accounts/{HASH}/transactions", "transactions.list", orders.transactions_list)
+    transaction = r"(?P<transaction_id>[^/]+)"
+    add(
+        "GET",
+        f"/trader/v1/accounts/{HASH}/transactions/{transaction}",
+        "transactions.get",
+        orders.transaction_get,
+    )
     add("GET", "/sandbox/stats", "sandbox.stats", control.stats)
     add("POST", "/sandbox/stats/reset", "sandbox.stats_reset", control.reset_stats)
     add("POST", "/sandbox/faults", "sandbox.faults", control.add_fault)
@@ -72,11 +80,7 @@ class SandboxApp:
         if route is None:
             if path_exists:
                 return service_error(405, "Method Not Allowed", f"{request.method} is not supported here")
-            return Response(
-                404,
-                f"404 Not Found: Requested route ('{request.path[:80]}') does not exist.".encode(),
-                [("Content-Type", "text/plain")],
-            )
+            return service_error(404, "Not Found", f"Requested route ('{request.path[:80]}') does not exist.")
         with self.state.lock:
             self.state.calls[route.name] += 1
         if route.name.startswith("sandbox.") or route.name in ("oauth.authorize", "oauth.consent"):
@@ -111,7 +115,7 @@ class SandboxApp:
         )
         if latency:
             self.state.stopping.wait(latency / 1000)
-        if fault is None or fault.kind in ("latency", "truncated", "malformed"):
+        if fault is None or fault.kind in ("latency", "truncated", "malformed", "accept_then_hang"):
             if fault is not None:
                 self._count(fault)
             return None
@@ -131,6 +135,9 @@ class SandboxApp:
         return service_error(status, messages[status])
 
     def _apply_fault_after(self, fault: Fault | None, response: Response) -> Response:
+        if fault is not None and fault.kind == "accept_then_hang":  # done, but the client never hears
+            self.state.stopping.wait(self.state.config.hang_seconds)
+            return service_error(504, "Gateway Timeout")
         if fault is None or fault.kind not in ("truncated", "malformed"):
             return response
         if fault.kind == "truncated":

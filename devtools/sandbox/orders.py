@@ -2,8 +2,14 @@
 
 MARKET orders fill at once at the current price. LIMIT orders are WORKING until the price crosses the
 limit (checked whenever an order is read); STOP and other types stay WORKING. Fills move the account's
-holdings and cash. Working orders can be canceled (CANCELED) or replaced (the original becomes REPLACED
-and a new order takes its place, returned in Location).
+holdings and cash and record a TRADE transaction. Working orders can be canceled (CANCELED) or replaced
+(the original becomes REPLACED and a new order takes its place, returned in Location).
+
+Shapes as Schwab returns them (schwab-api.md section 5): numbers as JSON numbers, legs with
+`positionEffect` OPENING/CLOSING and an instrument with `cusip`/`instrumentId`, executions with
+`executionLegs` of `legId, price, quantity, mismarkedQuantity, time`; previewOrder's `orderStrategy` with
+`orderBalance` and `orderLegs`, `orderValidationResult` and `commissionAndFee`. Location uses the
+configured public base URL; an order that fills at once may answer 201 without Location (configurable).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ STRATEGIES = {"SINGLE", "OCO", "TRIGGER"}
 BUYS = {"BUY", "BUY_TO_OPEN", "BUY_TO_CLOSE", "BUY_TO_COVER"}
 SELLS = {"SELL", "SELL_TO_OPEN", "SELL_TO_CLOSE", "SELL_SHORT"}
 OPEN_STATUSES = {"WORKING", "QUEUED", "ACCEPTED", "PENDING_ACTIVATION", "AWAITING_PARENT_ORDER"}
+OPENING = {"BUY", "BUY_TO_OPEN", "SELL_TO_OPEN", "SELL_SHORT"}
+LIST_DAYS_BACK = 60  # schwab-py's docstring: fromEnteredTime at most 60 days back
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
 
@@ -127,15 +135,31 @@ def _new_order(
             "destinationLinkName": "SBOX",
         }
     )
+    order["price"] = float(order["price"]) if "price" in order else order.get("price")
+    if order["price"] is None:
+        order.pop("price")
+    if "stopPrice" in order:
+        order["stopPrice"] = float(order["stopPrice"])
     order["orderLegCollection"][0].update(
-        {"orderLegType": security.asset_type, "legId": 1, "positionEffect": "AUTOMATIC"}
+        {
+            "orderLegType": security.asset_type,
+            "legId": 1,
+            "quantity": quantity,
+            "positionEffect": "OPENING" if leg["instruction"] in OPENING else "CLOSING",
+        }
     )
-    order["orderLegCollection"][0]["instrument"]["assetType"] = security.asset_type
+    order["orderLegCollection"][0]["instrument"].update(
+        {"assetType": security.asset_type, "cusip": security.cusip, "instrumentId": _instrument_id(security)}
+    )
     order["_hash"] = account.hash_value
     order["_security"] = security
     state.orders[order_id] = order
     _advance(state, account, order)
     return order
+
+
+def _instrument_id(security: Security) -> int:
+    return int.from_bytes(security.symbol.encode()[:6].ljust(6, b"\0"), "big") % 1_000_000_000
 
 
 def _advance(state: SandboxState, account: Account, order: dict[str, Any]) -> None:
@@ -171,12 +195,58 @@ def _advance(state: SandboxState, account: Account, order: dict[str, Any]) -> No
                     "quantity": float(quantity),
                     "orderRemainingQuantity": 0.0,
                     "executionLegs": [
-                        {"legId": 1, "price": float(price), "quantity": float(quantity), "time": now}
+                        {
+                            "legId": 1,
+                            "price": float(price),
+                            "quantity": float(quantity),
+                            "mismarkedQuantity": 0.0,
+                            "time": now,
+                        }
                     ],
                 }
             ],
         }
     )
+    _record_trade(state, account, order, security, quantity if buying else -quantity, price, now)
+
+
+def _record_trade(
+    state: SandboxState,
+    account: Account,
+    order: dict[str, Any],
+    security: Security,
+    signed_quantity: Decimal,
+    price: Decimal,
+    when: str,
+) -> None:
+    activity_id = 90000000000 + len(state.transactions) + 1
+    state.transactions[activity_id] = {
+        "activityId": activity_id,
+        "time": when,
+        "accountNumber": account.account_number,
+        "type": "TRADE",
+        "status": "VALID",
+        "subAccount": "MARGIN" if account.type == "MARGIN" else "CASH",
+        "tradeDate": when,
+        "positionId": _instrument_id(security),
+        "orderId": order["orderId"],
+        "netAmount": float(-signed_quantity * price * security.multiplier),
+        "transferItems": [
+            {
+                "instrument": {
+                    "assetType": security.asset_type,
+                    "symbol": security.symbol,
+                    "cusip": security.cusip,
+                    "instrumentId": _instrument_id(security),
+                },
+                "amount": float(signed_quantity),
+                "cost": float(-signed_quantity * price * security.multiplier),
+                "price": float(price),
+                "positionEffect": order["orderLegCollection"][0]["positionEffect"],
+            }
+        ],
+        "_hash": account.hash_value,
+    }
 
 
 def _apply_fill(account: Account, security: Security, signed_quantity: Decimal, price: Decimal) -> None:
@@ -222,8 +292,14 @@ def place(state: SandboxState, request: Request, token: Token, account_hash: str
         if isinstance(checked, Response):
             return checked
         order = _new_order(state, account, *checked)
-    location = f"{request.host_url}/trader/v1/accounts/{account_hash}/orders/{order['orderId']}"
-    return Response.empty(201, [("Location", location)])
+        if order["status"] == "FILLED" and state.config.immediate_fill_omits_location:
+            return Response.empty(201)
+    return Response.empty(201, [("Location", _location(state, request, account_hash, order))])
+
+
+def _location(state: SandboxState, request: Request, account_hash: str, order: dict[str, Any]) -> str:
+    base = (state.config.public_base_url or request.host_url).rstrip("/")
+    return f"{base}/trader/v1/accounts/{account_hash}/orders/{order['orderId']}"
 
 
 def get(state: SandboxState, request: Request, token: Token, account_hash: str, order_id: str) -> Response:
@@ -279,8 +355,7 @@ def replace(
             return checked
         original.update({"status": "REPLACED", "cancelable": False, "editable": False})
         order = _new_order(state, account, *checked)
-    location = f"{request.host_url}/trader/v1/accounts/{account_hash}/orders/{order['orderId']}"
-    return Response.empty(201, [("Location", location)])
+    return Response.empty(201, [("Location", _location(state, request, account_hash, order))])
 
 
 def preview(state: SandboxState, request: Request, token: Token, account_hash: str) -> Response:
@@ -300,31 +375,80 @@ def preview(state: SandboxState, request: Request, token: Token, account_hash: s
         order, security = checked
         price = price_at(security, state.now())
     leg = order["orderLegCollection"][0]
-    value = Decimal(str(leg["quantity"])) * price * security.multiplier
-    fee = Decimal("0.65") * Decimal(str(leg["quantity"])) if security.asset_type == "OPTION" else Decimal(0)
-    rejects = []
-    if leg["instruction"] in BUYS and value > account.cash and account.type == "CASH":
+    quantity = Decimal(str(leg["quantity"]))
+    limit = order.get("price")
+    unit = Decimal(str(limit)) if order.get("orderType") in {"LIMIT", "STOP_LIMIT"} and limit else price
+    value = quantity * unit * security.multiplier
+    commission = Decimal(0)
+    fee = Decimal("0.65") * quantity if security.asset_type == "OPTION" else Decimal(0)
+    buying = leg["instruction"] in BUYS
+    available = account.cash if account.type == "CASH" else account.cash * 2
+    projected = available - value - fee if buying else available + value - fee
+    rejects, warns = [], []
+    if buying and projected < 0:
         rejects.append(
             {
-                "validationRuleName": "CASH_AVAILABLE",
-                "message": "Insufficient cash",
-                "activityMessage": "Insufficient cash",
+                "validationRuleName": "BUYING_POWER",
+                "message": "You do not have enough available funds for this order.",
+                "activityMessage": "Insufficient buying power",
+                "originalSeverity": "REJECT",
             }
         )
+    if order.get("orderType") == "MARKET":
+        warns.append(
+            {
+                "validationRuleName": "MARKET_ORDER",
+                "message": "A market order fills at the next price, which may differ from the quote.",
+                "activityMessage": "Market order",
+                "originalSeverity": "WARN",
+            }
+        )
+    previewed = {key: value for key, value in order.items() if not key.startswith("_")}
     return Response.json(
         {
             "orderId": 0,
-            "orderStrategy": {**order, "status": "REVIEW", "orderValue": float(value)},
+            "orderStrategy": {
+                "accountNumber": account.account_number,
+                "status": "REVIEW",
+                "orderType": previewed.get("orderType"),
+                "duration": previewed.get("duration"),
+                "session": previewed.get("session"),
+                "price": float(unit),
+                "quantity": float(quantity),
+                "orderStrategyType": previewed.get("orderStrategyType"),
+                "orderBalance": {
+                    "orderValue": float(value),
+                    "projectedAvailableFund": float(projected),
+                    "projectedBuyingPower": float(projected),
+                    "projectedCommission": float(commission + fee),
+                },
+                "orderLegs": [
+                    {
+                        "askPrice": float(price),
+                        "bidPrice": float(price),
+                        "lastPrice": float(price),
+                        "markPrice": float(price),
+                        "projectedCommission": float(commission + fee),
+                        "quantity": float(quantity),
+                        "finalSymbol": security.symbol,
+                        "legId": 1,
+                        "assetType": security.asset_type,
+                        "instruction": leg["instruction"],
+                    }
+                ],
+            },
             "orderValidationResult": {
                 "alerts": [],
                 "accepts": [],
                 "rejects": rejects,
                 "reviews": [],
-                "warns": [],
+                "warns": warns,
             },
             "commissionAndFee": {
                 "commission": {
-                    "commissionLegs": [{"commissionValues": [{"value": 0.0, "type": "COMMISSION"}]}]
+                    "commissionLegs": [
+                        {"commissionValues": [{"value": float(commission), "type": "COMMISSION"}]}
+                    ]
                 },
                 "fee": {"feeLegs": [{"feeValues": [{"value": float(fee), "type": "OPT_REG_FEE"}]}]},
                 "trueCommission": {"commissionLegs": []},
@@ -340,8 +464,10 @@ def _list(state: SandboxState, request: Request, accounts: list[Account]) -> Res
             400,
             "fromEnteredTime and toEnteredTime are required, as yyyy-MM-dd'T'HH:mm:ss.SSSZ",
         )
-    if end < start or start < state.now() - timedelta(days=366):
-        return service_error(400, "The date range is invalid: at most one year back, from before to")
+    if end < start or start < state.now() - timedelta(days=LIST_DAYS_BACK):
+        return service_error(
+            400, f"The date range is invalid: at most {LIST_DAYS_BACK} days back, from before to"
+        )
     raw_max = request.arg("maxResults") or "3000"
     if not raw_max.isdigit():
         return service_error(400, "maxResults must be a positive integer")
@@ -371,3 +497,36 @@ def list_for_account(state: SandboxState, request: Request, token: Token, accoun
 def list_all(state: SandboxState, request: Request, token: Token) -> Response:
     with state.lock:
         return _list(state, request, shared_accounts(state, token))
+
+
+def transactions_list(state: SandboxState, request: Request, token: Token, account_hash: str) -> Response:
+    with state.lock:
+        account = account_for(state, token, account_hash)
+        if isinstance(account, Response):
+            return account
+        start, end = _parse_time(request.arg("startDate")), _parse_time(request.arg("endDate"))
+        types = request.arg("types")
+        if start is None or end is None or not types:
+            return service_error(400, "startDate, endDate and types are required")
+        found = [
+            public(item)
+            for item in state.transactions.values()
+            if item["_hash"] == account.hash_value
+            and item["type"] in types.split(",")
+            and start <= datetime.strptime(item["time"], TIME_FORMAT) <= end
+            and (request.arg("symbol") in (None, item["transferItems"][0]["instrument"]["symbol"]))
+        ]
+    return Response.json(sorted(found, key=lambda item: item["time"], reverse=True))
+
+
+def transaction_get(
+    state: SandboxState, request: Request, token: Token, account_hash: str, transaction_id: str
+) -> Response:
+    with state.lock:
+        account = account_for(state, token, account_hash)
+        if isinstance(account, Response):
+            return account
+        item = state.transactions.get(int(transaction_id)) if transaction_id.isdigit() else None
+        if item is None or item["_hash"] != account.hash_value:
+            return service_error(404, "Transaction not found")
+    return Response.json(public(item))

@@ -36,6 +36,10 @@ class SandboxConfig:
     auto_approve_user: str | None = None  # skip the consent form (scripted demos)
     fleet_users: int = 0  # extra users fleet0001... for load tests (see book.build_book)
     fleet_accounts: int = 10
+    # Where Location headers point (Schwab's are https://api.schwabapi.com/trader/v1/...); None: this server.
+    public_base_url: str | None = None
+    # Schwabdev's docs warn that an order filled at once may answer 201 without Location.
+    immediate_fill_omits_location: bool = False
 
 
 @dataclass
@@ -73,7 +77,10 @@ class Fault:
     latency_ms: int = 0
 
 
-FAULT_KINDS = ("latency", "429", "500", "502", "503", "hang", "truncated", "malformed", "401")
+# accept_then_hang: the request is served (an order is placed) but the answer never comes back in time.
+FAULT_KINDS = (
+    "latency", "429", "500", "502", "503", "hang", "truncated", "malformed", "401", "accept_then_hang",
+)  # fmt: skip
 
 
 @dataclass
@@ -110,6 +117,7 @@ class SandboxState:
             self.faults_injected: Counter[str] = Counter()
             self.api_requests: list[tuple[float, str]] = []  # (monotonic arrival, username) per API call
             self.orders: dict[int, dict[str, Any]] = {}
+            self.transactions: dict[int, dict[str, Any]] = {}
             self.next_order_id = 1000000000 + self.config.seed * 1000
 
     def now(self) -> datetime:

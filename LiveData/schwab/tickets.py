@@ -1,0 +1,184 @@
+"""Thor's order ticket: validated before anything reaches Schwab, then translated to Schwab's order JSON.
+
+Pure: a dict in, a `Ticket` (or TicketInvalid naming every bad field) out; a Ticket in, Schwab's order
+document out. Prices are Decimal from the text the client sent, checked against Schwab's tick rules
+(0.01 at $1 and above, 0.0001 below) and written back as exact decimal strings.
+
+    {"asset": "equity", "symbol": "AAPL", "instruction": "buy", "quantity": 10,
+     "order_type": "limit", "limit_price": "150.00", "duration": "day", "session": "normal"}
+    {"asset": "option", "symbol": "SPY   261218P00505000", "instruction": "buy_to_open", "quantity": 1,
+     "order_type": "limit", "limit_price": "4.15"}
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from LiveData.schwab.exceptions import TicketInvalid
+
+EQUITY_INSTRUCTIONS = {"buy": "BUY", "sell": "SELL", "sell_short": "SELL_SHORT", "buy_to_cover": "BUY_TO_COVER"}
+OPTION_INSTRUCTIONS = {
+    "buy_to_open": "BUY_TO_OPEN",
+    "sell_to_open": "SELL_TO_OPEN",
+    "buy_to_close": "BUY_TO_CLOSE",
+    "sell_to_close": "SELL_TO_CLOSE",
+}
+ORDER_TYPES = {"equity": ("market", "limit", "stop", "stop_limit"), "option": ("market", "limit")}
+DURATIONS = {"day": "DAY", "good_till_cancel": "GOOD_TILL_CANCEL", "fill_or_kill": "FILL_OR_KILL"}
+SESSIONS = {"normal": "NORMAL", "am": "AM", "pm": "PM", "seamless": "SEAMLESS"}
+MAX_QUANTITY = {"equity": 1_000_000, "option": 10_000}
+MAX_PRICE = Decimal("1000000")
+OPTION_MULTIPLIER = Decimal(100)
+EQUITY_SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-/]{0,9}$")
+OCC_SYMBOL = re.compile(r"^[A-Z0-9]{1,6} {0,5}\d{6}[CP]\d{8}$")
+FIELDS = {"asset", "symbol", "instruction", "quantity", "order_type", "limit_price", "stop_price", "duration", "session"}
+
+
+@dataclass(frozen=True)
+class Ticket:
+    asset: str
+    symbol: str
+    instruction: str
+    quantity: int
+    order_type: str
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+    duration: str
+    session: str
+
+    @property
+    def multiplier(self) -> Decimal:
+        return OPTION_MULTIPLIER if self.asset == "option" else Decimal(1)
+
+    @property
+    def is_buy(self) -> bool:
+        return self.instruction.startswith("buy")
+
+    def notional(self, reference_price: Decimal | None = None) -> Decimal | None:
+        """quantity × price × multiplier, at the limit (or stop) price, else at `reference_price`."""
+        price = self.limit_price or self.stop_price or reference_price
+        return None if price is None else self.quantity * price * self.multiplier
+
+    def as_json(self) -> dict[str, Any]:
+        """The normalized ticket, as stored in the audit trail and compared for idempotency."""
+        return {
+            "asset": self.asset,
+            "symbol": self.symbol,
+            "instruction": self.instruction,
+            "quantity": self.quantity,
+            "order_type": self.order_type,
+            "limit_price": None if self.limit_price is None else str(self.limit_price),
+            "stop_price": None if self.stop_price is None else str(self.stop_price),
+            "duration": self.duration,
+            "session": self.session,
+        }
+
+
+def _price(raw: Any, name: str, problems: dict[str, str]) -> Decimal | None:
+    if raw is None or raw == "":
+        problems[name] = "Required for this order type."
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        problems[name] = 'Send the price as a decimal string, e.g. "150.25".'
+        return None
+    try:
+        price = Decimal(str(raw).strip())
+    except InvalidOperation:
+        problems[name] = "Not a number."
+        return None
+    if not price.is_finite() or price <= 0:
+        problems[name] = "Must be greater than zero."
+    elif price > MAX_PRICE:
+        problems[name] = f"Must be at most {MAX_PRICE}."
+    elif price % (Decimal("0.01") if price >= 1 else Decimal("0.0001")) != 0:
+        problems[name] = "Off tick: use steps of 0.01 at $1 and above, 0.0001 below."
+    else:
+        return price
+    return None
+
+
+def parse(data: Any) -> Ticket:
+    """Validate a ticket from the client; TicketInvalid names every bad field."""
+    if not isinstance(data, dict):
+        raise TicketInvalid(fields={"ticket": "Send the order ticket as a JSON object."})
+    problems: dict[str, str] = {}
+    for unknown in sorted(set(data) - FIELDS):
+        problems[unknown] = "Not a ticket field."
+    asset = data.get("asset", "equity")
+    if asset not in ORDER_TYPES:
+        problems["asset"] = "One of: equity, option."
+        asset = "equity"
+    symbol = data.get("symbol")
+    pattern = OCC_SYMBOL if asset == "option" else EQUITY_SYMBOL
+    if not isinstance(symbol, str) or not pattern.fullmatch(symbol.upper() if asset == "equity" else symbol):
+        problems["symbol"] = (
+            'An OCC option symbol, e.g. "SPY   261218P00505000".' if asset == "option" else "A ticker, e.g. AAPL."
+        )
+    instructions = OPTION_INSTRUCTIONS if asset == "option" else EQUITY_INSTRUCTIONS
+    instruction = data.get("instruction")
+    if instruction not in instructions:
+        problems["instruction"] = "One of: " + ", ".join(instructions) + "."
+    quantity = data.get("quantity")
+    if isinstance(quantity, str) and quantity.isdigit():
+        quantity = int(quantity)
+    if not isinstance(quantity, int) or isinstance(quantity, bool):
+        problems["quantity"] = "Whole shares or contracts, as an integer."
+    elif not 1 <= quantity <= MAX_QUANTITY[asset]:
+        problems["quantity"] = f"From 1 to {MAX_QUANTITY[asset]:,}."
+    order_type = data.get("order_type", "limit")
+    if order_type not in ORDER_TYPES[asset]:
+        problems["order_type"] = "One of: " + ", ".join(ORDER_TYPES[asset]) + "."
+    limit_price = stop_price = None
+    if order_type in ("limit", "stop_limit"):
+        limit_price = _price(data.get("limit_price"), "limit_price", problems)
+    elif data.get("limit_price") not in (None, ""):
+        problems["limit_price"] = "Only for limit and stop-limit orders."
+    if order_type in ("stop", "stop_limit"):
+        stop_price = _price(data.get("stop_price"), "stop_price", problems)
+    elif data.get("stop_price") not in (None, ""):
+        problems["stop_price"] = "Only for stop and stop-limit orders."
+    duration = data.get("duration", "day")
+    if duration not in DURATIONS:
+        problems["duration"] = "One of: " + ", ".join(DURATIONS) + "."
+    session = data.get("session", "normal")
+    if session not in SESSIONS:
+        problems["session"] = "One of: " + ", ".join(SESSIONS) + "."
+    if problems:
+        raise TicketInvalid(fields=problems)
+    return Ticket(
+        asset=asset,
+        symbol=symbol.upper() if asset == "equity" else symbol,  # type: ignore[union-attr]
+        instruction=instruction,  # type: ignore[arg-type]
+        quantity=quantity,  # type: ignore[arg-type]
+        order_type=order_type,
+        limit_price=limit_price,
+        stop_price=stop_price,
+        duration=duration,
+        session=session,
+    )
+
+
+def schwab_order(ticket: Ticket) -> dict[str, Any]:
+    """The ticket as Schwab's order JSON (schwab-api.md section 5): prices as decimal strings."""
+    instruction = (OPTION_INSTRUCTIONS if ticket.asset == "option" else EQUITY_INSTRUCTIONS)[ticket.instruction]
+    order: dict[str, Any] = {
+        "session": SESSIONS[ticket.session],
+        "duration": DURATIONS[ticket.duration],
+        "orderType": ticket.order_type.upper(),
+        "orderStrategyType": "SINGLE",
+        "orderLegCollection": [
+            {
+                "instruction": instruction,
+                "quantity": ticket.quantity,
+                "instrument": {"symbol": ticket.symbol, "assetType": ticket.asset.upper()},
+            }
+        ],
+    }
+    if ticket.limit_price is not None:
+        order["price"] = str(ticket.limit_price)
+    if ticket.stop_price is not None:
+        order["stopPrice"] = str(ticket.stop_price)
+    return order
