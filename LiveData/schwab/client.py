@@ -147,6 +147,11 @@ def request(
 def get_json(path: str, *, access_token: str, path_name: str, params: dict[str, str] | None = None) -> Any:
     """GET and parse JSON exactly (numbers as Decimal, so money is never a binary float)."""
     response = request("GET", path, access_token=access_token, path_name=path_name, params=params)
+    return decode(response, path_name=path_name)
+
+
+def decode(response: requests.Response, *, path_name: str) -> Any:
+    """The response's JSON, numbers as Decimal; SchwabMalformedResponse when it is not JSON."""
     try:
         return json.loads(response.text, parse_float=Decimal, parse_int=Decimal)
     except ValueError:

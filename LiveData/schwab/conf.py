@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 
@@ -39,6 +40,11 @@ class SchwabSettings:
     refresh_rate_limit_wait: float
     backoff_base_seconds: int
     backoff_max_seconds: int
+    # Orders.
+    trading_enabled: bool
+    order_notional_cap: Decimal | None
+    order_rate_limit_per_account_per_minute: int
+    order_reconcile_grace: timedelta
 
     @property
     def authorize_url(self) -> str:
@@ -78,6 +84,10 @@ def schwab_settings() -> SchwabSettings:
         refresh_rate_limit_wait=settings.LIVEDATA_REFRESH_RATE_LIMIT_WAIT_SECONDS,
         backoff_base_seconds=settings.LIVEDATA_BACKOFF_BASE_SECONDS,
         backoff_max_seconds=settings.LIVEDATA_BACKOFF_MAX_SECONDS,
+        trading_enabled=bool(settings.SCHWAB_TRADING_ENABLED),
+        order_notional_cap=Decimal(str(settings.SCHWAB_ORDER_NOTIONAL_CAP)) or None,
+        order_rate_limit_per_account_per_minute=settings.SCHWAB_ORDER_RATE_LIMIT_PER_ACCOUNT_PER_MINUTE,
+        order_reconcile_grace=timedelta(seconds=settings.SCHWAB_ORDER_RECONCILE_GRACE_SECONDS),
     )
 
 

@@ -90,3 +90,79 @@ class BrokerConnection(models.Model):
     @property
     def login(self) -> Login:
         return Login(connection_id=self.pk, generation=self.generation)
+
+
+class OrderRequest(models.Model):
+    """The audit trail of orders: one row per order request (preview, place, replace, cancel), who asked
+    for what, what was sent to Schwab, and what came of it. It is also the idempotency record: a place or
+    replace carries the client's Idempotency-Key, and the row moves through recovery points so a foreign
+    call is never repeated blindly (created → sending → placed / rejected / unknown → ...)."""
+
+    class Action(models.TextChoices):
+        PREVIEW = "preview", "Preview"
+        PLACE = "place", "Place"
+        REPLACE = "replace", "Replace"
+        CANCEL = "cancel", "Cancel"
+
+    class State(models.TextChoices):
+        CREATED = "created", "Created (nothing sent)"
+        SENDING = "sending", "Sent, answer not recorded yet"
+        PLACED = "placed", "Accepted by Schwab"
+        UNKNOWN = "unknown", "Status unknown: do not resubmit"
+        NOT_PLACED = "not_placed", "Not placed (reconciled)"
+        REJECTED = "rejected", "Rejected by Schwab"
+        REFUSED = "refused", "Refused by Thor (nothing sent)"
+        FAILED = "failed", "Failed before Schwab accepted it"
+        DONE = "done", "Done"
+
+    user = models.ForeignKey(user_model(), on_delete=models.PROTECT, related_name="schwab_order_requests")
+    connection = models.ForeignKey(BrokerConnection, on_delete=models.SET_NULL, null=True, blank=True)
+    account_id = models.CharField(max_length=128, help_text="Schwab's opaque account hash (never a number).")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    # NULL, not "", for requests without a key: the uniqueness of (user, key) holds only among keys.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    fingerprint = models.CharField(max_length=64, help_text="sha256 of the normalized request, for key reuse")
+    ticket = models.JSONField(null=True, blank=True, help_text="Thor's normalized ticket")
+    schwab_order = models.JSONField(null=True, blank=True, help_text="the order JSON sent to Schwab")
+    target_order_id = models.CharField(max_length=32, blank=True, help_text="the order replaced or canceled")
+    order_id = models.CharField(max_length=32, blank=True, help_text="Schwab's id of the resulting order")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.CREATED)
+    error_code = models.CharField(max_length=64, blank=True)
+    last_status = models.CharField(max_length=32, blank=True, help_text="the order's status last seen")
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.JSONField(
+        null=True, blank=True, help_text="the answer given, replayed for the same key"
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="unique_order_idempotency_key",
+            )
+        ]
+        indexes = [models.Index(fields=["account_id", "order_id"], name="order_request_account_order")]
+        permissions = [("trade", "Can place, replace and cancel Schwab orders")]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.order_id or self.target_order_id or ''} ({self.state})"
+
+
+class OrderStatusChange(models.Model):
+    """A status of the order seen at Schwab, appended whenever it differs from the last one seen."""
+
+    order_request = models.ForeignKey(OrderRequest, on_delete=models.CASCADE, related_name="status_changes")
+    status = models.CharField(max_length=32)
+    filled_quantity = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["seen_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.status} at {self.seen_at:%Y-%m-%d %H:%M:%S}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+import requests
 from django.contrib.auth.models import User
 from django.views.decorators.debug import sensitive_variables
 
@@ -75,3 +76,16 @@ class TraderSession:
             token = services.connection_refresh(connection=self.connection, stale_access_token=token)
             self._throttle()
             return client.get_json(path, access_token=token, path_name=path_name, params=params)
+
+    @sensitive_variables("token")
+    def send(self, method: str, path: str, *, path_name: str, body: Any = None) -> requests.Response:
+        """An order-changing call (POST, PUT, DELETE), sent once: the HTTP layer never retries these. Only
+        a 401, where Schwab refused the caller and did nothing, is retried once with a fresh token."""
+        token = services.connection_access_token(connection=self.connection)
+        self._throttle()
+        try:
+            return client.request(method, path, access_token=token, path_name=path_name, body=body)
+        except SchwabUnauthorized:
+            token = services.connection_refresh(connection=self.connection, stale_access_token=token)
+            self._throttle()
+            return client.request(method, path, access_token=token, path_name=path_name, body=body)

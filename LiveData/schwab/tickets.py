@@ -19,7 +19,12 @@ from typing import Any
 
 from LiveData.schwab.exceptions import TicketInvalid
 
-EQUITY_INSTRUCTIONS = {"buy": "BUY", "sell": "SELL", "sell_short": "SELL_SHORT", "buy_to_cover": "BUY_TO_COVER"}
+EQUITY_INSTRUCTIONS = {
+    "buy": "BUY",
+    "sell": "SELL",
+    "sell_short": "SELL_SHORT",
+    "buy_to_cover": "BUY_TO_COVER",
+}
 OPTION_INSTRUCTIONS = {
     "buy_to_open": "BUY_TO_OPEN",
     "sell_to_open": "SELL_TO_OPEN",
@@ -34,7 +39,17 @@ MAX_PRICE = Decimal("1000000")
 OPTION_MULTIPLIER = Decimal(100)
 EQUITY_SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-/]{0,9}$")
 OCC_SYMBOL = re.compile(r"^[A-Z0-9]{1,6} {0,5}\d{6}[CP]\d{8}$")
-FIELDS = {"asset", "symbol", "instruction", "quantity", "order_type", "limit_price", "stop_price", "duration", "session"}
+FIELDS = {
+    "asset",
+    "symbol",
+    "instruction",
+    "quantity",
+    "order_type",
+    "limit_price",
+    "stop_price",
+    "duration",
+    "session",
+}
 
 
 @dataclass(frozen=True)
@@ -58,7 +73,7 @@ class Ticket:
         return self.instruction.startswith("buy")
 
     def notional(self, reference_price: Decimal | None = None) -> Decimal | None:
-        """quantity × price × multiplier, at the limit (or stop) price, else at `reference_price`."""
+        """quantity x price x multiplier, at the limit (or stop) price, else at `reference_price`."""
         price = self.limit_price or self.stop_price or reference_price
         return None if price is None else self.quantity * price * self.multiplier
 
@@ -112,10 +127,14 @@ def parse(data: Any) -> Ticket:
         problems["asset"] = "One of: equity, option."
         asset = "equity"
     symbol = data.get("symbol")
+    if isinstance(symbol, str) and asset == "equity":
+        symbol = symbol.strip().upper()
     pattern = OCC_SYMBOL if asset == "option" else EQUITY_SYMBOL
-    if not isinstance(symbol, str) or not pattern.fullmatch(symbol.upper() if asset == "equity" else symbol):
+    if not isinstance(symbol, str) or not pattern.fullmatch(symbol):
         problems["symbol"] = (
-            'An OCC option symbol, e.g. "SPY   261218P00505000".' if asset == "option" else "A ticker, e.g. AAPL."
+            'An OCC option symbol, e.g. "SPY   261218P00505000".'
+            if asset == "option"
+            else "A ticker, e.g. AAPL."
         )
     instructions = OPTION_INSTRUCTIONS if asset == "option" else EQUITY_INSTRUCTIONS
     instruction = data.get("instruction")
@@ -150,7 +169,7 @@ def parse(data: Any) -> Ticket:
         raise TicketInvalid(fields=problems)
     return Ticket(
         asset=asset,
-        symbol=symbol.upper() if asset == "equity" else symbol,  # type: ignore[union-attr]
+        symbol=str(symbol),
         instruction=instruction,  # type: ignore[arg-type]
         quantity=quantity,  # type: ignore[arg-type]
         order_type=order_type,
@@ -163,7 +182,9 @@ def parse(data: Any) -> Ticket:
 
 def schwab_order(ticket: Ticket) -> dict[str, Any]:
     """The ticket as Schwab's order JSON (schwab-api.md section 5): prices as decimal strings."""
-    instruction = (OPTION_INSTRUCTIONS if ticket.asset == "option" else EQUITY_INSTRUCTIONS)[ticket.instruction]
+    instruction = (OPTION_INSTRUCTIONS if ticket.asset == "option" else EQUITY_INSTRUCTIONS)[
+        ticket.instruction
+    ]
     order: dict[str, Any] = {
         "session": SESSIONS[ticket.session],
         "duration": DURATIONS[ticket.duration],

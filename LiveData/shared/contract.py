@@ -5,6 +5,7 @@ document live in `LiveData/shared/schemas/` (JSON Schema, draft 2020-12).
 
     live_data:positions:{account_id}   latest positions snapshot (JSON envelope), and its PUBLISH channel
     live_data:balances:{account_id}    latest balances snapshot (JSON envelope), and its PUBLISH channel
+    live_data:orders:{account_id}      open and recent orders (JSON envelope), and its PUBLISH channel
     live_data:accounts:{user_id}       SET: the account ids the user's current broker login shares
     live_data:accounts_status:{user_id}  "active" or "reauth_required" (absent: no login)
     live_data:owners:{account_id}      SET: the Thor user ids entitled to the account (the reverse index)
@@ -48,6 +49,15 @@ def snapshot_key(kind: Kind, account_id: str) -> str:
     if kind not in KINDS:
         raise ValueError(f"unknown snapshot kind: {kind}")
     return f"{KEY_PREFIX}:{kind}:{account_id}"
+
+
+ORDERS: Literal["orders"] = "orders"
+ORDERS_SCHEMA_VERSION = 1
+
+
+def orders_key(account_id: str) -> str:
+    """Open and recent orders of the account; a notification goes out on the channel of the same name."""
+    return f"{KEY_PREFIX}:{ORDERS}:{account_id}"
 
 
 def positions_key(account_id: str) -> str:
@@ -108,6 +118,10 @@ RATE_LIMIT_GLOBAL_KEY = "schwab:rate:global"
 
 def rate_limit_connection_key(connection_id: int) -> str:
     return f"schwab:rate:connection:{connection_id}"
+
+
+def order_rate_limit_key(account_id: str) -> str:
+    return f"schwab:rate:orders:{account_id}"
 
 
 def refresh_backoff_key(connection_id: int) -> str:

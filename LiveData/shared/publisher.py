@@ -107,3 +107,24 @@ def mark_stale(*, account_id: str, reason: str, at: datetime, client: redis.Redi
 
         redis_client.transaction(flag, key)
     return marked
+
+
+def publish_orders(*, envelope: dict[str, Any], client: redis.Redis | None = None) -> None:
+    """Store the account's orders document and announce it, atomically (MULTI/EXEC)."""
+    account_id = envelope["account_id"]
+    key = contract.orders_key(account_id)
+    note = {
+        "schema": f"{contract.KEY_PREFIX}.notification",
+        "schema_version": contract.NOTIFICATION_SCHEMA_VERSION,
+        "event": "snapshot",
+        "kind": contract.ORDERS,
+        "account_id": account_id,
+        "key": key,
+        "as_of": envelope["as_of"],
+        "published_at": envelope["published_at"],
+        "changes": {"open": sum(1 for order in envelope["orders"] if order["open"])},
+    }
+    pipe = (client or get_redis()).pipeline(transaction=True)
+    pipe.set(key, _dumps(envelope))
+    pipe.publish(key, _dumps(note))
+    pipe.execute()

@@ -76,3 +76,11 @@ def acquire_for_connection(
         ],
         max_wait=max_wait,
     )
+
+
+def acquire_for_orders(
+    account_id: str, *, per_minute: int, arrival_allowance: float, max_wait: float
+) -> float:
+    """Take a slot under the account's order-request limit (Schwab sets one per account per minute)."""
+    window = 60 + arrival_allowance
+    return acquire([Limit(contract.order_rate_limit_key(account_id), per_minute, window)], max_wait=max_wait)

@@ -57,6 +57,17 @@ def latest_balances(account_id: str, *, client: redis.Redis | None = None) -> di
     return latest(contract.BALANCES, account_id, client=client)
 
 
+def latest_orders(account_id: str, *, client: redis.Redis | None = None) -> dict[str, Any] | None:
+    """The account's open and recent orders as last published, or None."""
+    text = (client or get_redis()).get(contract.orders_key(account_id))
+    if text is None:
+        return None
+    document = json.loads(text)
+    if document.get("schema_version") != contract.ORDERS_SCHEMA_VERSION:
+        raise SnapshotSchemaError(f"orders schema version {document.get('schema_version')!r} is not 1")
+    return dict(document)
+
+
 def user_account_ids(user_id: int | str, *, client: redis.Redis | None = None) -> list[str]:
     """The accounts the user's current broker login shares (kept while a reconnect is needed)."""
     return sorted((client or get_redis()).smembers(contract.user_accounts_key(user_id)))  # type: ignore[arg-type]

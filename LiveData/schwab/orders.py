@@ -1,0 +1,637 @@
+"""Orders, safely: preview, place, replace, cancel, list and read, with an audit row for every request.
+
+The rules, in the order they are checked (nothing reaches Schwab until all pass):
+1. trading is on (SCHWAB_TRADING_ENABLED) and the user has the `schwab.trade` permission;
+2. place and replace carry an Idempotency-Key; the ticket is valid; the account is one of the user's;
+3. the order is within SCHWAB_ORDER_NOTIONAL_CAP and the account's order-request limit.
+
+Idempotency follows Stripe's design on PostgreSQL: requests with one key are serialized by an advisory
+lock (held across processes while the request runs), the key's `OrderRequest` row stores the normalized
+request (another request under the same key is refused) and moves through recovery points that are
+committed before and after the one call to Schwab: created → sending → placed | rejected | unknown. A
+request that finds its key `sending` or `unknown` never sends again: it reconciles, looking for the order
+among the account's recent orders (Schwab has no client order id), and answers what is known.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import redis
+from django.db import connection as db_connection
+from django.db import transaction
+
+from LiveData.schwab import accounts, client, order_transforms, tickets
+from LiveData.schwab.conf import schwab_settings
+from LiveData.schwab.exceptions import (
+    IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+    NotionalCapExceeded,
+    OrderError,
+    OrderNotCancelable,
+    OrderNotFound,
+    OrderNotReplaceable,
+    OrderPriceUnknown,
+    OrderRejected,
+    OrdersThrottled,
+    SchwabApiError,
+    SchwabBadRequest,
+    SchwabError,
+    SchwabMalformedResponse,
+    SchwabRateLimited,
+    SchwabUnauthorized,
+    TicketInvalid,
+    TradingDisabled,
+    TradingNotPermitted,
+)
+from LiveData.schwab.models import OrderRequest, OrderStatusChange
+from LiveData.schwab.session import TraderSession
+from LiveData.shared import clock, contract, publisher, ratelimit, reader
+
+logger = logging.getLogger(__name__)
+State = OrderRequest.State
+Action = OrderRequest.Action
+LIST_DAYS_BACK = 60  # Schwab's order list reaches at most 60 days back
+RECENT = timedelta(days=1)  # what live_data:orders holds besides the open orders
+MATCH_SLACK = timedelta(seconds=60)  # clock difference allowed when finding a sent order by its time
+STATUSES = frozenset(
+    order_transforms.OPEN_STATUSES | {"REJECTED", "CANCELED", "REPLACED", "FILLED", "EXPIRED", "UNKNOWN"}
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to answer: the HTTP status and the JSON body (replayed as it is for the same key)."""
+
+    status: int
+    body: dict[str, Any]
+
+
+# --- Gates ------------------------------------------------------------------------------------------------
+
+
+def trading_check(*, user: Any) -> None:
+    """403 unless trading is switched on and the user may trade (checked before anything else)."""
+    if not schwab_settings().trading_enabled:
+        raise TradingDisabled
+    if not user.has_perm("schwab.trade"):
+        raise TradingNotPermitted
+
+
+def trading_state(*, user: Any) -> dict[str, Any]:
+    """Whether the user may trade now, and if not why (for the order ticket)."""
+    try:
+        trading_check(user=user)
+    except OrderError as refused:
+        return {"enabled": False, "reason": refused.code, "message": refused.detail}
+    return {"enabled": True, "reason": None, "message": None}
+
+
+def _key(raw: str | None) -> str:
+    key = (raw or "").strip()
+    if not key or len(key) > 255:
+        raise IdempotencyKeyRequired
+    return key
+
+
+def _fingerprint(**request: Any) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+
+
+_process_locks: dict[tuple[int, str], threading.Lock] = {}
+_process_locks_guard = threading.Lock()
+
+
+@contextmanager
+def idempotency_lock(user_id: int, key: str) -> Iterator[None]:
+    """Serialize the requests that carry one key: a PostgreSQL advisory lock (every process), or, on the
+    development database (SQLite: one process), a lock in this process."""
+    if db_connection.vendor == "postgresql":
+        number = int.from_bytes(hashlib.sha256(f"{user_id}:{key}".encode()).digest()[:8], "big", signed=True)
+        with db_connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [number])
+        try:
+            yield
+        finally:
+            with db_connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [number])
+        return
+    with _process_locks_guard:
+        lock = _process_locks.setdefault((user_id, key), threading.Lock())
+    with lock:
+        yield
+
+
+# --- The audit trail --------------------------------------------------------------------------------------
+
+
+def _audit(session: TraderSession, **fields: Any) -> OrderRequest:
+    connection = None
+    with contextlib.suppress(SchwabError):  # not connected: the refusal is recorded all the same
+        connection = session.connection
+    return OrderRequest.objects.create(user=session.user, connection=connection, **fields)
+
+
+def _finish(
+    row: OrderRequest, state: str, outcome: Outcome, *, error_code: str = "", **fields: Any
+) -> Outcome:
+    row.state = state
+    row.error_code = error_code
+    row.response_status = outcome.status
+    row.response = outcome.body
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.save()
+    return outcome
+
+
+def _refusal(row: OrderRequest, error: SchwabError, state: str = State.REFUSED) -> SchwabError:
+    """Record an answered refusal on the row (so the same key replays it) and hand the error back."""
+    _finish(row, state, Outcome(error.status, error.payload()), error_code=error.code)
+    return error
+
+
+@contextmanager
+def _audited(session: TraderSession, action: str, account_id: str, **fields: Any) -> Iterator[None]:
+    """Refusals before a request has its own row (trading off, a bad ticket, someone else's account)
+    still leave one."""
+    try:
+        yield
+    except SchwabError as refused:
+        _audit(
+            session,
+            action=action,
+            account_id=account_id[:128],
+            fingerprint="",
+            state=State.REFUSED,
+            error_code=refused.code,
+            response_status=refused.status,
+            response=refused.payload(),
+            **fields,
+        )
+        raise
+
+
+def _observe(account_id: str, documents: list[dict[str, Any]]) -> None:
+    """Append to the audit trail the statuses seen for orders Thor placed."""
+    by_id = {document["order_id"]: document for document in documents}
+    rows = OrderRequest.objects.filter(
+        account_id=account_id, order_id__in=list(by_id), action__in=[Action.PLACE, Action.REPLACE]
+    )
+    now = clock.now()
+    for row in rows:
+        document = by_id[row.order_id]
+        if row.last_status != document["status"]:
+            filled = document.get("filled_quantity")
+            OrderStatusChange.objects.create(
+                order_request=row,
+                status=document["status"],
+                filled_quantity=Decimal(filled) if filled is not None else None,
+                seen_at=now,
+            )
+            row.last_status = document["status"]
+            row.save(update_fields=["last_status", "updated_at"])
+
+
+# --- Reads ------------------------------------------------------------------------------------------------
+
+
+def _schwab_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _fetch_orders(
+    session: TraderSession, account_id: str, *, since: datetime, until: datetime, status: str | None = None
+) -> list[dict[str, Any]]:
+    params = {"fromEnteredTime": _schwab_time(since), "toEnteredTime": _schwab_time(until)}
+    if status:
+        params["status"] = status
+    data = session.get(f"/accounts/{account_id}/orders", path_name="orders.list", params=params)
+    if not isinstance(data, list):
+        raise SchwabMalformedResponse
+    return [order for order in data if isinstance(order, dict)]
+
+
+def _fetch_order(session: TraderSession, account_id: str, order_id: str) -> dict[str, Any]:
+    if not order_id.isdigit() or len(order_id) > 20:
+        raise OrderNotFound
+    try:
+        data = session.get(f"/accounts/{account_id}/orders/{order_id}", path_name="orders.get")
+    except SchwabBadRequest as refused:
+        if refused.upstream_status in (400, 404):
+            raise OrderNotFound from None
+        raise
+    if not isinstance(data, dict):
+        raise SchwabMalformedResponse
+    return data
+
+
+def orders_list(
+    *,
+    session: TraderSession,
+    account_id: str,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The account's orders, newest first, optionally of one status, entered in [since, until]."""
+    accounts.account_authorize(session=session, account_id=account_id)
+    now = clock.now()
+    until = until or now
+    since = since or now - timedelta(days=7)
+    if status is not None and status not in STATUSES:
+        raise TicketInvalid(fields={"status": "Not one of Schwab's order statuses."})
+    if since > until or since < now - timedelta(days=LIST_DAYS_BACK):
+        raise TicketInvalid(fields={"from": f"From before to, at most {LIST_DAYS_BACK} days back."})
+    raw = _fetch_orders(session, account_id, since=since, until=until, status=status)
+    documents = sorted(
+        (order_transforms.order_document(order) for order in raw),
+        key=lambda document: (document["entered_time"] or "", document["order_id"]),
+        reverse=True,
+    )
+    _observe(account_id, documents)
+    return documents
+
+
+def order_get(*, session: TraderSession, account_id: str, order_id: str) -> dict[str, Any]:
+    """One of the account's orders (404 order_not_found for another account's)."""
+    accounts.account_authorize(session=session, account_id=account_id)
+    document = order_transforms.order_document(_fetch_order(session, account_id, order_id))
+    _observe(account_id, [document])
+    return document
+
+
+def orders_publish(*, session: TraderSession, account_id: str) -> dict[str, Any] | None:
+    """Refresh live_data:orders:{account_id} (open and recent orders); best effort after an action."""
+    now = clock.now()
+    try:
+        documents = orders_list(session=session, account_id=account_id, since=now - RECENT, until=now)
+        envelope = {
+            "schema": f"{contract.KEY_PREFIX}.{contract.ORDERS}",
+            "schema_version": contract.ORDERS_SCHEMA_VERSION,
+            "source": "schwab",
+            "account_id": account_id,
+            "as_of": contract.timestamp(now),
+            "published_at": contract.timestamp(clock.now()),
+            "orders": documents,
+        }
+        publisher.publish_orders(envelope=envelope)
+    except (SchwabError, redis.RedisError) as failure:
+        logger.warning("orders not published: %s", getattr(failure, "code", type(failure).__name__))
+        return None
+    return envelope
+
+
+def has_open_orders(account_id: str) -> bool:
+    """Whether the last published orders of the account include open ones (the refresher follows them)."""
+    try:
+        stored = reader.latest_orders(account_id)
+    except (redis.RedisError, reader.SnapshotSchemaError):
+        return False
+    return bool(stored and any(order["open"] for order in stored["orders"]))
+
+
+# --- Preview ----------------------------------------------------------------------------------------------
+
+
+def order_preview(*, session: TraderSession, account_id: str, data: Any) -> dict[str, Any]:
+    """What Schwab's previewOrder says of the ticket, normalized (nothing is placed)."""
+    with _audited(session, Action.PREVIEW, account_id, ticket=data if isinstance(data, dict) else None):
+        ticket = tickets.parse(data)
+        accounts.account_authorize(session=session, account_id=account_id)
+    schwab_order = tickets.schwab_order(ticket)
+    row = _audit(
+        session,
+        action=Action.PREVIEW,
+        account_id=account_id,
+        fingerprint="",
+        ticket=ticket.as_json(),
+        schwab_order=schwab_order,
+        sent_at=clock.now(),
+    )
+    try:
+        response = session.send(
+            "POST", f"/accounts/{account_id}/previewOrder", path_name="orders.preview", body=schwab_order
+        )
+        preview = client.decode(response, path_name="orders.preview")
+    except SchwabBadRequest:
+        raise _refusal(row, OrderRejected(), State.REJECTED) from None
+    except SchwabError as failure:
+        raise _refusal(row, failure, State.FAILED) from None
+    document = order_transforms.preview_document(preview if isinstance(preview, dict) else {})
+    _finish(row, State.DONE, Outcome(200, {"success": True, "preview": document}))
+    return document
+
+
+# --- Place and replace ------------------------------------------------------------------------------------
+
+
+def order_place(
+    *, session: TraderSession, account_id: str, data: Any, idempotency_key: str | None
+) -> Outcome:
+    """Place the ticket's order once per key; 201 placed, 202 status unknown (do not resubmit)."""
+    with _audited(session, Action.PLACE, account_id, ticket=data if isinstance(data, dict) else None):
+        trading_check(user=session.user)
+        key = _key(idempotency_key)
+        ticket = tickets.parse(data)
+        accounts.account_authorize(session=session, account_id=account_id)
+    fingerprint = _fingerprint(action=Action.PLACE, account=account_id, ticket=ticket.as_json())
+    with idempotency_lock(session.user.pk, key):
+        row = _claim(session, Action.PLACE, account_id, key, fingerprint, ticket)
+        return _advance(session, row, ticket)
+
+
+def order_replace(
+    *, session: TraderSession, account_id: str, order_id: str, data: Any, idempotency_key: str | None
+) -> Outcome:
+    """Replace a working order with the ticket's, once per key; answers with the new order id."""
+    with _audited(
+        session,
+        Action.REPLACE,
+        account_id,
+        ticket=data if isinstance(data, dict) else None,
+        target_order_id=order_id[:32],
+    ):
+        trading_check(user=session.user)
+        key = _key(idempotency_key)
+        ticket = tickets.parse(data)
+        accounts.account_authorize(session=session, account_id=account_id)
+    fingerprint = _fingerprint(
+        action=Action.REPLACE, account=account_id, target=order_id, ticket=ticket.as_json()
+    )
+    with idempotency_lock(session.user.pk, key):
+        row = _claim(session, Action.REPLACE, account_id, key, fingerprint, ticket, target_order_id=order_id)
+        return _advance(session, row, ticket)
+
+
+def _claim(
+    session: TraderSession,
+    action: str,
+    account_id: str,
+    key: str,
+    fingerprint: str,
+    ticket: tickets.Ticket,
+    target_order_id: str = "",
+) -> OrderRequest:
+    """The key's row: created now, or the earlier request's (which must be the same request)."""
+    with transaction.atomic():
+        row, created = OrderRequest.objects.get_or_create(
+            user=session.user,
+            idempotency_key=key,
+            defaults={
+                "connection": session.connection,
+                "account_id": account_id,
+                "action": action,
+                "fingerprint": fingerprint,
+                "ticket": ticket.as_json(),
+                "target_order_id": target_order_id,
+            },
+        )
+    if not created and row.fingerprint != fingerprint:
+        refused = IdempotencyKeyReused()
+        _audit(
+            session,
+            action=action,
+            account_id=account_id,
+            fingerprint=fingerprint,
+            ticket=ticket.as_json(),
+            target_order_id=target_order_id,
+            state=State.REFUSED,
+            error_code=refused.code,
+            response_status=refused.status,
+            response=refused.payload(),
+        )
+        raise refused
+    return row
+
+
+def _advance(session: TraderSession, row: OrderRequest, ticket: tickets.Ticket) -> Outcome:
+    """Take the key's request on from its last recovery point."""
+    if row.state in (State.SENDING, State.UNKNOWN):
+        return _settle(session, row)  # it may have reached Schwab: find out, never send again
+    if row.state != State.CREATED:
+        return Outcome(row.response_status or 200, row.response or {})  # the first outcome, replayed
+    if row.action == Action.REPLACE:
+        _check_replaceable(session, row)
+    _check_cap(row, ticket)
+    _throttle_orders(row.account_id)
+    schwab_order = tickets.schwab_order(ticket)
+    row.state, row.schwab_order, row.sent_at = State.SENDING, schwab_order, clock.now()
+    row.save()  # the recovery point: from here on this request is never sent again
+    if row.action == Action.REPLACE:
+        method, path = "PUT", f"/accounts/{row.account_id}/orders/{row.target_order_id}"
+    else:
+        method, path = "POST", f"/accounts/{row.account_id}/orders"
+    try:
+        response = session.send(method, path, path_name=f"orders.{row.action}", body=schwab_order)
+    except SchwabBadRequest:
+        if row.action == Action.REPLACE:
+            _check_replaceable(session, row)  # it may have filled or been canceled meanwhile
+        raise _refusal(row, OrderRejected(), State.REJECTED) from None
+    except (SchwabRateLimited, SchwabUnauthorized) as refused:
+        row.state = State.CREATED  # refused outright, nothing done: the same key may try again later
+        row.save(update_fields=["state", "updated_at"])
+        raise refused from None
+    except SchwabApiError as failure:
+        if failure.outage or failure.upstream_status is None:
+            logger.warning("order %s %s ambiguous: %s; reconciling", row.action, row.pk, failure.code)
+            return _settle(session, row)
+        raise _refusal(row, failure, State.FAILED) from None
+    except SchwabError:
+        row.state = State.CREATED  # failed before the call (limits, tokens, Redis): nothing was sent
+        row.save(update_fields=["state", "updated_at"])
+        raise
+    order_id = _order_id_from(response.headers.get("Location"))
+    if order_id is None:  # Schwab may answer 201 without Location when the order fills at once
+        return _settle(session, row)
+    return _placed(session, row, order_id)
+
+
+def _check_replaceable(session: TraderSession, row: OrderRequest) -> None:
+    try:
+        target = _fetch_order(session, row.account_id, row.target_order_id)
+    except OrderNotFound as missing:
+        raise _refusal(row, missing) from None
+    if not target.get("editable", target.get("status") in order_transforms.OPEN_STATUSES):
+        raise _refusal(row, OrderNotReplaceable())
+
+
+def _check_cap(row: OrderRequest, ticket: tickets.Ticket) -> None:
+    cap = schwab_settings().order_notional_cap
+    if cap is None:
+        return
+    notional = ticket.notional(reference_price=_reference_price(row.account_id, ticket.symbol))
+    if notional is None:
+        raise _refusal(row, OrderPriceUnknown())
+    if notional > cap:
+        raise _refusal(row, NotionalCapExceeded(f"The order is worth {notional}; Thor allows at most {cap}."))
+
+
+def _reference_price(account_id: str, symbol: str) -> Decimal | None:
+    """The symbol's last price in the account's published positions (for a market order under a cap)."""
+    try:
+        positions = reader.latest_positions(account_id)
+    except (redis.RedisError, reader.SnapshotSchemaError):
+        return None
+    for position in (positions or {}).get("positions", []):
+        if position.get("symbol") == symbol and position.get("current_price") is not None:
+            return Decimal(position["current_price"])
+    return None
+
+
+def _throttle_orders(account_id: str) -> None:
+    conf = schwab_settings()
+    try:
+        ratelimit.acquire_for_orders(
+            account_id,
+            per_minute=conf.order_rate_limit_per_account_per_minute,
+            arrival_allowance=conf.rate_limit_arrival_allowance,
+            max_wait=conf.rate_limit_max_wait,
+        )
+    except ratelimit.RateLimitExceeded as full:
+        raise OrdersThrottled(retry_after=full.retry_after) from None
+
+
+def _order_id_from(location: str | None) -> str | None:
+    tail = (location or "").rstrip("/").rsplit("/", 1)[-1]
+    return tail if tail.isdigit() else None
+
+
+def _placed(session: TraderSession, row: OrderRequest, order_id: str) -> Outcome:
+    try:
+        document = order_transforms.order_document(_fetch_order(session, row.account_id, order_id))
+    except SchwabError:  # placed all the same; the status will follow
+        document = {"order_id": order_id, "status": "ACCEPTED"}
+    body: dict[str, Any] = {"success": True, "outcome": "placed", "order_id": order_id, "order": document}
+    if row.action == Action.REPLACE:
+        body["replaced_order_id"] = row.target_order_id
+    outcome = _finish(row, State.PLACED, Outcome(201, body), order_id=order_id)
+    if "symbol" in document:
+        _observe(row.account_id, [document])
+    orders_publish(session=session, account_id=row.account_id)
+    return outcome
+
+
+def _settle(session: TraderSession, row: OrderRequest) -> Outcome:
+    """After an ambiguous answer: find the order at Schwab; else say so, and never send it again."""
+    try:
+        found = _find_sent_order(session, row)
+    except SchwabError:
+        found = None
+        searched = False
+    else:
+        searched = True
+    if found is not None:
+        return _placed(session, row, found)
+    sent_at = row.sent_at or row.created_at
+    if searched and clock.now() - sent_at > schwab_settings().order_reconcile_grace:
+        body = {
+            "success": False,
+            "error": "schwab_order_not_placed",
+            "message": "Schwab did not take this order; nothing was placed. You may place it again.",
+        }
+        return _finish(row, State.NOT_PLACED, Outcome(502, body), error_code="schwab_order_not_placed")
+    body = {
+        "success": True,
+        "outcome": "unknown",
+        "order_id": None,
+        "message": "Schwab may have received this order, but did not confirm it. Do not place it again: "
+        "Thor is finding out, and this request with the same Idempotency-Key will say what happened.",
+    }
+    outcome = Outcome(202, body)
+    row.state, row.response_status, row.response = State.UNKNOWN, outcome.status, outcome.body
+    row.error_code = "order_status_unknown"
+    row.save()
+    return outcome
+
+
+def _find_sent_order(session: TraderSession, row: OrderRequest) -> str | None:
+    """The id of the order this row sent, among the account's recent orders (unclaimed, same terms)."""
+    sent_at = row.sent_at or row.created_at
+    candidates = _fetch_orders(
+        session, row.account_id, since=sent_at - MATCH_SLACK, until=clock.now() + MATCH_SLACK
+    )
+    wanted = row.schwab_order or {}
+    claimed = set(
+        OrderRequest.objects.filter(account_id=row.account_id)
+        .exclude(pk=row.pk)
+        .exclude(order_id="")
+        .values_list("order_id", flat=True)
+    )
+    matches = [
+        order
+        for order in candidates
+        if str(order.get("orderId")) not in claimed
+        and str(order.get("orderId")) != row.target_order_id
+        and _same_terms(order, wanted)
+    ]
+    matches.sort(key=lambda order: (str(order.get("enteredTime") or ""), str(order.get("orderId"))))
+    return str(matches[0]["orderId"]) if matches else None
+
+
+def _same_terms(order: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    def leg(document: dict[str, Any]) -> dict[str, Any]:
+        legs = document.get("orderLegCollection") or [{}]
+        return legs[0] if isinstance(legs[0], dict) else {}
+
+    def number(value: Any) -> Decimal | None:
+        return None if value is None else Decimal(str(value))
+
+    have, want = leg(order), leg(wanted)
+    return (
+        (have.get("instrument") or {}).get("symbol") == (want.get("instrument") or {}).get("symbol")
+        and have.get("instruction") == want.get("instruction")
+        and number(have.get("quantity")) == number(want.get("quantity"))
+        and order.get("orderType") == wanted.get("orderType")
+        and number(order.get("price")) == number(wanted.get("price"))
+    )
+
+
+# --- Cancel -----------------------------------------------------------------------------------------------
+
+
+def order_cancel(*, session: TraderSession, account_id: str, order_id: str) -> Outcome:
+    """Cancel a working order. Canceling one already canceled answers as done; a filled one is 409."""
+    with _audited(session, Action.CANCEL, account_id, target_order_id=order_id[:32]):
+        trading_check(user=session.user)
+        accounts.account_authorize(session=session, account_id=account_id)
+        target = order_transforms.order_document(_fetch_order(session, account_id, order_id))
+    row = _audit(
+        session, action=Action.CANCEL, account_id=account_id, fingerprint="", target_order_id=order_id
+    )
+    if target["status"] in ("CANCELED", "PENDING_CANCEL"):
+        return _finish(row, State.DONE, Outcome(200, {"success": True, "order": target}))
+    if not target["cancelable"]:
+        raise _refusal(row, OrderNotCancelable())
+    _throttle_orders(account_id)
+    row.state, row.sent_at = State.SENDING, clock.now()
+    row.save()
+    try:
+        session.send("DELETE", f"/accounts/{account_id}/orders/{order_id}", path_name="orders.cancel")
+    except SchwabBadRequest:
+        raise _refusal(row, OrderNotCancelable(), State.REJECTED) from None
+    except SchwabApiError as failure:
+        if not (failure.outage or failure.upstream_status is None):
+            raise _refusal(row, failure, State.FAILED) from None
+        logger.warning("order cancel %s ambiguous: %s; reading the order", row.pk, failure.code)
+    try:
+        after = order_transforms.order_document(_fetch_order(session, account_id, order_id))
+    except SchwabError:
+        body = {"success": True, "outcome": "unknown", "message": "Schwab did not confirm the cancel yet."}
+        return _finish(row, State.UNKNOWN, Outcome(202, body), error_code="order_status_unknown")
+    _observe(account_id, [after])
+    outcome = _finish(
+        row, State.DONE, Outcome(200, {"success": True, "order": after}), last_status=after["status"]
+    )
+    orders_publish(session=session, account_id=account_id)
+    return outcome
