@@ -166,7 +166,9 @@ SCHWAB_TRADING_ENABLED = env.bool("SCHWAB_TRADING_ENABLED", default=False)
 # Refuse, before Schwab is called, any order whose quantity x price x multiplier exceeds this (0: no cap).
 SCHWAB_ORDER_NOTIONAL_CAP = env.str("SCHWAB_ORDER_NOTIONAL_CAP", default="0")
 # Order requests (place, replace, cancel) per account per minute, shared by every worker (Schwab: up to 120).
-SCHWAB_ORDER_RATE_LIMIT_PER_ACCOUNT_PER_MINUTE = env.int("SCHWAB_ORDER_RATE_LIMIT_PER_ACCOUNT_PER_MINUTE", default=120)
+SCHWAB_ORDER_RATE_LIMIT_PER_ACCOUNT_PER_MINUTE = env.int(
+    "SCHWAB_ORDER_RATE_LIMIT_PER_ACCOUNT_PER_MINUTE", default=120
+)
 # After an ambiguous failure, how long an order not found at Schwab stays "unknown" before "not placed".
 SCHWAB_ORDER_RECONCILE_GRACE_SECONDS = env.int("SCHWAB_ORDER_RECONCILE_GRACE_SECONDS", default=120)
 # Login-free OAuth bootstrap views (test_views.py): reachable only when DEBUG and this are both on.

@@ -161,6 +161,13 @@ def _refusal(row: OrderRequest, error: SchwabError, state: str = State.REFUSED) 
     return error
 
 
+def _as_sent(data: Any) -> dict[str, Any] | None:
+    """The client's ticket as it came, for the audit row (numbers kept exact, as text)."""
+    if not isinstance(data, dict):
+        return None
+    return dict(json.loads(json.dumps(data, default=str)))
+
+
 @contextmanager
 def _audited(session: TraderSession, action: str, account_id: str, **fields: Any) -> Iterator[None]:
     """Refusals before a request has its own row (trading off, a bad ticket, someone else's account)
@@ -306,7 +313,7 @@ def has_open_orders(account_id: str) -> bool:
 
 def order_preview(*, session: TraderSession, account_id: str, data: Any) -> dict[str, Any]:
     """What Schwab's previewOrder says of the ticket, normalized (nothing is placed)."""
-    with _audited(session, Action.PREVIEW, account_id, ticket=data if isinstance(data, dict) else None):
+    with _audited(session, Action.PREVIEW, account_id, ticket=_as_sent(data)):
         ticket = tickets.parse(data)
         accounts.account_authorize(session=session, account_id=account_id)
     schwab_order = tickets.schwab_order(ticket)
@@ -340,7 +347,7 @@ def order_place(
     *, session: TraderSession, account_id: str, data: Any, idempotency_key: str | None
 ) -> Outcome:
     """Place the ticket's order once per key; 201 placed, 202 status unknown (do not resubmit)."""
-    with _audited(session, Action.PLACE, account_id, ticket=data if isinstance(data, dict) else None):
+    with _audited(session, Action.PLACE, account_id, ticket=_as_sent(data)):
         trading_check(user=session.user)
         key = _key(idempotency_key)
         ticket = tickets.parse(data)
@@ -359,7 +366,7 @@ def order_replace(
         session,
         Action.REPLACE,
         account_id,
-        ticket=data if isinstance(data, dict) else None,
+        ticket=_as_sent(data),
         target_order_id=order_id[:32],
     ):
         trading_check(user=session.user)

@@ -96,7 +96,7 @@ def _price(raw: Any, name: str, problems: dict[str, str]) -> Decimal | None:
     if raw is None or raw == "":
         problems[name] = "Required for this order type."
         return None
-    if isinstance(raw, bool) or not isinstance(raw, str | int):
+    if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):  # Decimal: parsed from JSON text
         problems[name] = 'Send the price as a decimal string, e.g. "150.25".'
         return None
     try:
@@ -153,11 +153,11 @@ def parse(data: Any) -> Ticket:
     limit_price = stop_price = None
     if order_type in ("limit", "stop_limit"):
         limit_price = _price(data.get("limit_price"), "limit_price", problems)
-    elif data.get("limit_price") not in (None, ""):
+    elif data.get("limit_price") not in (None, "") and "order_type" not in problems:
         problems["limit_price"] = "Only for limit and stop-limit orders."
     if order_type in ("stop", "stop_limit"):
         stop_price = _price(data.get("stop_price"), "stop_price", problems)
-    elif data.get("stop_price") not in (None, ""):
+    elif data.get("stop_price") not in (None, "") and "order_type" not in problems:
         problems["stop_price"] = "Only for stop and stop-limit orders."
     duration = data.get("duration", "day")
     if duration not in DURATIONS:

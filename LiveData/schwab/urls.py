@@ -17,6 +17,10 @@ urlpatterns = [
     path("accounts/<str:account_id>/positions/", views.get_positions, name="get_positions"),
     path("accounts/<str:account_id>/balances/", views.get_balances, name="get_balances"),
     path("accounts/<str:account_id>/positions/latest/", views.latest_positions, name="latest_positions"),
+    # Orders
+    path("accounts/<str:account_id>/orders/preview/", views.order_preview, name="order_preview"),
+    path("accounts/<str:account_id>/orders/", views.account_orders, name="orders"),
+    path("accounts/<str:account_id>/orders/<str:order_id>/", views.account_order, name="order"),
     # Account summary for the frontend
     path("account/summary/", views.account_summary, name="account_summary"),
     # Health and the API's contract

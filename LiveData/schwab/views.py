@@ -3,7 +3,10 @@ the work is in services and the Trader API client, and errors are raised and ren
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -14,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_variables
 
-from LiveData.schwab import flow, oauth, openapi, selectors, services
+from LiveData.schwab import flow, oauth, openapi, orders, selectors, services
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import (
@@ -23,6 +26,7 @@ from LiveData.schwab.exceptions import (
     OAuthCodeMissing,
     OAuthDenied,
     SchwabNotConnected,
+    TicketInvalid,
 )
 
 View = Callable[..., HttpResponse]
@@ -192,3 +196,72 @@ def health(request: HttpRequest) -> JsonResponse:
 def openapi_document(request: HttpRequest) -> JsonResponse:
     """This API's OpenAPI 3.1 document (public: it describes the endpoints, nothing about anyone)."""
     return JsonResponse(openapi.document(), json_dumps_params={"ensure_ascii": False})
+
+
+# --- Orders ---------------------------------------------------------------------------------------------
+
+
+def _ticket(request: HttpRequest) -> Any:
+    """The JSON body; numbers as Decimal from their text, so a price is exact from the start."""
+    try:
+        return json.loads(request.body or b"null", parse_float=Decimal, parse_int=int)
+    except ValueError:
+        raise TicketInvalid(fields={"ticket": "Send the order ticket as JSON."}) from None
+
+
+def _outcome(outcome: orders.Outcome) -> JsonResponse:
+    return JsonResponse(outcome.body, status=outcome.status)
+
+
+def _moment(request: HttpRequest, name: str, *, end_of_day: bool = False) -> datetime | None:
+    text = request.GET.get(name)
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise TicketInvalid(fields={name: "A date (2026-11-25) or an ISO-8601 time."}) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if end_of_day and len(text) == 10:
+        moment += timedelta(days=1) - timedelta(microseconds=1)
+    return moment
+
+
+@allow_methods("POST")
+@api_login_required
+def order_preview(request: HttpRequest, account_id: str) -> JsonResponse:
+    """Preview a ticket at Schwab: estimated value, commission and fees, projected funds, rejects."""
+    preview = SchwabTraderAPI(signed_in_user(request)).preview_order(account_id, _ticket(request))
+    return JsonResponse({"success": True, "preview": preview})
+
+
+@allow_methods("GET", "POST")
+@api_login_required
+def account_orders(request: HttpRequest, account_id: str) -> JsonResponse:
+    """GET: the account's orders (status, from, to), newest first. POST: place an order (Idempotency-Key)."""
+    user = signed_in_user(request)
+    api = SchwabTraderAPI(user)
+    if request.method == "POST":
+        key = request.headers.get("Idempotency-Key")
+        return _outcome(api.place_order(account_id, _ticket(request), idempotency_key=key))
+    found = api.get_orders(
+        account_id,
+        status=request.GET.get("status") or None,
+        since=_moment(request, "from"),
+        until=_moment(request, "to", end_of_day=True),
+    )
+    return JsonResponse({"success": True, "orders": found, "trading": orders.trading_state(user=user)})
+
+
+@allow_methods("GET", "PUT", "DELETE")
+@api_login_required
+def account_order(request: HttpRequest, account_id: str, order_id: str) -> JsonResponse:
+    """GET: one order. PUT: replace it (Idempotency-Key; answers the new order id). DELETE: cancel it."""
+    api = SchwabTraderAPI(signed_in_user(request))
+    if request.method == "PUT":
+        key = request.headers.get("Idempotency-Key")
+        return _outcome(api.replace_order(account_id, order_id, _ticket(request), idempotency_key=key))
+    if request.method == "DELETE":
+        return _outcome(api.cancel_order(account_id, order_id))
+    return JsonResponse({"success": True, "order": api.get_order(account_id, order_id)})

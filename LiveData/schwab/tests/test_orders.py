@@ -1,0 +1,316 @@
+"""Orders through Thor's endpoints, on the sandbox: the gates, idempotency, ambiguous failures, the audit
+trail and the live orders in Redis. The sandbox's counters prove what reached "Schwab"."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+
+from conftest import run_together
+from devtools.testing import connect, fault
+from LiveData.schwab.models import OrderRequest
+from LiveData.shared import reader
+
+pytestmark = pytest.mark.django_db
+
+LIMIT_BUY = {
+    "symbol": "AAPL",
+    "instruction": "buy",
+    "quantity": 10,
+    "order_type": "limit",
+    "limit_price": "150.00",
+}
+
+
+@pytest.fixture
+def account_id(connected, browser):
+    return browser.get("/schwab/accounts/").json()["accounts"][0]["account_id"]
+
+
+@pytest.fixture
+def trading(connected, settings, account_id):
+    settings.SCHWAB_TRADING_ENABLED = True
+    connected.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
+    return account_id
+
+
+def place(browser, account_id, ticket=LIMIT_BUY, key: str | None = "auto", **extra):
+    headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": uuid.uuid4().hex if key == "auto" else key}
+    return browser.post(
+        f"/schwab/accounts/{account_id}/orders/",
+        json.dumps(ticket),
+        content_type="application/json",
+        **headers,
+        **extra,
+    )
+
+
+def sent(schwab) -> int:
+    """Order-changing calls that reached the sandbox."""
+    return sum(schwab.state.calls[name] for name in ("orders.place", "orders.replace", "orders.cancel"))
+
+
+# --- The gates: nothing reaches Schwab -------------------------------------------------------------------
+
+
+def test_trading_switched_off_refuses_every_order_change_and_sends_nothing(
+    browser, schwab, account_id, connected
+):
+    connected.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
+    answers = [
+        place(browser, account_id),
+        browser.put(
+            f"/schwab/accounts/{account_id}/orders/1001/", json.dumps(LIMIT_BUY), HTTP_IDEMPOTENCY_KEY="k"
+        ),
+        browser.delete(f"/schwab/accounts/{account_id}/orders/1001/"),
+    ]
+    assert [(a.status_code, a.json()["error"]) for a in answers] == [(403, "trading_disabled")] * 3
+    assert sent(schwab) == 0 and schwab.state.orders == {}
+    assert set(OrderRequest.objects.values_list("state", "error_code")) == {("refused", "trading_disabled")}
+    assert OrderRequest.objects.count() == 3  # every request leaves an audit row
+
+
+def test_a_user_without_the_permission_cannot_trade(browser, schwab, account_id, settings):
+    settings.SCHWAB_TRADING_ENABLED = True
+    answer = place(browser, account_id)
+    assert (answer.status_code, answer.json()["error"]) == (403, "trading_not_permitted")
+    assert sent(schwab) == 0
+
+
+@pytest.mark.parametrize(
+    ("ticket", "fields"),
+    [
+        ({**LIMIT_BUY, "quantity": 0}, {"quantity"}),
+        ({**LIMIT_BUY, "quantity": 2.5}, {"quantity"}),
+        ({**LIMIT_BUY, "limit_price": "150.005"}, {"limit_price"}),
+        ({**LIMIT_BUY, "limit_price": "0.12345"}, {"limit_price"}),
+        ({**LIMIT_BUY, "limit_price": "-1"}, {"limit_price"}),
+        ({**LIMIT_BUY, "instruction": "buy_to_open"}, {"instruction"}),
+        ({**LIMIT_BUY, "symbol": "not a symbol!", "order_type": "trailing"}, {"symbol", "order_type"}),
+        (
+            {"asset": "option", "symbol": "AAPL", "instruction": "buy", "quantity": 1},
+            {"symbol", "instruction", "limit_price"},
+        ),
+        ({**LIMIT_BUY, "sneaky": True}, {"sneaky"}),
+        ("not an object", {"ticket"}),
+    ],
+)
+def test_a_bad_ticket_names_each_bad_field_and_sends_nothing(browser, schwab, trading, ticket, fields):
+    answer = place(browser, trading, ticket)
+    assert answer.status_code == 400
+    body = answer.json()
+    assert body["error"] == "invalid_ticket" and set(body["fields"]) == fields
+    assert sent(schwab) == 0
+
+
+def test_placing_requires_an_idempotency_key(browser, schwab, trading):
+    answer = place(browser, trading, key=None)
+    assert (answer.status_code, answer.json()["error"]) == (400, "idempotency_key_required")
+    assert sent(schwab) == 0
+
+
+def test_the_notional_cap_is_checked_before_schwab(browser, schwab, trading, settings):
+    settings.SCHWAB_ORDER_NOTIONAL_CAP = "1000"
+    answer = place(browser, trading)  # 10 x 150.00 = 1500
+    assert (answer.status_code, answer.json()["error"]) == (422, "order_notional_exceeds_cap")
+    market = place(
+        browser, trading, {"symbol": "NVDA", "instruction": "buy", "quantity": 1, "order_type": "market"}
+    )
+    assert (market.status_code, market.json()["error"]) == (422, "order_price_unknown")
+    assert sent(schwab) == 0
+
+
+def test_another_users_account_is_404(browser, schwab, trading):
+    other = schwab.state.users["trader2"].accounts[0].hash_value
+    answer = place(browser, other)
+    assert (answer.status_code, answer.json()["error"]) == (404, "account_not_found")
+    assert sent(schwab) == 0
+
+
+# --- Placing, once ----------------------------------------------------------------------------------------
+
+
+def test_place_a_limit_order_with_its_audit_row_and_live_orders(browser, schwab, trading, connected):
+    answer = place(browser, trading, key="first-order")
+    assert answer.status_code == 201
+    body = answer.json()
+    assert body["outcome"] == "placed" and body["order"]["status"] == "WORKING"
+    order_id = body["order_id"]
+    assert list(schwab.state.orders) == [int(order_id)]
+    row = OrderRequest.objects.get(idempotency_key="first-order")
+    assert (row.state, row.order_id, row.user, row.account_id) == ("placed", order_id, connected, trading)
+    assert row.schwab_order["orderLegCollection"][0]["instruction"] == "BUY"
+    assert row.schwab_order["price"] == "150.00"  # exact text, never a float
+    assert row.ticket["limit_price"] == "150.00"
+    assert [change.status for change in row.status_changes.all()] == ["WORKING"]
+    live = reader.latest_orders(trading)
+    assert [order["order_id"] for order in live["orders"]] == [order_id] and live["orders"][0]["open"]
+
+
+def test_the_same_key_returns_the_first_outcome_and_never_sends_twice(browser, schwab, trading):
+    first = place(browser, trading, key="k-1")
+    again = place(browser, trading, key="k-1")
+    assert (again.status_code, again.json()) == (first.status_code, first.json())
+    assert schwab.state.calls["orders.place"] == 1
+    reused = place(browser, trading, {**LIMIT_BUY, "quantity": 11}, key="k-1")
+    assert (reused.status_code, reused.json()["error"]) == (422, "idempotency_key_reused")
+    assert schwab.state.calls["orders.place"] == 1
+
+
+def test_an_order_that_fills_at_once_without_location_is_found(browser, schwab, trading):
+    schwab.state.config.immediate_fill_omits_location = True
+    answer = place(
+        browser, trading, {"symbol": "NVDA", "instruction": "buy", "quantity": 2, "order_type": "market"}
+    )
+    assert answer.status_code == 201
+    assert answer.json()["order"]["status"] == "FILLED"
+    assert answer.json()["order_id"] == str(next(iter(schwab.state.orders)))
+
+
+def test_accepted_then_the_connection_drops_finds_the_one_order(browser, schwab, trading, settings):
+    settings.SCHWAB_HTTP_TIMEOUT = 0.3
+    fault(schwab, kind="accept_then_hang", count=1, path_prefix=f"/trader/v1/accounts/{trading}/orders")
+    answer = place(browser, trading, key="dropped")
+    assert answer.status_code == 201, answer.content
+    assert len(schwab.state.orders) == 1 and schwab.state.calls["orders.place"] == 1
+    assert answer.json()["order_id"] == str(next(iter(schwab.state.orders)))
+    again = place(browser, trading, key="dropped")  # the client retries: still one order
+    assert again.json()["order_id"] == answer.json()["order_id"] and len(schwab.state.orders) == 1
+
+
+def test_an_ambiguous_failure_is_unknown_then_settled_never_resent(browser, schwab, trading, thor_clock):
+    fault(schwab, kind="502", count=1, path_prefix=f"/trader/v1/accounts/{trading}/orders")
+    answer = place(browser, trading, key="maybe")
+    assert answer.status_code == 202
+    assert answer.json()["outcome"] == "unknown" and "Do not place it again" in answer.json()["message"]
+    assert OrderRequest.objects.get(idempotency_key="maybe").state == "unknown"
+    assert place(browser, trading, key="maybe").status_code == 202  # still looking, still not resent
+    thor_clock.advance(minutes=3)
+    settled = place(browser, trading, key="maybe")
+    assert (settled.status_code, settled.json()["error"]) == (502, "schwab_order_not_placed")
+    assert schwab.state.calls["orders.place"] == 1 and schwab.state.orders == {}
+
+
+def test_a_schwab_429_sends_nothing_and_the_key_may_try_again(browser, schwab, trading):
+    fault(schwab, kind="429", count=1, retry_after=0, path_prefix=f"/trader/v1/accounts/{trading}/orders")
+    refused = place(browser, trading, key="later")
+    assert (refused.status_code, refused.json()["error"]) == (503, "schwab_rate_limited")
+    assert schwab.state.orders == {}
+    assert place(browser, trading, key="later").status_code == 201
+    assert len(schwab.state.orders) == 1
+
+
+def test_order_requests_have_their_own_limit_per_account(browser, schwab, trading, settings):
+    settings.SCHWAB_ORDER_RATE_LIMIT_PER_ACCOUNT_PER_MINUTE = 1
+    settings.SCHWAB_RATE_LIMIT_MAX_WAIT_SECONDS = 0
+    assert place(browser, trading).status_code == 201
+    throttled = place(browser, trading)
+    assert (throttled.status_code, throttled.json()["error"]) == (503, "order_rate_limited")
+    assert throttled["Retry-After"]
+    assert schwab.state.calls["orders.place"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_parallel_requests_with_one_key_send_one_order(postgres, schwab, trading, connected):
+    def one_request():
+        client = Client()
+        client.force_login(connected)
+        return place(client, trading, key="double-click").json()
+
+    answers = run_together(20, one_request)
+    assert schwab.state.calls["orders.place"] == 1 and len(schwab.state.orders) == 1
+    assert {answer["order_id"] for answer in answers} == {str(next(iter(schwab.state.orders)))}
+    assert OrderRequest.objects.filter(idempotency_key="double-click").count() == 1
+
+
+# --- Preview, read, cancel, replace ---------------------------------------------------------------------
+
+
+def test_preview_is_normalized_and_places_nothing(browser, schwab, trading):
+    answer = browser.post(
+        f"/schwab/accounts/{trading}/orders/preview/", json.dumps(LIMIT_BUY), content_type="application/json"
+    )
+    assert answer.status_code == 200
+    preview = answer.json()["preview"]
+    assert preview["accepted"] is True and preview["rejects"] == []
+    assert Decimal(preview["order_value"]) == Decimal("1500")
+    assert set(preview) >= {
+        "commission",
+        "fees",
+        "projected_buying_power",
+        "projected_available_funds",
+        "warnings",
+    }
+    assert schwab.state.orders == {}
+    assert OrderRequest.objects.get(action="preview").state == "done"
+
+
+def test_list_get_cancel_and_replace(browser, schwab, trading, thor_clock):
+    working = place(browser, trading).json()["order_id"]
+    thor_clock.advance(seconds=5)
+    filled = place(
+        browser, trading, {"symbol": "NVDA", "instruction": "buy", "quantity": 1, "order_type": "market"}
+    )
+    filled_id = filled.json()["order_id"]
+    listed = browser.get(f"/schwab/accounts/{trading}/orders/").json()
+    assert [order["order_id"] for order in listed["orders"]] == [filled_id, working]  # newest first
+    assert listed["trading"] == {"enabled": True, "reason": None, "message": None}
+    only_working = browser.get(f"/schwab/accounts/{trading}/orders/?status=WORKING").json()["orders"]
+    assert [order["order_id"] for order in only_working] == [working]
+    assert browser.get(f"/schwab/accounts/{trading}/orders/{filled_id}/").json()["order"][
+        "average_fill_price"
+    ]
+
+    not_cancelable = browser.delete(f"/schwab/accounts/{trading}/orders/{filled_id}/")
+    assert (not_cancelable.status_code, not_cancelable.json()["error"]) == (409, "order_not_cancelable")
+    replaced = browser.put(
+        f"/schwab/accounts/{trading}/orders/{working}/",
+        json.dumps({**LIMIT_BUY, "limit_price": "151.00"}),
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="replace-1",
+    )
+    assert replaced.status_code == 201
+    new_id = replaced.json()["order_id"]
+    assert new_id != working and replaced.json()["replaced_order_id"] == working
+    assert schwab.state.orders[int(working)]["status"] == "REPLACED"
+    canceled = browser.delete(f"/schwab/accounts/{trading}/orders/{new_id}/")
+    assert (canceled.status_code, canceled.json()["order"]["status"]) == (200, "CANCELED")
+    again = browser.put(
+        f"/schwab/accounts/{trading}/orders/{new_id}/",
+        json.dumps(LIMIT_BUY),
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="replace-2",
+    )
+    assert (again.status_code, again.json()["error"]) == (409, "order_not_replaceable")
+    actions = list(OrderRequest.objects.order_by("pk").values_list("action", "state"))
+    assert actions == [
+        ("place", "placed"),
+        ("place", "placed"),
+        ("cancel", "refused"),
+        ("replace", "placed"),
+        ("cancel", "done"),
+        ("replace", "refused"),
+    ]
+
+
+def test_another_accounts_order_id_is_404(browser, schwab, trading, settings):
+    other_user = Client()
+    from django.contrib.auth.models import User
+
+    bob = User.objects.create_user("bob")
+    bob.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
+    other_user.force_login(bob)
+    connect(other_user, schwab, username="trader2")
+    bobs_account = schwab.state.users["trader2"].accounts[0].hash_value
+    bobs_order = place(other_user, bobs_account).json()["order_id"]
+    for answer in (
+        browser.get(f"/schwab/accounts/{trading}/orders/{bobs_order}/"),
+        browser.delete(f"/schwab/accounts/{trading}/orders/{bobs_order}/"),
+    ):
+        assert (answer.status_code, answer.json()["error"]) == (404, "order_not_found")
+    assert schwab.state.orders[int(bobs_order)]["status"] == "WORKING"
