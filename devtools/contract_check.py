@@ -54,7 +54,7 @@ def main() -> int:
         "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
         "SCHWAB_CALLBACK_URL": callback,
         "SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE": "1000000",  # examples, not a load test
-        "LOG_LEVEL": "ERROR",  # schemathesis sends thousands of bad requests on purpose
+        "LOG_LEVEL": "WARNING",
     }
     os.environ.update(environment)
     import django
@@ -78,11 +78,14 @@ def main() -> int:
     csrf_token = "c" * 32
 
     gunicorn = [sys.executable, "-m", "gunicorn", "thor_project.wsgi:application", "--workers", "1"]
+    server_log = (workdir / "server.log").open("wb")  # schemathesis sends bad requests on purpose
     server = subprocess.Popen(  # noqa: S603 - fixed arguments
         [*gunicorn, "--bind", f"fd://{listener.fileno()}", "--log-level", "warning"],
         cwd=ROOT,
         env={**os.environ},
         pass_fds=[listener.fileno()],
+        stdout=server_log,
+        stderr=server_log,
     )
     listener.close()
     try:
@@ -113,6 +116,7 @@ def main() -> int:
         sandbox.stop()
     failed = [outcome.returncode for outcome in outcomes if outcome.returncode != 0]
     print("contract check:", "FAILED" if failed else "passed", f"({len(outcomes)} schemathesis runs)")
+    print(f"server log: {workdir / 'server.log'}")
     return 1 if failed else 0
 
 

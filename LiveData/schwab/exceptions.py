@@ -36,6 +36,7 @@ caller that account, which says nothing about the account's data, so its snapsho
     │   ├── NotionalCapExceeded     422 order_notional_exceeds_cap
     │   ├── OrderPriceUnknown       422 order_price_unknown            (a market order under a cap)
     │   ├── OrderRejected           422 schwab_order_rejected
+    │   ├── OrderNotPlaced          502 schwab_order_not_placed        (reconciled: nothing was placed)
     │   └── OrdersThrottled         503 order_rate_limited             (retry_after)
     ├── SiteError                   what no view handled (thor_project.errors)
     │   ├── BadRequest              400 bad_request                    (e.g. a Host not allowed)
@@ -215,6 +216,11 @@ class OrderPriceUnknown(OrderError):
 
 class OrderRejected(OrderError):
     status, code, message = 422, "schwab_order_rejected", "Schwab rejected the order. Preview it to see why."
+
+
+class OrderNotPlaced(OrderError):
+    status, code = 502, "schwab_order_not_placed"
+    message = "Schwab did not take this order; nothing was placed. You may place it again."
 
 
 class OrdersThrottled(OrderError):

@@ -58,6 +58,11 @@ def _error_schema() -> dict[str, Any]:
                 "description": "with schwab_not_connected / schwab_reauth_required",
             },
             "retry_after": {"type": "number", "minimum": 0, "description": "seconds, with the rate limits"},
+            "fields": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "with invalid_ticket: each bad field and what is wrong with it",
+            },
         },
         "additionalProperties": False,
     }
@@ -126,6 +131,67 @@ def _schemas() -> dict[str, Any]:
             },
             "additionalProperties": False,
         },
+        "OrdersDocument": _shared_schema("orders.v1.schema.json"),
+        "Order": _shared_schema("orders.v1.schema.json")["properties"]["orders"]["items"],
+        "Ticket": {
+            "type": "object",
+            "description": "Thor's order ticket: an equity (market, limit, stop, stop-limit) or a "
+            "single-leg option (market, limit). Prices are decimal strings on Schwab's ticks (0.01 at $1 and "
+            "above, 0.0001 below); quantities whole shares or contracts.",
+            "required": ["symbol", "instruction", "quantity"],
+            "properties": {
+                "asset": {"enum": ["equity", "option"], "default": "equity"},
+                "symbol": {"type": "string", "examples": ["AAPL", "SPY   261218P00505000"]},
+                "instruction": {
+                    "enum": [
+                        "buy",
+                        "sell",
+                        "sell_short",
+                        "buy_to_cover",
+                        "buy_to_open",
+                        "sell_to_open",
+                        "buy_to_close",
+                        "sell_to_close",
+                    ]
+                },
+                "quantity": {"type": "integer", "minimum": 1, "maximum": 1000000},
+                "order_type": {"enum": ["market", "limit", "stop", "stop_limit"], "default": "limit"},
+                "limit_price": {"type": "string", "examples": ["150.00"]},
+                "stop_price": {"type": "string", "examples": ["145.50"]},
+                "duration": {"enum": ["day", "good_till_cancel", "fill_or_kill"], "default": "day"},
+                "session": {"enum": ["normal", "am", "pm", "seamless"], "default": "normal"},
+            },
+            "additionalProperties": False,
+        },
+        "Preview": {
+            "type": "object",
+            "required": ["accepted", "order_value", "commission", "fees", "warnings", "rejects"],
+            "properties": {
+                "accepted": {"type": "boolean", "description": "false when Schwab would reject it"},
+                "order_value": DECIMAL_TEXT,
+                "commission": DECIMAL_TEXT,
+                "fees": DECIMAL_TEXT,
+                "projected_commission": DECIMAL_TEXT,
+                "projected_buying_power": DECIMAL_TEXT,
+                "projected_available_funds": DECIMAL_TEXT,
+                "warnings": {"type": "array", "items": {"type": "string"}},
+                "rejects": {"type": "array", "items": {"type": "string"}},
+            },
+            "additionalProperties": False,
+        },
+        "OrderPlaced": {
+            "type": "object",
+            "required": ["success", "outcome", "order_id"],
+            "properties": {
+                "success": {"const": True},
+                "outcome": {"enum": ["placed", "unknown"]},
+                "order_id": {"type": ["string", "null"]},
+                "replaced_order_id": {"type": "string"},
+                "order": {"type": "object", "description": "the order as Schwab reports it (see Order)"},
+                "message": {"type": "string"},
+            },
+            "additionalProperties": False,
+        },
         "ConnectionStatus": {
             "type": "object",
             "required": ["success", "connected", "status"],
@@ -185,6 +251,21 @@ UPSTREAM = [
     errors.SchwabUnreachable,
 ]
 ACCOUNT = [*UPSTREAM, errors.AccountNotFound, errors.NotFound]
+ORDER_READ = [*ACCOUNT, errors.OrderNotFound, errors.TicketInvalid]
+ORDER_CHANGE = [
+    *ACCOUNT,
+    errors.CsrfFailed,
+    errors.TradingDisabled,
+    errors.TradingNotPermitted,
+    errors.TicketInvalid,
+    errors.IdempotencyKeyRequired,
+    errors.IdempotencyKeyReused,
+    errors.NotionalCapExceeded,
+    errors.OrderPriceUnknown,
+    errors.OrderRejected,
+    errors.OrdersThrottled,
+    errors.OrderNotFound,
+]
 
 
 def _error_responses(kinds: list[type[errors.SchwabError]]) -> dict[str, Any]:
@@ -246,6 +327,36 @@ ACCOUNT_ID = {
     "required": True,
     "description": "Schwab's opaque account hash (`hashValue` from GET /schwab/accounts/)",
     "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"},
+}
+ORDER_ID = {
+    "name": "order_id",
+    "in": "path",
+    "required": True,
+    "description": "Schwab's order id",
+    "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"},
+}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": True,
+    "description": "a fresh random value per order; repeat it to retry the same order safely",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+UNKNOWN_OUTCOME = "status unknown: do not resubmit"
+TICKET_BODY = {
+    "required": True,
+    "content": {
+        JSON: {
+            "schema": {"$ref": "#/components/schemas/Ticket"},
+            "example": {
+                "symbol": "AAPL",
+                "instruction": "buy",
+                "quantity": 10,
+                "order_type": "limit",
+                "limit_price": "150.00",
+            },
+        }
+    },
 }
 SESSION: list[dict[str, list[str]]] = [{"session": []}]
 SESSION_AND_CSRF: list[dict[str, list[str]]] = [{"session": [], "csrf": []}]
@@ -456,6 +567,140 @@ def _paths() -> dict[str, Any]:
                     **_error_responses(ACCOUNT),
                 },
             }
+        },
+        "/schwab/accounts/{account_id}/orders/preview/": {
+            "post": {
+                "operationId": "order_preview",
+                "summary": "What Schwab says of a ticket before placing it (nothing is placed)",
+                "security": SESSION_AND_CSRF,
+                "parameters": [ACCOUNT_ID],
+                "requestBody": TICKET_BODY,
+                "responses": {
+                    "200": _ok(
+                        {
+                            "type": "object",
+                            "required": ["success", "preview"],
+                            "properties": {
+                                "success": {"const": True},
+                                "preview": {"$ref": "#/components/schemas/Preview"},
+                            },
+                            "additionalProperties": False,
+                        },
+                        "the preview",
+                    ),
+                    **_error_responses([*ORDER_CHANGE]),
+                },
+            }
+        },
+        "/schwab/accounts/{account_id}/orders/": {
+            "get": {
+                "operationId": "list_orders",
+                "summary": "The account's orders, newest first, and whether the user may trade",
+                "security": SESSION,
+                "parameters": [
+                    ACCOUNT_ID,
+                    {"name": "status", "in": "query", "required": False, "schema": {"type": "string"}},
+                    {"name": "from", "in": "query", "required": False, "schema": {"type": "string"}},
+                    {"name": "to", "in": "query", "required": False, "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": _ok(
+                        {
+                            "type": "object",
+                            "required": ["success", "orders", "trading"],
+                            "properties": {
+                                "success": {"const": True},
+                                "orders": {"type": "array", "items": {"$ref": "#/components/schemas/Order"}},
+                                "trading": {
+                                    "type": "object",
+                                    "required": ["enabled", "reason", "message"],
+                                    "properties": {
+                                        "enabled": {"type": "boolean"},
+                                        "reason": NULLABLE_TEXT,
+                                        "message": NULLABLE_TEXT,
+                                    },
+                                },
+                            },
+                            "additionalProperties": False,
+                        },
+                        "the orders (default: the last 7 days; at most 60 days back)",
+                    ),
+                    **_error_responses(ORDER_READ),
+                },
+            },
+            "post": {
+                "operationId": "place_order",
+                "summary": "Place an order, once per Idempotency-Key",
+                "description": "201 placed (with Schwab's order id); 202 when Schwab did not confirm it: "
+                "do not resubmit, ask again with the same key. The same key with the same ticket answers the "
+                "first outcome; with another ticket, 422.",
+                "security": SESSION_AND_CSRF,
+                "parameters": [ACCOUNT_ID, IDEMPOTENCY_KEY],
+                "requestBody": TICKET_BODY,
+                "responses": {
+                    "201": _ok({"$ref": "#/components/schemas/OrderPlaced"}, "placed"),
+                    "202": _ok(
+                        {"$ref": "#/components/schemas/OrderPlaced"}, "status unknown: do not resubmit"
+                    ),
+                    **_error_responses([*ORDER_CHANGE, errors.OrderNotPlaced]),
+                },
+            },
+        },
+        "/schwab/accounts/{account_id}/orders/{order_id}/": {
+            "get": {
+                "operationId": "get_order",
+                "summary": "One of the account's orders",
+                "security": SESSION,
+                "parameters": [ACCOUNT_ID, ORDER_ID],
+                "responses": {
+                    "200": _ok(
+                        {
+                            "type": "object",
+                            "required": ["success", "order"],
+                            "properties": {
+                                "success": {"const": True},
+                                "order": {"$ref": "#/components/schemas/Order"},
+                            },
+                            "additionalProperties": False,
+                        },
+                        "the order",
+                    ),
+                    **_error_responses(ORDER_READ),
+                },
+            },
+            "put": {
+                "operationId": "replace_order",
+                "summary": "Replace a working order, once per Idempotency-Key (answers the new order id)",
+                "security": SESSION_AND_CSRF,
+                "parameters": [ACCOUNT_ID, ORDER_ID, IDEMPOTENCY_KEY],
+                "requestBody": TICKET_BODY,
+                "responses": {
+                    "201": _ok({"$ref": "#/components/schemas/OrderPlaced"}, "replaced"),
+                    "202": _ok(
+                        {"$ref": "#/components/schemas/OrderPlaced"}, "status unknown: do not resubmit"
+                    ),
+                    **_error_responses([*ORDER_CHANGE, errors.OrderNotReplaceable, errors.OrderNotPlaced]),
+                },
+            },
+            "delete": {
+                "operationId": "cancel_order",
+                "summary": "Cancel a working order",
+                "security": SESSION_AND_CSRF,
+                "parameters": [ACCOUNT_ID, ORDER_ID],
+                "responses": {
+                    "200": _ok(
+                        {
+                            "type": "object",
+                            "required": ["success", "order"],
+                            "properties": {"success": {"const": True}, "order": {"type": "object"}},
+                            "additionalProperties": False,
+                        },
+                        "canceled (or already canceled)",
+                    ),
+                    "202": _ok({"$ref": "#/components/schemas/OrderPlaced"}, "Schwab did not confirm yet"),
+                    **_error_responses([*ORDER_CHANGE, errors.OrderNotCancelable]),
+                },
+            },
         },
         "/schwab/account/summary/": {
             "get": {

@@ -40,6 +40,7 @@ from LiveData.schwab.exceptions import (
     OrderError,
     OrderNotCancelable,
     OrderNotFound,
+    OrderNotPlaced,
     OrderNotReplaceable,
     OrderPriceUnknown,
     OrderRejected,
@@ -542,12 +543,9 @@ def _settle(session: TraderSession, row: OrderRequest) -> Outcome:
         return _placed(session, row, found)
     sent_at = row.sent_at or row.created_at
     if searched and clock.now() - sent_at > schwab_settings().order_reconcile_grace:
-        body = {
-            "success": False,
-            "error": "schwab_order_not_placed",
-            "message": "Schwab did not take this order; nothing was placed. You may place it again.",
-        }
-        return _finish(row, State.NOT_PLACED, Outcome(502, body), error_code="schwab_order_not_placed")
+        not_placed = OrderNotPlaced()
+        outcome = Outcome(not_placed.status, not_placed.payload())
+        return _finish(row, State.NOT_PLACED, outcome, error_code=not_placed.code)
     body = {
         "success": True,
         "outcome": "unknown",

@@ -115,6 +115,10 @@ def _price(raw: Any, name: str, problems: dict[str, str]) -> Decimal | None:
     return None
 
 
+def _one_of(value: Any, allowed: Any) -> bool:
+    return isinstance(value, str) and value in allowed
+
+
 def parse(data: Any) -> Ticket:
     """Validate a ticket from the client; TicketInvalid names every bad field."""
     if not isinstance(data, dict):
@@ -123,7 +127,7 @@ def parse(data: Any) -> Ticket:
     for unknown in sorted(set(data) - FIELDS):
         problems[unknown] = "Not a ticket field."
     asset = data.get("asset", "equity")
-    if asset not in ORDER_TYPES:
+    if not _one_of(asset, ORDER_TYPES):
         problems["asset"] = "One of: equity, option."
         asset = "equity"
     symbol = data.get("symbol")
@@ -138,7 +142,7 @@ def parse(data: Any) -> Ticket:
         )
     instructions = OPTION_INSTRUCTIONS if asset == "option" else EQUITY_INSTRUCTIONS
     instruction = data.get("instruction")
-    if instruction not in instructions:
+    if not _one_of(instruction, instructions):
         problems["instruction"] = "One of: " + ", ".join(instructions) + "."
     quantity = data.get("quantity")
     if isinstance(quantity, str) and quantity.isdigit():
@@ -148,7 +152,7 @@ def parse(data: Any) -> Ticket:
     elif not 1 <= quantity <= MAX_QUANTITY[asset]:
         problems["quantity"] = f"From 1 to {MAX_QUANTITY[asset]:,}."
     order_type = data.get("order_type", "limit")
-    if order_type not in ORDER_TYPES[asset]:
+    if not _one_of(order_type, ORDER_TYPES[asset]):
         problems["order_type"] = "One of: " + ", ".join(ORDER_TYPES[asset]) + "."
     limit_price = stop_price = None
     if order_type in ("limit", "stop_limit"):
@@ -160,10 +164,10 @@ def parse(data: Any) -> Ticket:
     elif data.get("stop_price") not in (None, "") and "order_type" not in problems:
         problems["stop_price"] = "Only for stop and stop-limit orders."
     duration = data.get("duration", "day")
-    if duration not in DURATIONS:
+    if not _one_of(duration, DURATIONS):
         problems["duration"] = "One of: " + ", ".join(DURATIONS) + "."
     session = data.get("session", "normal")
-    if session not in SESSIONS:
+    if not _one_of(session, SESSIONS):
         problems["session"] = "One of: " + ", ".join(SESSIONS) + "."
     if problems:
         raise TicketInvalid(fields=problems)

@@ -62,7 +62,10 @@ def test_the_repository_copy_is_the_served_document(client):
 
 def test_every_route_is_documented_and_every_documented_path_exists():
     routes = {
-        "/schwab/" + str(pattern.pattern).replace("<str:account_id>", "{account_id}")
+        "/schwab/"
+        + str(pattern.pattern)
+        .replace("<str:account_id>", "{account_id}")
+        .replace("<str:order_id>", "{order_id}")
         for pattern in get_resolver("LiveData.schwab.urls").url_patterns
         if isinstance(pattern, URLPattern) and not str(pattern.pattern).startswith("test/")
     }

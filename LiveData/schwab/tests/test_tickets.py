@@ -1,0 +1,102 @@
+"""The order ticket, pure: validation names every bad field; translation to Schwab's order JSON is exact."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from LiveData.schwab import tickets
+from LiveData.schwab.exceptions import TicketInvalid
+
+
+def _problems(data) -> set[str]:
+    with pytest.raises(TicketInvalid) as refused:
+        tickets.parse(data)
+    return set(refused.value.fields)
+
+
+def test_an_equity_limit_order_becomes_schwabs_json_with_exact_prices():
+    ticket = tickets.parse({"symbol": "aapl", "instruction": "buy", "quantity": 10, "limit_price": "150.10"})
+    assert tickets.schwab_order(ticket) == {
+        "session": "NORMAL",
+        "duration": "DAY",
+        "orderType": "LIMIT",
+        "orderStrategyType": "SINGLE",
+        "price": "150.10",
+        "orderLegCollection": [
+            {"instruction": "BUY", "quantity": 10, "instrument": {"symbol": "AAPL", "assetType": "EQUITY"}}
+        ],
+    }
+    assert ticket.notional() == Decimal("1501.00")
+
+
+def test_a_single_leg_option_is_priced_per_contract():
+    ticket = tickets.parse(
+        {
+            "asset": "option",
+            "symbol": "SPY   261218P00505000",
+            "instruction": "sell_to_close",
+            "quantity": 2,
+            "order_type": "limit",
+            "limit_price": "0.0525",
+            "duration": "good_till_cancel",
+        }
+    )
+    order = tickets.schwab_order(ticket)
+    assert order["orderLegCollection"][0]["instruction"] == "SELL_TO_CLOSE"
+    assert order["orderLegCollection"][0]["instrument"] == {
+        "symbol": "SPY   261218P00505000",
+        "assetType": "OPTION",
+    }
+    assert (order["price"], order["duration"]) == ("0.0525", "GOOD_TILL_CANCEL")
+    assert ticket.notional() == Decimal("10.5000")
+
+
+def test_stop_and_stop_limit_orders_carry_their_stop_price():
+    stop_limit = tickets.parse(
+        {"symbol": "MSFT", "instruction": "sell", "quantity": 5, "order_type": "stop_limit",
+         "limit_price": "400.00", "stop_price": "401.00"}
+    )  # fmt: skip
+    assert tickets.schwab_order(stop_limit)["stopPrice"] == "401.00"
+    assert tickets.schwab_order(stop_limit)["orderType"] == "STOP_LIMIT"
+
+
+@pytest.mark.parametrize(
+    ("price", "ok"),
+    [
+        ("1.00", True),
+        ("1.005", False),
+        ("0.9999", True),
+        ("0.99995", False),
+        (Decimal("12.34"), True),
+        (12.5, False),
+    ],
+)
+def test_tick_rules(price, ok):
+    data = {"symbol": "KO", "instruction": "buy", "quantity": 1, "limit_price": price}
+    if ok:
+        assert tickets.parse(data).limit_price == Decimal(str(price))
+    else:
+        assert _problems(data) == {"limit_price"}
+
+
+def test_values_of_the_wrong_type_are_bad_fields_not_crashes():
+    weird = {
+        "symbol": ["AAPL"],
+        "instruction": {},
+        "quantity": True,
+        "order_type": {},
+        "session": {},
+        "duration": [],
+    }
+    assert _problems(weird) == {"symbol", "instruction", "quantity", "order_type", "session", "duration"}
+
+
+def test_sane_bounds():
+    assert _problems(
+        {"symbol": "AAPL", "instruction": "buy", "quantity": 1_000_001, "limit_price": "1.00"}
+    ) == {"quantity"}
+    assert _problems(
+        {"symbol": "AAPL", "instruction": "buy", "quantity": 1, "limit_price": "1000000.01"}
+    ) == {"limit_price"}
