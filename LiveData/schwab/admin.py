@@ -1,6 +1,8 @@
-"""Admin for broker connections: status and expiries, never a token."""
+"""Admin for broker connections (status and expiries, never a token) and the order audit trail (read-only)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -8,7 +10,7 @@ from django.http import HttpRequest
 
 from LiveData.schwab import services
 from LiveData.schwab.exceptions import SchwabError
-from LiveData.schwab.models import BrokerConnection
+from LiveData.schwab.models import BrokerConnection, OrderRequest, OrderStatusChange
 
 
 @admin.register(BrokerConnection)
@@ -67,3 +69,36 @@ class BrokerConnectionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         for connection in queryset:
             services.connection_disconnect(connection=connection)
         self.message_user(request, f"Disconnected {queryset.count()} connection(s).", messages.SUCCESS)
+
+
+class OrderStatusChangeInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = OrderStatusChange
+    fields = ("status", "filled_quantity", "seen_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(OrderRequest)
+class OrderRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The order audit trail: read-only (it is evidence), with the statuses seen afterwards."""
+
+    list_display = ("created_at", "user", "action", "state", "order_id", "target_order_id", "error_code")
+    list_filter = ("action", "state")
+    search_fields = ("user__username", "order_id", "target_order_id", "idempotency_key")
+    inlines = [OrderStatusChangeInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in OrderRequest._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -20,7 +20,7 @@ import redis
 from django.db import close_old_connections
 from django.db import connection as db_connection
 
-from LiveData.schwab import services
+from LiveData.schwab import orders, services
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import SchwabError, SchwabReauthRequired
@@ -117,6 +117,8 @@ def refresh_one(api: SchwabTraderAPI, connection_id: int, account_id: str) -> Ou
         code = "ok"
     except SchwabError as error:
         code = error.code
+    if code == "ok" and orders.has_open_orders(account_id):  # follow working orders until they close
+        orders.orders_publish(session=api.session, account_id=account_id)
     outcome = Outcome(connection_id, _mask(account_id), code, (time.perf_counter() - started) * 1000)
     _log(outcome)
     return outcome

@@ -37,3 +37,19 @@ def test_admin_actions_refresh_and_disconnect(connected, admin_client, schwab):
     assert schwab.state.token_grants["refresh_token"] == 1
     admin_client.post(url, {"action": "disconnect", "_selected_action": [stored.pk]})
     assert BrokerConnection.objects.get(pk=stored.pk).status == "disconnected"
+
+
+def test_the_order_audit_trail_is_read_only_in_the_admin(connected, admin_client, settings, browser):
+    from LiveData.schwab.models import OrderRequest
+
+    settings.SCHWAB_TRADING_ENABLED = False
+    account = browser.get("/schwab/accounts/").json()["accounts"][0]["account_id"]
+    browser.post(f"/schwab/accounts/{account}/orders/", "{}", content_type="application/json")
+    row = OrderRequest.objects.get()
+    listing = admin_client.get("/admin/schwab/orderrequest/")
+    assert listing.status_code == 200 and "trading_disabled" in listing.content.decode()
+    page = admin_client.get(f"/admin/schwab/orderrequest/{row.pk}/change/")
+    assert page.status_code == 200 and 'name="state"' not in page.content.decode()  # nothing editable
+    assert admin_client.post(f"/admin/schwab/orderrequest/{row.pk}/delete/").status_code == 403
+    assert admin_client.get("/admin/schwab/orderrequest/add/").status_code == 403
+    assert OrderRequest.objects.count() == 1

@@ -117,3 +117,31 @@ def test_health_reports_services_and_oldest_snapshot(two_traders, client, thor_c
     redis_client.reset_client()
     down = client.get("/schwab/health/")
     assert (down.status_code, down.json()["redis"]) == (503, "unavailable")
+
+
+def test_the_refresher_follows_open_orders_until_they_close(connected, schwab, settings, browser):
+    from django.contrib.auth.models import Permission
+
+    settings.SCHWAB_TRADING_ENABLED = True
+    connected.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
+    account_id = browser.get("/schwab/accounts/").json()["accounts"][0]["account_id"]
+    ticket = {
+        "symbol": "AAPL",
+        "instruction": "buy",
+        "quantity": 1,
+        "order_type": "limit",
+        "limit_price": "1.00",
+    }
+    placed = browser.post(
+        f"/schwab/accounts/{account_id}/orders/",
+        ticket,
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="r1",
+    )
+    order_id = placed.json()["order_id"]
+    assert reader.latest_orders(account_id)["orders"][0]["status"] == "WORKING"
+    schwab.state.orders[int(order_id)]["status"] = "CANCELED"  # canceled at Schwab, outside Thor
+
+    refresher.refresh_connection(BrokerConnection.objects.get(user=connected).pk)
+
+    assert reader.latest_orders(account_id)["orders"][0]["status"] == "CANCELED"
