@@ -4,14 +4,7 @@ banner once the refresh token has expired. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
-from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
@@ -19,38 +12,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from devtools.sandbox.accounts import totals, value_holding
 from devtools.testing import clear_faults, fault
 from LiveData.schwab.summary import format_money
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-
-
-@pytest.fixture
-def chrome():
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail("Chromium and ChromeDriver are required (apt-get install chromium chromium-driver)")
-        pytest.skip("needs Debian's chromium and chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1280,1000",
-    ):
-        options.add_argument(flag)
-    try:
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    except WebDriverException as failure:
-        pytest.fail(f"Chromium did not start: {failure.msg}")
-    ARTIFACTS.mkdir(exist_ok=True)
-    yield driver
-    driver.quit()
+from thor_project.tests.conftest import ARTIFACTS
 
 
 def _net_liquidation(sandbox) -> str:

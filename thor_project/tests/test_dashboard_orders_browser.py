@@ -1,0 +1,111 @@
+"""Trading from the page, in headless Chromium: preview then place (a double click places one order), see a
+limit order work and then fill when the sandbox's price crosses it, cancel a working order, and see why
+trading is refused when it is switched off. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as seen
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from devtools.sandbox.book import PRICE_STEP_SECONDS, price_at
+from devtools.sandbox.orders import _securities
+from thor_project.tests.conftest import ARTIFACTS
+
+
+def _crossing(schwab, symbol: str):
+    """A limit price under AAPL's price now, and the sandbox time at which the price falls to it."""
+    security = _securities(schwab.state)[symbol]
+    now = schwab.state.now()
+    current = price_at(security, now)
+    for step in range(1, 10_000):
+        later = now + timedelta(seconds=step * PRICE_STEP_SECONDS)
+        if price_at(security, later) < current:
+            return price_at(security, later), later - now
+    raise AssertionError("the sandbox price never falls")
+
+
+def _ticket(chrome, *, symbol: str, quantity: int, limit: str) -> None:
+    form = chrome.find_element(By.ID, "ticket")
+    for name, value in (("symbol", symbol), ("quantity", str(quantity)), ("limit_price", limit)):
+        field = form.find_element(By.NAME, name)
+        field.clear()
+        field.send_keys(value)
+    Select(form.find_element(By.NAME, "order_type")).select_by_value("limit")
+
+
+def _status_of(chrome, order_id: str) -> str:
+    return chrome.find_element(By.CSS_SELECTOR, f'#orders tr[data-order="{order_id}"]').get_attribute(
+        "data-status"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_preview_place_fill_cancel_and_trading_off(
+    chrome, live_server, schwab, settings, thor_clock, django_user_model
+):
+    callback = f"{live_server.url}/schwab/oauth/callback/"
+    settings.SCHWAB_CALLBACK_URL = callback
+    settings.THOR_DASHBOARD_POLL_SECONDS = 0.3
+    settings.SCHWAB_TRADING_ENABLED = True
+    schwab.state.config.callback_urls = (callback,)
+    dana = django_user_model.objects.create_user("dana", password="dana-password-123")
+    dana.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
+    wait = WebDriverWait(chrome, 20)
+
+    chrome.get(f"{live_server.url}/dashboard/")
+    chrome.find_element(By.ID, "id_username").send_keys("dana")
+    chrome.find_element(By.ID, "id_password").send_keys("dana-password-123")
+    chrome.find_element(By.ID, "login").click()
+    wait.until(seen.visibility_of_element_located((By.ID, "connect-button"))).click()
+    wait.until(seen.presence_of_element_located((By.NAME, "username"))).send_keys("trader1")
+    chrome.find_element(By.NAME, "password").send_keys("trader1-pass")
+    chrome.find_element(By.ID, "approve").click()
+    wait.until(seen.visibility_of_element_located((By.ID, "ticket")))
+
+    # Preview, then place with a double click: one order reaches the sandbox.
+    limit, fall = _crossing(schwab, "AAPL")
+    _ticket(chrome, symbol="AAPL", quantity=5, limit=str(limit))
+    chrome.find_element(By.ID, "preview-button").click()
+    wait.until(lambda driver: "Estimated value" in driver.find_element(By.ID, "preview").text)
+    place = wait.until(seen.element_to_be_clickable((By.ID, "place-button")))
+    chrome.save_screenshot(str(ARTIFACTS / "orders-preview.png"))
+    ActionChains(chrome).double_click(place).perform()
+    wait.until(lambda driver: "placed" in driver.find_element(By.ID, "ticket-msg").text)
+    assert schwab.state.calls["orders.place"] == 1 and len(schwab.state.orders) == 1
+    first = str(next(iter(schwab.state.orders)))
+    wait.until(lambda driver: _status_of(driver, first) == "WORKING")
+    chrome.save_screenshot(str(ARTIFACTS / "orders-working.png"))
+
+    # The sandbox's price falls to the limit: the page shows the fill.
+    thor_clock.advance(seconds=fall.total_seconds())
+    wait.until(lambda driver: _status_of(driver, first) == "FILLED")
+    chrome.save_screenshot(str(ARTIFACTS / "orders-filled.png"))
+
+    # A working order far from the market, canceled from the page.
+    _ticket(chrome, symbol="AAPL", quantity=1, limit="1.00")
+    chrome.find_element(By.ID, "preview-button").click()
+    wait.until(seen.element_to_be_clickable((By.ID, "place-button"))).click()
+    wait.until(lambda driver: len(schwab.state.orders) == 2)
+    second = str(max(schwab.state.orders))
+    wait.until(lambda driver: _status_of(driver, second) == "WORKING")
+    chrome.find_element(By.CSS_SELECTOR, f'#orders tr[data-order="{second}"] button.cancel').click()
+    wait.until(lambda driver: _status_of(driver, second) == "CANCELED")
+    assert schwab.state.orders[int(second)]["status"] == "CANCELED"
+
+    # Trading switched off: the page says why, and placing stays impossible.
+    settings.SCHWAB_TRADING_ENABLED = False
+    chrome.refresh()
+    refused = wait.until(seen.visibility_of_element_located((By.ID, "trading-off")))
+    assert refused.text == "Trading is switched off in Thor right now."
+    _ticket(chrome, symbol="AAPL", quantity=1, limit="1.00")
+    chrome.find_element(By.ID, "preview-button").click()
+    wait.until(lambda driver: "Estimated value" in driver.find_element(By.ID, "preview").text)
+    assert chrome.find_element(By.ID, "place-button").get_attribute("disabled") is not None
+    chrome.save_screenshot(str(ARTIFACTS / "orders-trading-off.png"))
+    assert schwab.state.calls["orders.place"] == 2
