@@ -40,9 +40,8 @@ def _ticket(chrome, *, symbol: str, quantity: int, limit: str) -> None:
 
 
 def _status_of(chrome, order_id: str) -> str:
-    return chrome.find_element(By.CSS_SELECTOR, f'#orders tr[data-order="{order_id}"]').get_attribute(
-        "data-status"
-    )
+    row = chrome.find_element(By.CSS_SELECTOR, f'#orders tr[data-order="{order_id}"]')
+    return str(row.get_attribute("data-status"))
 
 
 @pytest.mark.django_db(transaction=True)
