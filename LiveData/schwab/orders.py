@@ -64,6 +64,7 @@ State = OrderRequest.State
 Action = OrderRequest.Action
 LIST_DAYS_BACK = 60  # Schwab's order list reaches at most 60 days back
 RECENT = timedelta(days=1)  # what live_data:orders holds besides the open orders
+SOURCE = "schwab"
 MATCH_SLACK = timedelta(seconds=60)  # clock difference allowed when finding a sent order by its time
 STATUSES = frozenset(
     order_transforms.OPEN_STATUSES | {"REJECTED", "CANCELED", "REPLACED", "FILLED", "EXPIRED", "UNKNOWN"}
@@ -262,11 +263,7 @@ def orders_list(
     if since > until or since < now - timedelta(days=LIST_DAYS_BACK):
         raise TicketInvalid(fields={"from": f"From before to, at most {LIST_DAYS_BACK} days back."})
     raw = _fetch_orders(session, account_id, since=since, until=until, status=status)
-    documents = sorted(
-        (order_transforms.order_document(order) for order in raw),
-        key=lambda document: (document["entered_time"] or "", document["order_id"]),
-        reverse=True,
-    )
+    documents = contract.newest_first([order_transforms.order_document(order) for order in raw])
     _observe(account_id, documents)
     return documents
 
@@ -284,20 +281,22 @@ def orders_publish(*, session: TraderSession, account_id: str) -> dict[str, Any]
     now = clock.now()
     try:
         documents = orders_list(session=session, account_id=account_id, since=now - RECENT, until=now)
-        envelope = {
-            "schema": f"{contract.KEY_PREFIX}.{contract.ORDERS}",
-            "schema_version": contract.ORDERS_SCHEMA_VERSION,
-            "source": "schwab",
-            "account_id": account_id,
-            "as_of": contract.timestamp(now),
-            "published_at": contract.timestamp(clock.now()),
-            "orders": documents,
-        }
+        envelope = contract.orders_envelope(
+            account_id=account_id, source=SOURCE, as_of=now, published_at=clock.now(), orders=documents
+        )
         publisher.publish_orders(envelope=envelope)
     except (SchwabError, redis.RedisError) as failure:
         logger.warning("orders not published: %s", getattr(failure, "code", type(failure).__name__))
         return None
     return envelope
+
+
+def _merge_live(account_id: str, documents: list[dict[str, Any]]) -> None:
+    """Bring live_data:orders up to date with orders just seen (no second call to Schwab)."""
+    try:
+        publisher.merge_orders(account_id=account_id, source=SOURCE, orders=documents, at=clock.now())
+    except redis.RedisError:
+        logger.warning("orders not published: redis unavailable")
 
 
 def has_open_orders(account_id: str) -> bool:
@@ -526,8 +525,24 @@ def _placed(session: TraderSession, row: OrderRequest, order_id: str) -> Outcome
     outcome = _finish(row, State.PLACED, Outcome(201, body), order_id=order_id)
     if "symbol" in document:
         _observe(row.account_id, [document])
-    orders_publish(session=session, account_id=row.account_id)
+        _merge_live(row.account_id, [document, *_replaced(row)])
+    else:
+        orders_publish(session=session, account_id=row.account_id)
     return outcome
+
+
+def _replaced(row: OrderRequest) -> list[dict[str, Any]]:
+    """The order a replace replaced, as live_data:orders last showed it, now REPLACED."""
+    if row.action != Action.REPLACE:
+        return []
+    try:
+        stored = reader.latest_orders(row.account_id)
+    except (redis.RedisError, reader.SnapshotSchemaError):
+        return []
+    for order in (stored or {}).get("orders", []):
+        if order["order_id"] == row.target_order_id:
+            return [{**order, "status": "REPLACED", "open": False, "cancelable": False, "editable": False}]
+    return []
 
 
 def _settle(session: TraderSession, row: OrderRequest) -> Outcome:

@@ -208,3 +208,24 @@ def ownership_notification(
         "removed": sorted(removed),
         "at": timestamp(at),
     }
+
+
+def orders_envelope(
+    *, account_id: str, source: str, as_of: datetime, published_at: datetime, orders: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The document stored under orders_key: open and recent orders, newest first."""
+    return {
+        "schema": f"{KEY_PREFIX}.{ORDERS}",
+        "schema_version": ORDERS_SCHEMA_VERSION,
+        "source": source,
+        "account_id": account_id,
+        "as_of": timestamp(as_of),
+        "published_at": timestamp(published_at),
+        "orders": newest_first(orders),
+    }
+
+
+def newest_first(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(
+        orders, key=lambda order: (order.get("entered_time") or "", order["order_id"]), reverse=True
+    )

@@ -109,22 +109,59 @@ def mark_stale(*, account_id: str, reason: str, at: datetime, client: redis.Redi
     return marked
 
 
+def _orders_note(envelope: dict[str, Any]) -> str:
+    account_id = envelope["account_id"]
+    return _dumps(
+        {
+            "schema": f"{contract.KEY_PREFIX}.notification",
+            "schema_version": contract.NOTIFICATION_SCHEMA_VERSION,
+            "event": "snapshot",
+            "kind": contract.ORDERS,
+            "account_id": account_id,
+            "key": contract.orders_key(account_id),
+            "as_of": envelope["as_of"],
+            "published_at": envelope["published_at"],
+            "changes": {"open": sum(1 for order in envelope["orders"] if order["open"])},
+        }
+    )
+
+
 def publish_orders(*, envelope: dict[str, Any], client: redis.Redis | None = None) -> None:
     """Store the account's orders document and announce it, atomically (MULTI/EXEC)."""
-    account_id = envelope["account_id"]
-    key = contract.orders_key(account_id)
-    note = {
-        "schema": f"{contract.KEY_PREFIX}.notification",
-        "schema_version": contract.NOTIFICATION_SCHEMA_VERSION,
-        "event": "snapshot",
-        "kind": contract.ORDERS,
-        "account_id": account_id,
-        "key": key,
-        "as_of": envelope["as_of"],
-        "published_at": envelope["published_at"],
-        "changes": {"open": sum(1 for order in envelope["orders"] if order["open"])},
-    }
+    key = contract.orders_key(envelope["account_id"])
     pipe = (client or get_redis()).pipeline(transaction=True)
     pipe.set(key, _dumps(envelope))
-    pipe.publish(key, _dumps(note))
+    pipe.publish(key, _orders_note(envelope))
     pipe.execute()
+
+
+def merge_orders(
+    *,
+    account_id: str,
+    source: str,
+    orders: list[dict[str, Any]],
+    at: datetime,
+    client: redis.Redis | None = None,
+) -> None:
+    """Put these orders, as just seen, into the stored orders document and announce it (WATCH, then
+    MULTI/EXEC, so a concurrent merge is never lost). Cheaper than listing the account's orders again."""
+    key = contract.orders_key(account_id)
+
+    def merge(pipe: Any) -> None:
+        stored = pipe.get(key)
+        envelope = (
+            json.loads(stored)
+            if stored
+            else contract.orders_envelope(
+                account_id=account_id, source=source, as_of=at, published_at=at, orders=[]
+            )
+        )
+        by_id = {order["order_id"]: order for order in envelope["orders"]}
+        by_id.update({order["order_id"]: order for order in orders})
+        envelope["orders"] = contract.newest_first(list(by_id.values()))
+        envelope["published_at"] = contract.timestamp(at)
+        pipe.multi()
+        pipe.set(key, _dumps(envelope))
+        pipe.publish(key, _orders_note(envelope))
+
+    (client or get_redis()).transaction(merge, key)
