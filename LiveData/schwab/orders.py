@@ -522,9 +522,18 @@ def _placed(session: TraderSession, row: OrderRequest, order_id: str) -> Outcome
     body: dict[str, Any] = {"success": True, "outcome": "placed", "order_id": order_id, "order": document}
     if row.action == Action.REPLACE:
         body["replaced_order_id"] = row.target_order_id
-    outcome = _finish(row, State.PLACED, Outcome(201, body), order_id=order_id)
+    with transaction.atomic():  # the outcome and the first status seen, in one commit
+        outcome = _finish(
+            row, State.PLACED, Outcome(201, body), order_id=order_id, last_status=document["status"]
+        )
+        filled = document.get("filled_quantity")
+        OrderStatusChange.objects.create(
+            order_request=row,
+            status=document["status"],
+            filled_quantity=Decimal(filled) if filled is not None else None,
+            seen_at=clock.now(),
+        )
     if "symbol" in document:
-        _observe(row.account_id, [document])
         _merge_live(row.account_id, [document, *_replaced(row)])
     else:
         orders_publish(session=session, account_id=row.account_id)

@@ -182,3 +182,85 @@ def test_orders_of_another_account_are_not_visible(sandbox, trader):
     response = api(sandbox, other, f"/accounts/{account.hash_value}/orders/{order_id}")
     assert response.status_code == 400
     assert api(sandbox, token, f"/accounts/{account.hash_value}/orders/999").status_code == 404
+
+
+def test_orders_come_back_in_schwabs_shape(sandbox, trader):
+    token, account = trader
+    order_id = _place(sandbox, token, account, _order(order_type="MARKET"))
+    body = api(sandbox, token, f"/accounts/{account.hash_value}/orders/{order_id}").json()
+    leg = body["orderLegCollection"][0]
+    assert isinstance(body["quantity"], float) and isinstance(leg["quantity"], float)  # numbers, not text
+    assert leg["positionEffect"] == "OPENING"
+    assert {"cusip", "instrumentId", "symbol", "assetType"} <= set(leg["instrument"])
+    execution = body["orderActivityCollection"][0]["executionLegs"][0]
+    assert set(execution) == {"legId", "price", "quantity", "mismarkedQuantity", "time"}
+    sell = _place(sandbox, token, account, _order(instruction="SELL", order_type="MARKET", quantity=1))
+    closing = api(sandbox, token, f"/accounts/{account.hash_value}/orders/{sell}").json()
+    assert closing["orderLegCollection"][0]["positionEffect"] == "CLOSING"
+
+
+def test_preview_answers_in_schwabs_shape(sandbox, trader):
+    token, account = trader
+    body = api(
+        sandbox, token, f"/accounts/{account.hash_value}/previewOrder", method="POST", json=_order()
+    ).json()
+    balance = body["orderStrategy"]["orderBalance"]
+    assert set(balance) == {
+        "orderValue",
+        "projectedAvailableFund",
+        "projectedBuyingPower",
+        "projectedCommission",
+    }
+    assert balance["orderValue"] == 10.0  # 10 x 1.00
+    assert body["orderStrategy"]["orderLegs"][0]["finalSymbol"] == "KO"
+
+
+def test_location_uses_the_public_base_url_and_can_be_missing_on_an_immediate_fill(sandbox, trader):
+    token, account = trader
+    sandbox.state.config.public_base_url = "https://api.schwabapi.com"
+    response = api(sandbox, token, f"/accounts/{account.hash_value}/orders", method="POST", json=_order())
+    assert response.headers["Location"].startswith(
+        f"https://api.schwabapi.com/trader/v1/accounts/{account.hash_value}/orders/"
+    )
+    sandbox.state.config.immediate_fill_omits_location = True
+    market = api(
+        sandbox,
+        token,
+        f"/accounts/{account.hash_value}/orders",
+        method="POST",
+        json=_order(order_type="MARKET"),
+    )
+    assert market.status_code == 201 and "Location" not in market.headers
+    working = api(sandbox, token, f"/accounts/{account.hash_value}/orders", method="POST", json=_order())
+    assert "Location" in working.headers  # only an order that filled at once loses it
+
+
+def test_a_fill_records_a_trade_transaction(sandbox, trader, sandbox_clock):
+    token, account = trader
+    order_id = _place(sandbox, token, account, _order(order_type="MARKET", quantity=3))
+    window = {
+        "startDate": (sandbox_clock.current - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "endDate": (sandbox_clock.current + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "types": "TRADE",
+    }
+    listed = api(sandbox, token, f"/accounts/{account.hash_value}/transactions", params=window).json()
+    assert [item["orderId"] for item in listed] == [int(order_id)]
+    item = listed[0]
+    assert (
+        item["transferItems"][0]["amount"] == 3.0 and item["transferItems"][0]["instrument"]["symbol"] == "KO"
+    )
+    one = api(sandbox, token, f"/accounts/{account.hash_value}/transactions/{item['activityId']}")
+    assert one.json() == item
+    missing = api(sandbox, token, f"/accounts/{account.hash_value}/transactions", params={"types": "TRADE"})
+    assert missing.status_code == 400
+
+
+def test_order_lists_reach_sixty_days_back_and_unknown_routes_answer_json(sandbox, trader, sandbox_clock):
+    token, account = trader
+    window = {
+        "fromEnteredTime": (sandbox_clock.current - timedelta(days=61)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "toEnteredTime": sandbox_clock.current.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+    }
+    assert api(sandbox, token, f"/accounts/{account.hash_value}/orders", params=window).status_code == 400
+    unknown = api(sandbox, token, "/no/such/route")
+    assert unknown.status_code == 404 and "does not exist" in unknown.json()["errors"][0]

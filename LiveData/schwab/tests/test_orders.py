@@ -314,3 +314,12 @@ def test_another_accounts_order_id_is_404(browser, schwab, trading, settings):
     ):
         assert (answer.status_code, answer.json()["error"]) == (404, "order_not_found")
     assert schwab.state.orders[int(bobs_order)]["status"] == "WORKING"
+
+
+def test_schwab_rejecting_the_order_is_422_and_recorded(browser, schwab, trading):
+    answer = place(browser, trading, {**LIMIT_BUY, "symbol": "ZZZZ"}, key="unknown-symbol")
+    assert (answer.status_code, answer.json()["error"]) == (422, "schwab_order_rejected")
+    row = OrderRequest.objects.get(idempotency_key="unknown-symbol")
+    assert (row.state, row.error_code, row.order_id) == ("rejected", "schwab_order_rejected", "")
+    again = place(browser, trading, {**LIMIT_BUY, "symbol": "ZZZZ"}, key="unknown-symbol")
+    assert again.json() == answer.json() and schwab.state.calls["orders.place"] == 1

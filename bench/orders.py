@@ -1,0 +1,70 @@
+"""Placing an order through Thor (checks, idempotency record, place, confirm, audit, live orders) vs a bare
+client's place and confirm at the sandbox (POST the order, GET its Location), p50/p90, interleaved, at
+sandbox latencies of 0 and 50 ms.
+
+    REDIS_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/orders.py [--iterations 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import uuid
+
+from setup import median, percentile, start  # type: ignore[import-not-found]
+
+TICKET = {"symbol": "AAPL", "instruction": "buy", "quantity": 1, "order_type": "limit", "limit_price": "1.00"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--iterations", type=int, default=40)
+    args = parser.parse_args()
+    os.environ["SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE"] = "1000000"
+    os.environ["SCHWAB_ORDER_RATE_LIMIT_PER_ACCOUNT_PER_MINUTE"] = "1000000"
+    os.environ["SCHWAB_TRADING_ENABLED"] = "true"
+    env = start()
+    import requests
+    from django.conf import settings
+    from django.contrib.auth.models import Permission
+
+    from LiveData.schwab import services, tickets
+
+    api, sandbox, user = env["api"], env["sandbox"], env["user"]
+    user.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
+    user = type(user).objects.get(pk=user.pk)  # fresh permission cache
+    api.user = api.session.user = user
+    account_id = env["accounts"][1]
+    order = tickets.schwab_order(tickets.parse(TICKET))
+    url = f"{settings.SCHWAB_API_BASE_URL}/trader/v1/accounts/{account_id}/orders"
+    session = requests.Session()
+    print(f"place + confirm: Thor vs bare POST + GET, {args.iterations} iterations each, interleaved (ms)")
+    print(f"{'latency':>8} {'bare p50':>9} {'thor p50':>9} {'bare p90':>9} {'thor p90':>9} {'ratio p50':>9}")
+    for latency in (0, 50):
+        sandbox.state.config.latency_ms = latency
+        token = services.connection_access_token(connection=api.connection)
+        headers = {"Authorization": f"Bearer {token}"}
+        bare, thor = [], []
+        for iteration in range(args.iterations + 3):  # the first three warm both paths up
+            started = time.perf_counter()
+            placed = session.post(url, json=order, headers=headers, timeout=10)
+            session.get(placed.headers["Location"], headers=headers, timeout=10).json()
+            bare_ms = (time.perf_counter() - started) * 1000
+            started = time.perf_counter()
+            outcome = api.place_order(account_id, TICKET, idempotency_key=uuid.uuid4().hex)
+            thor_ms = (time.perf_counter() - started) * 1000
+            assert outcome.status == 201, outcome.body
+            if iteration >= 3:
+                bare.append(bare_ms)
+                thor.append(thor_ms)
+        b50, t50 = median(bare), median(thor)
+        print(
+            f"{latency:>6}ms {b50:>9.2f} {t50:>9.2f} {percentile(bare, 0.9):>9.2f} "
+            f"{percentile(thor, 0.9):>9.2f} {t50 / b50:>8.2f}x"
+        )
+    sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()
