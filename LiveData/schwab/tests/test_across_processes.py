@@ -1,6 +1,7 @@
-"""Authorization holds in every process at every moment: two real Thor servers share PostgreSQL and Redis.
+"""What must hold across processes, with real Thor servers (gunicorn) sharing PostgreSQL and Redis:
+authorization in every process at every moment, and one order per Idempotency-Key.
 
-The repro: a trader whose account list is cached in both servers reconnects (through one of them) as
+The authorization repro: a trader whose account list is cached in both servers reconnects (through one of them) as
 another Schwab login, and another trader connects the first login. From then on, through either server,
 the first trader reads nothing of the second trader's accounts, and marks none of their snapshots stale.
 """
@@ -88,3 +89,49 @@ def test_reconnecting_as_another_login_is_seen_by_every_process(
     assert (foreign_reads, foreign_stale_marks) == (0, 0), f"alice's answers: {dict(answers)}"
     assert set(answers) == {("latest", 404), ("summary", 404), ("positions", 404)}
     assert after == bobs_snapshots  # untouched: neither marked stale nor republished
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_key_sends_one_order_across_server_processes(
+    postgres, real_redis, schwab, settings, tmp_path, monkeypatch
+):
+    """Twenty requests with one Idempotency-Key, spread over two Thor servers: one order at the sandbox."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.contrib.auth.models import Permission
+
+    now = FrozenClock(datetime.now(UTC))
+    schwab.state.clock = now
+    monkeypatch.setattr(clock, "now", now)
+    environment = {
+        "DEBUG": "true",
+        "DATABASE_URL": database_url(settings),
+        "REDIS_URL": settings.REDIS_URL,
+        "SCHWAB_API_BASE_URL": schwab.url,
+        "SCHWAB_CALLBACK_URL": SANDBOX_CALLBACK,
+        "SCHWAB_TRADING_ENABLED": "true",
+    }
+    trader = User.objects.create_user("tess")
+    trader.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
+    as_trader = logged_in_session(trader)
+    as_trader.cookies.set("csrftoken", "c" * 32)
+    headers = {"X-CSRFToken": "c" * 32, "Idempotency-Key": "one-order", "Content-Type": "application/json"}
+    ticket = '{"symbol": "KO", "instruction": "buy", "quantity": 1, "limit_price": "1.00"}'
+    with (
+        thor_server(environment, log=tmp_path / "a.log", workers=2) as server_a,
+        thor_server(environment, log=tmp_path / "b.log", workers=2) as server_b,
+    ):
+        _connect(server_a, as_trader, schwab, "trader1")
+        account_id = schwab.state.users["trader1"].accounts[0].hash_value
+
+        def post(index: int):
+            server = (server_a, server_b)[index % 2]
+            url = f"{server.url}/schwab/accounts/{account_id}/orders/"
+            return as_trader.post(url, data=ticket, headers=headers, timeout=60)
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            answers = list(pool.map(post, range(20)))
+
+    assert {answer.status_code for answer in answers} == {201}
+    assert schwab.state.calls["orders.place"] == 1 and len(schwab.state.orders) == 1
+    assert {answer.json()["order_id"] for answer in answers} == {str(next(iter(schwab.state.orders)))}
