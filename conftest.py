@@ -53,9 +53,13 @@ def postgres() -> None:
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
     """Django's cache is per process: start each test without what earlier tests cached."""
+    from LiveData.schwab import authorization
+
     cache.clear()
+    authorization.forget_here()
     yield
     cache.clear()
+    authorization.forget_here()
 
 
 def run_together(workers: int, work: Callable[[], object]) -> list[object]:

@@ -79,7 +79,8 @@ def main() -> None:
     publishing = sent.count("publish")
     print(
         f"Redis round trips in one account refresh: {len(sent)} "
-        f"({len(sent) - publishing} rate-limit check before the upstream call, {publishing} to publish)"
+        f"({len(sent) - publishing} before the upstream call: the login's account list from the shared cache "
+        f"and the rate-limit slot; {publishing} to publish)"
     )
     print(f"Redis round trips per published snapshot (positions + balances): {publishing / 2:g}")
     sandbox.stop()

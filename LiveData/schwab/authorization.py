@@ -10,6 +10,8 @@ listed again, and kept for the login's life to answer with while Schwab is down 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,8 +41,21 @@ def _key(login: Login) -> str:
     return contract.accounts_cache_key(login.connection_id, login.generation)
 
 
+# A few seconds' memo in this process saves the shared cache's round trip on hot paths (the summary). It is
+# keyed by the login too, so a new login or a disconnect, read from the database on every request, never
+# finds an old entry here either.
+_MEMO_SECONDS = 5.0
+_MEMO_SIZE = 10_000
+_memo: dict[Login, tuple[float, KnownAccounts]] = {}
+_memo_lock = threading.Lock()
+
+
 def known_accounts(login: Login) -> KnownAccounts | None:
     """The account ids last listed for this login, or None (never listed, or the cache is unreachable)."""
+    with _memo_lock:
+        memo = _memo.get(login)
+    if memo is not None and memo[0] > time.monotonic():
+        return memo[1]
     try:
         entry: Any = cache.get(_key(login))
     except redis.RedisError:
@@ -48,12 +63,28 @@ def known_accounts(login: Login) -> KnownAccounts | None:
         return None
     if not isinstance(entry, dict):
         return None
-    return KnownAccounts(tuple(entry["ids"]), datetime.fromisoformat(entry["listed_at"]))
+    known = KnownAccounts(tuple(entry["ids"]), datetime.fromisoformat(entry["listed_at"]))
+    _remember_here(login, known)
+    return known
+
+
+def _remember_here(login: Login, known: KnownAccounts) -> None:
+    with _memo_lock:
+        if len(_memo) >= _MEMO_SIZE:
+            _memo.clear()
+        _memo[login] = (time.monotonic() + _MEMO_SECONDS, known)
+
+
+def forget_here() -> None:
+    """Drop this process's memo (tests)."""
+    with _memo_lock:
+        _memo.clear()
 
 
 def remember_accounts(login: Login, account_ids: list[str], *, listed_at: datetime) -> None:
     """Remember what Schwab listed for this login (best effort: a cache outage only costs a listing)."""
     entry = {"ids": list(account_ids), "listed_at": listed_at.isoformat()}
+    _remember_here(login, KnownAccounts(tuple(account_ids), listed_at))
     try:
         cache.set(_key(login), entry, _KEEP_SECONDS)
     except redis.RedisError:

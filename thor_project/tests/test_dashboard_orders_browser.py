@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
@@ -44,6 +45,15 @@ def _status_of(chrome, order_id: str) -> str:
     return str(row.get_attribute("data-status"))
 
 
+def _click(chrome, selector: str) -> bool:
+    """Click what the selector finds; False (try again) when the poll re-rendered it meanwhile."""
+    try:
+        chrome.find_element(By.CSS_SELECTOR, selector).click()
+    except StaleElementReferenceException:
+        return False
+    return True
+
+
 @pytest.mark.django_db(transaction=True)
 def test_preview_place_fill_cancel_and_trading_off(
     chrome, live_server, schwab, settings, thor_clock, django_user_model
@@ -55,7 +65,7 @@ def test_preview_place_fill_cancel_and_trading_off(
     schwab.state.config.callback_urls = (callback,)
     dana = django_user_model.objects.create_user("dana", password="dana-password-123")
     dana.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
-    wait = WebDriverWait(chrome, 20)
+    wait = WebDriverWait(chrome, 20, ignored_exceptions=[StaleElementReferenceException])
 
     chrome.get(f"{live_server.url}/dashboard/")
     chrome.find_element(By.ID, "id_username").send_keys("dana")
@@ -93,7 +103,7 @@ def test_preview_place_fill_cancel_and_trading_off(
     wait.until(lambda driver: len(schwab.state.orders) == 2)
     second = str(max(schwab.state.orders))
     wait.until(lambda driver: _status_of(driver, second) == "WORKING")
-    chrome.find_element(By.CSS_SELECTOR, f'#orders tr[data-order="{second}"] button.cancel').click()
+    wait.until(lambda driver: _click(driver, f'#orders tr[data-order="{second}"] button.cancel'))
     wait.until(lambda driver: _status_of(driver, second) == "CANCELED")
     assert schwab.state.orders[int(second)]["status"] == "CANCELED"
 

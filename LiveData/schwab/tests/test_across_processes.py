@@ -1,9 +1,10 @@
 """What must hold across processes, with real Thor servers (gunicorn) sharing PostgreSQL and Redis:
 authorization in every process at every moment, and one order per Idempotency-Key.
 
-The authorization repro: a trader whose account list is cached in both servers reconnects (through one of them) as
-another Schwab login, and another trader connects the first login. From then on, through either server,
-the first trader reads nothing of the second trader's accounts, and marks none of their snapshots stale.
+The authorization repro: a trader whose account list is cached in both servers reconnects (through one
+of them) as another Schwab login, and another trader connects the first login. From then on, through
+either server, the first trader reads nothing of the second trader's accounts, and marks none of their
+snapshots stale.
 """
 
 from __future__ import annotations
