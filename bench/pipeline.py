@@ -79,8 +79,8 @@ def main() -> None:
     publishing = sent.count("publish")
     print(
         f"Redis round trips in one account refresh: {len(sent)} "
-        f"({len(sent) - publishing} before the upstream call: the rate-limit slot, and the login's account list "
-        f"when this process has not memoized it; {publishing} to publish)"
+        f"({len(sent) - publishing} before the upstream call: the rate-limit slot, and the login's "
+        f"account list when this process has not memoized it; {publishing} to publish)"
     )
     print(f"Redis round trips per published snapshot (positions + balances): {publishing / 2:g}")
     sandbox.stop()

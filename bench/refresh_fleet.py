@@ -56,7 +56,7 @@ def main() -> None:
     from django.core.cache import cache
     from django.core.management import call_command
 
-    from LiveData.schwab import refresher
+    from LiveData.schwab import authorization, refresher
     from LiveData.schwab.api import SchwabTraderAPI
     from LiveData.shared.redis_client import get_redis
 
@@ -93,6 +93,7 @@ def main() -> None:
         for label, cap in (("no global cap", 0), (f"global cap {args.global_cap}/s", args.global_cap)):
             settings.SCHWAB_RATE_LIMIT_GLOBAL_PER_SECOND = cap
             cache.clear()  # every run lists each connection's accounts again, as a real round does
+            authorization.forget_here()
             for key in get_redis().scan_iter("schwab:rate:*"):
                 get_redis().delete(key)
             session.post(f"{url}/sandbox/stats/reset", timeout=10)
@@ -101,6 +102,7 @@ def main() -> None:
             wall = time.monotonic() - started
             stats = session.get(f"{url}/sandbox/stats", timeout=10).json()
             rates = stats["rates"]
+            print("  calls:", {k: v for k, v in stats["calls"].items() if not k.startswith("sandbox")})
             ok = sum(outcome.ok for outcome in outcomes)
             print(
                 f"\n[{label}] refreshed {ok}/{len(outcomes)} accounts in {wall:.2f} s "

@@ -23,9 +23,11 @@ from LiveData.schwab.exceptions import (
 )
 from LiveData.schwab.models import Login
 from LiveData.schwab.session import TraderSession
+from LiveData.schwab.singleflight import SingleFlight
 from LiveData.shared import clock, ownership
 
 logger = logging.getLogger(__name__)
+_listings: SingleFlight[tuple[str, ...]] = SingleFlight()
 
 
 def account_numbers_fetch(*, session: TraderSession) -> list[dict[str, Any]]:
@@ -56,12 +58,16 @@ def account_ids(*, session: TraderSession, login: Login | None = None) -> tuple[
     if session.connection.login != login:
         raise SchwabConnectionChanged  # these tokens belong to another login than the one checked
     try:
-        numbers = account_numbers_fetch(session=session)
+        # Requests of one login that find the list due at once share one listing (in this process).
+        return _listings.do(f"{login.connection_id}:{login.generation}", lambda: _list(session, login))
     except SchwabApiError as failure:
         if known is not None and failure.outage:
             return known.account_ids  # Schwab is down; the login, and so its accounts, are the same
         raise
-    ids = [item["hashValue"] for item in numbers]
+
+
+def _list(session: TraderSession, login: Login) -> tuple[str, ...]:
+    ids = [item["hashValue"] for item in account_numbers_fetch(session=session)]
     _record(session, login, ids)
     return tuple(ids)
 
