@@ -111,3 +111,13 @@ def connect(
     start = browser.get("/schwab/oauth/start/", {"next": next_url} if next_url else {})
     assert start.status_code == 302
     return browser.get(local(consent(sandbox, start["Location"], username=username)))
+
+
+def raw_tokens() -> tuple[str, str]:
+    """The token columns as the database holds them (ciphertext, if all is well)."""
+    from django.db import connection as db_connection
+
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT access_token, refresh_token FROM schwab_brokerconnection")
+        access, refresh = cursor.fetchone()
+    return str(access), str(refresh)

@@ -110,6 +110,16 @@ def _validate(state: SandboxState, body: Any) -> tuple[dict[str, Any], Security]
     return body, security
 
 
+def _checked_body(state: SandboxState, request: Request) -> tuple[dict[str, Any], Security] | Response:
+    try:
+        body = request.json()
+    except ValueError:
+        return service_error(
+            400, "A validation error occurred while processing the request.", "Malformed JSON"
+        )
+    return _validate(state, body)
+
+
 def _new_order(
     state: SandboxState, account: Account, body: dict[str, Any], security: Security
 ) -> dict[str, Any]:
@@ -282,13 +292,7 @@ def place(state: SandboxState, request: Request, token: Token, account_hash: str
         account = account_for(state, token, account_hash)
         if isinstance(account, Response):
             return account
-        try:
-            body = request.json()
-        except ValueError:
-            return service_error(
-                400, "A validation error occurred while processing the request.", "Malformed JSON"
-            )
-        checked = _validate(state, body)
+        checked = _checked_body(state, request)
         if isinstance(checked, Response):
             return checked
         order = _new_order(state, account, *checked)
@@ -344,13 +348,7 @@ def replace(
             return original
         if original["status"] not in OPEN_STATUSES:
             return service_error(400, f"Order cannot be replaced: its status is {original['status']}")
-        try:
-            body = request.json()
-        except ValueError:
-            return service_error(
-                400, "A validation error occurred while processing the request.", "Malformed JSON"
-            )
-        checked = _validate(state, body)
+        checked = _checked_body(state, request)
         if isinstance(checked, Response):
             return checked
         original.update({"status": "REPLACED", "cancelable": False, "editable": False})
@@ -363,13 +361,7 @@ def preview(state: SandboxState, request: Request, token: Token, account_hash: s
         account = account_for(state, token, account_hash)
         if isinstance(account, Response):
             return account
-        try:
-            body = request.json()
-        except ValueError:
-            return service_error(
-                400, "A validation error occurred while processing the request.", "Malformed JSON"
-            )
-        checked = _validate(state, body)
+        checked = _checked_body(state, request)
         if isinstance(checked, Response):
             return checked
         order, security = checked

@@ -10,6 +10,8 @@ import pytest
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as seen
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -42,3 +44,25 @@ def chrome():
     ARTIFACTS.mkdir(exist_ok=True)
     yield driver
     driver.quit()
+
+
+@pytest.fixture
+def page_on_sandbox(live_server, schwab, settings):
+    """The live server wired to the sandbox (callback registered), polling fast; returns its URL."""
+    callback = f"{live_server.url}/schwab/oauth/callback/"
+    settings.SCHWAB_CALLBACK_URL = callback
+    settings.THOR_DASHBOARD_POLL_SECONDS = 0.3
+    schwab.state.config.callback_urls = (callback,)
+    return live_server.url
+
+
+def log_in_and_connect(chrome, wait, url: str, *, username: str, password: str) -> None:
+    """Log in to Thor, press Connect Schwab and approve as trader1 at the sandbox's consent page."""
+    chrome.get(f"{url}/dashboard/")
+    chrome.find_element(By.ID, "id_username").send_keys(username)
+    chrome.find_element(By.ID, "id_password").send_keys(password)
+    chrome.find_element(By.ID, "login").click()
+    wait.until(seen.visibility_of_element_located((By.ID, "connect-button"))).click()
+    wait.until(seen.presence_of_element_located((By.NAME, "username"))).send_keys("trader1")
+    chrome.find_element(By.NAME, "password").send_keys("trader1-pass")
+    chrome.find_element(By.ID, "approve").click()

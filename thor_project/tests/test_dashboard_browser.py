@@ -12,7 +12,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from devtools.sandbox.accounts import totals, value_holding
 from devtools.testing import clear_faults, fault
 from LiveData.schwab.summary import format_money
-from thor_project.tests.conftest import ARTIFACTS
+from thor_project.tests.conftest import ARTIFACTS, log_in_and_connect
 
 
 def _net_liquidation(sandbox) -> str:
@@ -24,24 +24,11 @@ def _net_liquidation(sandbox) -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_connect_watch_and_reconnect(
-    chrome, live_server, schwab, settings, thor_clock, real_redis, django_user_model
+    chrome, page_on_sandbox, schwab, settings, thor_clock, real_redis, django_user_model
 ):
-    callback = f"{live_server.url}/schwab/oauth/callback/"
-    settings.SCHWAB_CALLBACK_URL = callback
-    settings.THOR_DASHBOARD_POLL_SECONDS = 0.3
-    schwab.state.config.callback_urls = (callback,)
     django_user_model.objects.create_user("carol", password="carol-password-123")
     wait = WebDriverWait(chrome, 20)
-
-    chrome.get(f"{live_server.url}/dashboard/")
-    chrome.find_element(By.ID, "id_username").send_keys("carol")
-    chrome.find_element(By.ID, "id_password").send_keys("carol-password-123")
-    chrome.find_element(By.ID, "login").click()
-
-    wait.until(seen.visibility_of_element_located((By.ID, "connect-button"))).click()
-    wait.until(seen.presence_of_element_located((By.NAME, "username"))).send_keys("trader1")
-    chrome.find_element(By.NAME, "password").send_keys("trader1-pass")
-    chrome.find_element(By.ID, "approve").click()
+    log_in_and_connect(chrome, wait, page_on_sandbox, username="carol", password="carol-password-123")
 
     expected = _net_liquidation(schwab)
     wait.until(lambda driver: driver.find_element(By.ID, "net-liq").text == expected)

@@ -16,7 +16,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from devtools.sandbox.book import PRICE_STEP_SECONDS, price_at
 from devtools.sandbox.orders import _securities
-from thor_project.tests.conftest import ARTIFACTS
+from thor_project.tests.conftest import ARTIFACTS, log_in_and_connect
 
 
 def _crossing(schwab, symbol: str):
@@ -56,25 +56,14 @@ def _click(chrome, selector: str) -> bool:
 
 @pytest.mark.django_db(transaction=True)
 def test_preview_place_fill_cancel_and_trading_off(
-    chrome, live_server, schwab, settings, thor_clock, django_user_model
+    chrome, page_on_sandbox, schwab, settings, thor_clock, django_user_model
 ):
-    callback = f"{live_server.url}/schwab/oauth/callback/"
-    settings.SCHWAB_CALLBACK_URL = callback
-    settings.THOR_DASHBOARD_POLL_SECONDS = 0.3
     settings.SCHWAB_TRADING_ENABLED = True
-    schwab.state.config.callback_urls = (callback,)
     dana = django_user_model.objects.create_user("dana", password="dana-password-123")
     dana.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
     wait = WebDriverWait(chrome, 20, ignored_exceptions=[StaleElementReferenceException])
 
-    chrome.get(f"{live_server.url}/dashboard/")
-    chrome.find_element(By.ID, "id_username").send_keys("dana")
-    chrome.find_element(By.ID, "id_password").send_keys("dana-password-123")
-    chrome.find_element(By.ID, "login").click()
-    wait.until(seen.visibility_of_element_located((By.ID, "connect-button"))).click()
-    wait.until(seen.presence_of_element_located((By.NAME, "username"))).send_keys("trader1")
-    chrome.find_element(By.NAME, "password").send_keys("trader1-pass")
-    chrome.find_element(By.ID, "approve").click()
+    log_in_and_connect(chrome, wait, page_on_sandbox, username="dana", password="dana-password-123")
     wait.until(seen.visibility_of_element_located((By.ID, "ticket")))
 
     # Preview, then place with a double click: one order reaches the sandbox.

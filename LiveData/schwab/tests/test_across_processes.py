@@ -43,18 +43,24 @@ def _reads(server, session, account_id: str) -> list[tuple[str, int]]:
     ]
 
 
-def test_reconnecting_as_another_login_is_seen_by_every_process(
-    postgres, real_redis, schwab, settings, tmp_path, monkeypatch
-):
+@pytest.fixture
+def servers_environment(postgres, real_redis, schwab, settings, monkeypatch):
+    """What Thor servers need to share this test's database, Redis and sandbox; all on the real clock."""
     now = FrozenClock(datetime.now(UTC))  # the servers run on the real clock; so do the sandbox and we
     schwab.state.clock = now
     monkeypatch.setattr(clock, "now", now)
-    environment = {
+    return {
         "DEBUG": "true",
         "DATABASE_URL": database_url(settings),
         "REDIS_URL": settings.REDIS_URL,
         "SCHWAB_API_BASE_URL": schwab.url,
         "SCHWAB_CALLBACK_URL": SANDBOX_CALLBACK,
+    }
+
+
+def test_reconnecting_as_another_login_is_seen_by_every_process(servers_environment, schwab, tmp_path):
+    environment = {
+        **servers_environment,
         "SCHWAB_ACCOUNTS_CACHE_SECONDS": "600",  # a cached list outlives the whole test
         "SCHWAB_SUMMARY_MAX_AGE_SECONDS": "600",  # the summary is served from Redis
     }
@@ -92,26 +98,13 @@ def test_reconnecting_as_another_login_is_seen_by_every_process(
     assert after == bobs_snapshots  # untouched: neither marked stale nor republished
 
 
-@pytest.mark.django_db(transaction=True)
-def test_one_key_sends_one_order_across_server_processes(
-    postgres, real_redis, schwab, settings, tmp_path, monkeypatch
-):
+def test_one_key_sends_one_order_across_server_processes(servers_environment, schwab, tmp_path):
     """Twenty requests with one Idempotency-Key, spread over two Thor servers: one order at the sandbox."""
     from concurrent.futures import ThreadPoolExecutor
 
     from django.contrib.auth.models import Permission
 
-    now = FrozenClock(datetime.now(UTC))
-    schwab.state.clock = now
-    monkeypatch.setattr(clock, "now", now)
-    environment = {
-        "DEBUG": "true",
-        "DATABASE_URL": database_url(settings),
-        "REDIS_URL": settings.REDIS_URL,
-        "SCHWAB_API_BASE_URL": schwab.url,
-        "SCHWAB_CALLBACK_URL": SANDBOX_CALLBACK,
-        "SCHWAB_TRADING_ENABLED": "true",
-    }
+    environment = {**servers_environment, "SCHWAB_TRADING_ENABLED": "true"}
     trader = User.objects.create_user("tess")
     trader.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
     as_trader = logged_in_session(trader)

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection as db_connection
 
-from devtools.testing import APP_SECRET
+from devtools.testing import APP_SECRET, raw_tokens
 from LiveData.schwab.models import BrokerConnection
 
 pytestmark = pytest.mark.django_db
-
-
-def _raw_tokens() -> tuple[str, str]:
-    with db_connection.cursor() as cursor:
-        cursor.execute("SELECT access_token, refresh_token FROM schwab_brokerconnection")
-        access, refresh = cursor.fetchone()
-    return str(access), str(refresh)
 
 
 def test_admin_lists_and_shows_connections_without_tokens(connected, admin_client):
@@ -26,7 +18,7 @@ def test_admin_lists_and_shows_connections_without_tokens(connected, admin_clien
     assert "active" in listing.content.decode()
     for page in (listing, detail):
         text = page.content.decode()
-        for secret in (stored.access_token, stored.refresh_token, *_raw_tokens(), APP_SECRET):
+        for secret in (stored.access_token, stored.refresh_token, *raw_tokens(), APP_SECRET):
             assert secret not in text
 
 

@@ -7,19 +7,12 @@ from io import StringIO
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
-from django.db import connection as db_connection
 
+from devtools.testing import raw_tokens
 from LiveData.schwab import crypto
 from LiveData.schwab.models import BrokerConnection
 
 pytestmark = pytest.mark.django_db
-
-
-def _raw_tokens() -> tuple[str, str]:
-    with db_connection.cursor() as cursor:
-        cursor.execute("SELECT access_token, refresh_token FROM schwab_brokerconnection")
-        access, refresh = cursor.fetchone()
-    return str(access), str(refresh)
 
 
 def test_connections_command_shows_state_not_tokens(connected):
@@ -46,7 +39,7 @@ def test_key_rotation_re_encrypts_under_the_newest_key(connected, settings):
     new_key = Fernet.generate_key().decode()
     settings.TOKEN_ENCRYPTION_KEYS = [new_key, old_key]
     call_command("schwab_rotate_token_keys", stdout=StringIO())
-    raw_access, raw_refresh = _raw_tokens()
+    raw_access, raw_refresh = raw_tokens()
     assert Fernet(new_key.encode()).decrypt(raw_access.encode()).decode() == stored.access_token
     settings.TOKEN_ENCRYPTION_KEYS = [new_key]  # the old key can now be dropped
     assert BrokerConnection.objects.get(user=connected).refresh_token == stored.refresh_token

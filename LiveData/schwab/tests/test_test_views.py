@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection as db_connection
 
 from devtools.testing import consent, local
 from LiveData.schwab.models import BrokerConnection
 
 pytestmark = pytest.mark.django_db
-
-
-def _raw_tokens() -> tuple[str, str]:
-    with db_connection.cursor() as cursor:
-        cursor.execute("SELECT access_token, refresh_token FROM schwab_brokerconnection")
-        access, refresh = cursor.fetchone()
-    return str(access), str(refresh)
 
 
 def test_test_views_are_404_unless_debug_and_opt_in(client, settings, schwab):
