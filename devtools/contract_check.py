@@ -4,8 +4,9 @@
 
 It starts the Schwab sandbox, a Thor server (gunicorn, its own SQLite database), logs a user in and
 connects Schwab through the real OAuth flow, then runs schemathesis on every documented operation with
-that session: first everything but the disconnect (so the connected paths stay connected), then the
-disconnect. Bounded by example counts, not time. Exits non-zero on any failure.
+that session, trading switched on (orders go to the sandbox): first everything but the disconnect (so
+the connected paths stay connected), then the disconnect. Bounded by example counts, not time. Exits
+non-zero on any failure.
 """
 
 from __future__ import annotations
@@ -54,13 +55,15 @@ def main() -> int:
         "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
         "SCHWAB_CALLBACK_URL": callback,
         "SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE": "1000000",  # examples, not a load test
+        "SCHWAB_ORDER_RATE_LIMIT_PER_ACCOUNT_PER_MINUTE": "1000000",
+        "SCHWAB_TRADING_ENABLED": "true",  # the sandbox's orders: every order operation runs for real
         "LOG_LEVEL": "WARNING",
     }
     os.environ.update(environment)
     import django
 
     django.setup()
-    from django.contrib.auth.models import User
+    from django.contrib.auth.models import Permission, User
     from django.core.management import call_command
     from django.test import Client
 
@@ -72,6 +75,7 @@ def main() -> int:
     os.environ["SCHWAB_API_BASE_URL"] = sandbox.url
     call_command("migrate", verbosity=0)
     user = User.objects.create_user("contract-check")
+    user.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
     client = Client()
     client.force_login(user)
     session_id = client.cookies["sessionid"].value
