@@ -645,6 +645,7 @@ def order_cancel(*, session: TraderSession, account_id: str, order_id: str) -> O
     _throttle_orders(account_id)
     row.state, row.sent_at = State.SENDING, clock.now()
     row.save()
+    ambiguous: SchwabApiError | None = None
     try:
         session.send("DELETE", f"/accounts/{account_id}/orders/{order_id}", path_name="orders.cancel")
     except SchwabBadRequest:
@@ -653,11 +654,14 @@ def order_cancel(*, session: TraderSession, account_id: str, order_id: str) -> O
         if not (failure.outage or failure.upstream_status is None):
             raise _refusal(row, failure, State.FAILED) from None
         logger.warning("order cancel %s ambiguous: %s; reading the order", row.pk, failure.code)
+        ambiguous = failure
     try:
         after = order_transforms.order_document(_fetch_order(session, account_id, order_id))
     except SchwabError:
         body = {"success": True, "outcome": "unknown", "message": "Schwab did not confirm the cancel yet."}
         return _finish(row, State.UNKNOWN, Outcome(202, body), error_code="order_status_unknown")
+    if ambiguous is not None and after["status"] not in ("CANCELED", "PENDING_CANCEL"):
+        raise _refusal(row, ambiguous, State.FAILED)  # it did not take; the order is as it was
     _observe(account_id, [after])
     outcome = _finish(
         row, State.DONE, Outcome(200, {"success": True, "order": after}), last_status=after["status"]

@@ -107,7 +107,7 @@ class SandboxApp:
             if kind in FAULT_KINDS:
                 number = int(arg) if arg.isdigit() else None
                 return Fault(kind, retry_after=1 if number is None else number, latency_ms=number or 0)
-        return self.state.take_fault(request.path)
+        return self.state.take_fault(request.path, request.method)
 
     def _apply_fault_before(self, fault: Fault | None) -> Response | None:
         latency = self.state.config.latency_ms + (

@@ -67,6 +67,7 @@ def add_fault(state: SandboxState, request: Request) -> Response:
             remaining=_int(data, "count", 1),
             retry_after=_int(data, "retry_after", 1),
             latency_ms=_int(data, "latency_ms", 0),
+            method=str(data.get("method", "")).upper(),
         )
     except ValueError as bad:
         return Response.json({"error": f"{bad} must be an integer"}, 400)

@@ -75,6 +75,7 @@ class Fault:
     remaining: int = 1  # how many matching requests it still affects; -1 for all
     retry_after: int = 1
     latency_ms: int = 0
+    method: str = ""  # only requests of this method ("" for any)
 
 
 # accept_then_hang: the request is served (an order is placed) but the answer never comes back in time.
@@ -168,9 +169,11 @@ class SandboxState:
         return expired
 
     # --- Faults ------------------------------------------------------------------------------------------
-    def take_fault(self, path: str) -> Fault | None:
+    def take_fault(self, path: str, method: str = "") -> Fault | None:
         with self.lock:
             for fault in self.faults:
+                if fault.method and fault.method != method:
+                    continue
                 if path.startswith(fault.path_prefix) and fault.remaining != 0:
                     if fault.remaining > 0:
                         fault.remaining -= 1

@@ -323,3 +323,43 @@ def test_schwab_rejecting_the_order_is_422_and_recorded(browser, schwab, trading
     assert (row.state, row.error_code, row.order_id) == ("rejected", "schwab_order_rejected", "")
     again = place(browser, trading, {**LIMIT_BUY, "symbol": "ZZZZ"}, key="unknown-symbol")
     assert again.json() == answer.json() and schwab.state.calls["orders.place"] == 1
+
+
+@pytest.mark.parametrize("kind", ["500", "503", "401"])
+def test_faults_during_preview_cancel_and_replace_answer_clearly_and_send_nothing_twice(
+    browser, schwab, trading, kind, settings
+):
+    working = place(browser, trading).json()["order_id"]
+    orders_path = f"/trader/v1/accounts/{trading}/orders/{working}"
+    fault(schwab, kind=kind, count=1, path_prefix=f"/trader/v1/accounts/{trading}/previewOrder")
+    preview = browser.post(
+        f"/schwab/accounts/{trading}/orders/preview/", json.dumps(LIMIT_BUY), content_type="application/json"
+    )
+    assert preview.status_code == (200 if kind == "401" else 502)  # a 401 is refreshed and retried once
+    assert OrderRequest.objects.filter(action="preview").count() == 1
+
+    # A 5xx on the DELETE is ambiguous: Thor reads the order back and never sends the cancel again.
+    fault(schwab, kind=kind, count=1, path_prefix=orders_path, method="DELETE")
+    canceled = browser.delete(f"/schwab/accounts/{trading}/orders/{working}/")
+    row = OrderRequest.objects.get(action="cancel")
+    if kind == "401":  # refused at the gateway, nothing done: refreshed and sent once more
+        assert (canceled.status_code, schwab.state.calls["orders.cancel"]) == (200, 2)
+        assert canceled.json()["order"]["status"] == "CANCELED" and row.state == "done"
+    else:  # the fault answered before the sandbox cancelled: read back, still working, so Thor says it failed
+        assert schwab.state.calls["orders.cancel"] == 1
+        assert (canceled.status_code, canceled.json()["error"]) == (502, "schwab_unavailable")
+        assert (row.state, row.error_code) == ("failed", "schwab_unavailable")
+        assert schwab.state.orders[int(working)]["status"] == "WORKING"
+
+    fault(schwab, kind=kind, count=1, path_prefix=orders_path, method="PUT")
+    replaced = browser.put(
+        f"/schwab/accounts/{trading}/orders/{working}/",
+        json.dumps({**LIMIT_BUY, "limit_price": "149.00"}),
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY=f"replace-{kind}",
+    )
+    if kind == "401":
+        assert replaced.status_code == 409  # it was canceled above
+    else:  # ambiguous; nothing replaced at the sandbox: unknown, never resent
+        assert (replaced.status_code, replaced.json()["outcome"]) == (202, "unknown")
+        assert schwab.state.calls["orders.replace"] == 1
