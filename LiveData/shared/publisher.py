@@ -126,13 +126,25 @@ def _orders_note(envelope: dict[str, Any]) -> str:
     )
 
 
-def publish_orders(*, envelope: dict[str, Any], client: redis.Redis | None = None) -> None:
-    """Store the account's orders document and announce it, atomically (MULTI/EXEC)."""
+def publish_orders(*, envelope: dict[str, Any], client: redis.Redis | None = None) -> bool:
+    """Store the account's orders document and announce it, atomically (WATCH, then MULTI/EXEC); a
+    document older (by `as_of`) than the stored one is dropped. Return whether it was stored."""
     key = contract.orders_key(envelope["account_id"])
-    pipe = (client or get_redis()).pipeline(transaction=True)
-    pipe.set(key, _dumps(envelope))
-    pipe.publish(key, _orders_note(envelope))
-    pipe.execute()
+    stored_it: list[bool] = []
+
+    def store(pipe: Any) -> None:
+        stored_it.clear()
+        current = pipe.get(key)
+        if current and json.loads(current).get("as_of", "") > envelope["as_of"]:
+            stored_it.append(False)
+            return
+        pipe.multi()
+        pipe.set(key, _dumps(envelope))
+        pipe.publish(key, _orders_note(envelope))
+        stored_it.append(True)
+
+    (client or get_redis()).transaction(store, key)
+    return stored_it[0]
 
 
 def merge_orders(
@@ -159,7 +171,7 @@ def merge_orders(
         by_id = {order["order_id"]: order for order in envelope["orders"]}
         by_id.update({order["order_id"]: order for order in orders})
         envelope["orders"] = contract.newest_first(list(by_id.values()))
-        envelope["published_at"] = contract.timestamp(at)
+        envelope["as_of"] = envelope["published_at"] = contract.timestamp(at)  # these orders are as of now
         pipe.multi()
         pipe.set(key, _dumps(envelope))
         pipe.publish(key, _orders_note(envelope))

@@ -148,3 +148,23 @@ def test_contract_names():
     assert contract.user_accounts_key(3) == "live_data:accounts:3"
     with pytest.raises(ValueError):
         contract.timestamp(datetime(2026, 1, 1))
+
+
+def _order(order_id: str, status: str, entered: str = "2026-11-25T15:30:00+0000") -> dict[str, Any]:
+    return {"order_id": order_id, "status": status, "open": status == "WORKING", "entered_time": entered}
+
+
+def test_orders_merge_and_an_older_listing_never_wins(store):
+    listed_at = T0 + timedelta(seconds=1)
+    envelope = contract.orders_envelope(
+        account_id=ACCOUNT, source="test", as_of=T0, published_at=T0, orders=[_order("1", "WORKING")]
+    )
+    assert publisher.publish_orders(envelope=envelope, client=store) is True
+    publisher.merge_orders(
+        account_id=ACCOUNT, source="test", orders=[_order("1", "FILLED")], at=listed_at, client=store
+    )
+    assert reader.latest_orders(ACCOUNT, client=store)["orders"][0]["status"] == "FILLED"
+    assert publisher.publish_orders(envelope=envelope, client=store) is False  # listed before the merge
+    stored = reader.latest_orders(ACCOUNT, client=store)
+    assert [order["status"] for order in stored["orders"]] == ["FILLED"]
+    assert stored["as_of"] == contract.timestamp(listed_at)
