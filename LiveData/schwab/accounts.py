@@ -67,6 +67,9 @@ def account_ids(*, session: TraderSession, login: Login | None = None) -> tuple[
 
 
 def _list(session: TraderSession, login: Login) -> tuple[str, ...]:
+    known = authorization.known_accounts(login)  # listed meanwhile by a flight that just ended?
+    if known is not None and known.is_fresh(now=clock.now(), max_age=schwab_settings().accounts_cache):
+        return known.account_ids
     ids = [item["hashValue"] for item in account_numbers_fetch(session=session)]
     _record(session, login, ids)
     return tuple(ids)
