@@ -40,7 +40,7 @@ def _published(text: str) -> dict[str, str]:
     """What the pipeline stores for one Schwab document: each snapshot's text and its diff base."""
     account = transforms.parse_account(json.loads(text, parse_float=Decimal, parse_int=Decimal))
     built = snapshots.build(account_id="A" * 64, account=account, as_of=T0, published_at=T0)
-    stored = {}
+    stored: dict[str, str] = {}
     for snapshot in built:
         stored[snapshot.kind] = publisher._dumps(snapshot.envelope)
         stored[f"{snapshot.kind}.diff"] = publisher._dumps(snapshot.diff_map)
