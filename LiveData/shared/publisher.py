@@ -17,6 +17,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
+import msgspec
 import redis
 
 from LiveData.shared import contract
@@ -25,8 +26,13 @@ from LiveData.shared.redis_client import get_redis
 _SCRIPT = resources.files("LiveData.shared").joinpath("lua/publish_snapshot.lua").read_text()
 
 
+_ENCODER = msgspec.json.Encoder()
+
+
 def _dumps(document: Any) -> str:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON, UTF-8 as is: the same text as json.dumps(separators=(",", ":"), ensure_ascii=False),
+    several times faster (pinned byte for byte by test_published_documents)."""
+    return _ENCODER.encode(document).decode()
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,11 @@ import hashlib
 import json
 import os
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
 from devtools.sandbox.accounts import account_json
 from devtools.sandbox.book import build_book
-from LiveData.schwab import snapshots, transforms
+from LiveData.schwab import client, snapshots, transforms
 from LiveData.shared import publisher
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -38,7 +37,7 @@ def _inputs() -> dict[str, str]:
 
 def _published(text: str) -> dict[str, str]:
     """What the pipeline stores for one Schwab document: each snapshot's text and its diff base."""
-    account = transforms.parse_account(json.loads(text, parse_float=Decimal, parse_int=Decimal))
+    account = transforms.parse_account(client.parse_json(text.encode()))  # parsed as the client parses
     built = snapshots.build(account_id="A" * 64, account=account, as_of=T0, published_at=T0)
     stored: dict[str, str] = {}
     for snapshot in built:
