@@ -305,20 +305,24 @@ def _ok(schema: dict[str, Any], description: str, example: Any | None = None) ->
     return {"description": description, "content": {JSON: content}}
 
 
-def _published(kind: str) -> dict[str, Any]:
+def _success(**properties: Any) -> dict[str, Any]:
+    """A success answer: {"success": true} and exactly these properties, all required."""
     return {
         "type": "object",
-        "required": ["success", "message", "payload"],
-        "properties": {
-            "success": {"const": True},
-            "message": {
-                "type": "string",
-                "examples": [f"{kind.title()} published to Redis for account 499E…"],
-            },
-            "payload": {"$ref": f"#/components/schemas/{kind.title()}Snapshot"},
-        },
+        "required": ["success", *properties],
+        "properties": {"success": {"const": True}, **properties},
         "additionalProperties": False,
     }
+
+
+def _published(kind: str) -> dict[str, Any]:
+    return _success(
+        message={
+            "type": "string",
+            "examples": [f"{kind.title()} published to Redis for account 499E…"],
+        },
+        payload={"$ref": f"#/components/schemas/{kind.title()}Snapshot"},
+    )
 
 
 ACCOUNT_ID = {
@@ -472,16 +476,10 @@ def _paths() -> dict[str, Any]:
                 "security": SESSION_AND_CSRF,
                 "responses": {
                     "200": _ok(
-                        {
-                            "type": "object",
-                            "required": ["success", "connected", "status"],
-                            "properties": {
-                                "success": {"const": True},
-                                "connected": {"const": False},
-                                "status": {"enum": ["disconnected", "not_connected"]},
-                            },
-                            "additionalProperties": False,
-                        },
+                        _success(
+                            connected={"const": False},
+                            status={"enum": ["disconnected", "not_connected"]},
+                        ),
                         "disconnected (or there was nothing to disconnect)",
                         {"success": True, "connected": False, "status": "disconnected"},
                     ),
@@ -496,18 +494,12 @@ def _paths() -> dict[str, Any]:
                 "security": SESSION,
                 "responses": {
                     "200": _ok(
-                        {
-                            "type": "object",
-                            "required": ["success", "accounts"],
-                            "properties": {
-                                "success": {"const": True},
-                                "accounts": {
-                                    "type": "array",
-                                    "items": {"$ref": "#/components/schemas/Account"},
-                                },
+                        _success(
+                            accounts={
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/Account"},
                             },
-                            "additionalProperties": False,
-                        },
+                        ),
                         "the accounts the current Schwab login shares",
                         {"success": True, "accounts": [EXAMPLE_ACCOUNT]},
                     ),
@@ -547,20 +539,14 @@ def _paths() -> dict[str, Any]:
                 "parameters": [ACCOUNT_ID],
                 "responses": {
                     "200": _ok(
-                        {
-                            "type": "object",
-                            "required": ["success", "payload"],
-                            "properties": {
-                                "success": {"const": True},
-                                "payload": {
-                                    "oneOf": [
-                                        {"$ref": "#/components/schemas/PositionsSnapshot"},
-                                        {"type": "null"},
-                                    ]
-                                },
+                        _success(
+                            payload={
+                                "oneOf": [
+                                    {"$ref": "#/components/schemas/PositionsSnapshot"},
+                                    {"type": "null"},
+                                ]
                             },
-                            "additionalProperties": False,
-                        },
+                        ),
                         "the snapshot, or null",
                         {"success": True, "payload": None},
                     ),
@@ -577,15 +563,9 @@ def _paths() -> dict[str, Any]:
                 "requestBody": TICKET_BODY,
                 "responses": {
                     "200": _ok(
-                        {
-                            "type": "object",
-                            "required": ["success", "preview"],
-                            "properties": {
-                                "success": {"const": True},
-                                "preview": {"$ref": "#/components/schemas/Preview"},
-                            },
-                            "additionalProperties": False,
-                        },
+                        _success(
+                            preview={"$ref": "#/components/schemas/Preview"},
+                        ),
                         "the preview",
                     ),
                     **_error_responses([*ORDER_CHANGE]),
@@ -605,24 +585,18 @@ def _paths() -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _ok(
-                        {
-                            "type": "object",
-                            "required": ["success", "orders", "trading"],
-                            "properties": {
-                                "success": {"const": True},
-                                "orders": {"type": "array", "items": {"$ref": "#/components/schemas/Order"}},
-                                "trading": {
-                                    "type": "object",
-                                    "required": ["enabled", "reason", "message"],
-                                    "properties": {
-                                        "enabled": {"type": "boolean"},
-                                        "reason": NULLABLE_TEXT,
-                                        "message": NULLABLE_TEXT,
-                                    },
+                        _success(
+                            orders={"type": "array", "items": {"$ref": "#/components/schemas/Order"}},
+                            trading={
+                                "type": "object",
+                                "required": ["enabled", "reason", "message"],
+                                "properties": {
+                                    "enabled": {"type": "boolean"},
+                                    "reason": NULLABLE_TEXT,
+                                    "message": NULLABLE_TEXT,
                                 },
                             },
-                            "additionalProperties": False,
-                        },
+                        ),
                         "the orders (default: the last 7 days; at most 60 days back)",
                     ),
                     **_error_responses(ORDER_READ),
@@ -654,15 +628,9 @@ def _paths() -> dict[str, Any]:
                 "parameters": [ACCOUNT_ID, ORDER_ID],
                 "responses": {
                     "200": _ok(
-                        {
-                            "type": "object",
-                            "required": ["success", "order"],
-                            "properties": {
-                                "success": {"const": True},
-                                "order": {"$ref": "#/components/schemas/Order"},
-                            },
-                            "additionalProperties": False,
-                        },
+                        _success(
+                            order={"$ref": "#/components/schemas/Order"},
+                        ),
                         "the order",
                     ),
                     **_error_responses(ORDER_READ),
@@ -718,16 +686,10 @@ def _paths() -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _ok(
-                        {
-                            "type": "object",
-                            "required": ["success", "account_hash", "summary"],
-                            "properties": {
-                                "success": {"const": True},
-                                "account_hash": {"type": "string"},
-                                "summary": {"$ref": "#/components/schemas/Summary"},
-                            },
-                            "additionalProperties": False,
-                        },
+                        _success(
+                            account_hash={"type": "string"},
+                            summary={"$ref": "#/components/schemas/Summary"},
+                        ),
                         "the card; `stale` with the reason when Schwab failed and older numbers are shown",
                         {
                             "success": True,

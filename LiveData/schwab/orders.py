@@ -197,19 +197,22 @@ def _observe(account_id: str, documents: list[dict[str, Any]]) -> None:
     rows = OrderRequest.objects.filter(
         account_id=account_id, order_id__in=list(by_id), action__in=[Action.PLACE, Action.REPLACE]
     )
-    now = clock.now()
     for row in rows:
         document = by_id[row.order_id]
         if row.last_status != document["status"]:
-            filled = document.get("filled_quantity")
-            OrderStatusChange.objects.create(
-                order_request=row,
-                status=document["status"],
-                filled_quantity=Decimal(filled) if filled is not None else None,
-                seen_at=now,
-            )
+            _status_seen(row, document)
             row.last_status = document["status"]
             row.save(update_fields=["last_status", "updated_at"])
+
+
+def _status_seen(row: OrderRequest, document: dict[str, Any]) -> None:
+    filled = document.get("filled_quantity")
+    OrderStatusChange.objects.create(
+        order_request=row,
+        status=document["status"],
+        filled_quantity=Decimal(filled) if filled is not None else None,
+        seen_at=clock.now(),
+    )
 
 
 # --- Reads ------------------------------------------------------------------------------------------------
@@ -526,13 +529,7 @@ def _placed(session: TraderSession, row: OrderRequest, order_id: str) -> Outcome
         outcome = _finish(
             row, State.PLACED, Outcome(201, body), order_id=order_id, last_status=document["status"]
         )
-        filled = document.get("filled_quantity")
-        OrderStatusChange.objects.create(
-            order_request=row,
-            status=document["status"],
-            filled_quantity=Decimal(filled) if filled is not None else None,
-            seen_at=clock.now(),
-        )
+        _status_seen(row, document)
     if "symbol" in document:
         _merge_live(row.account_id, [document, *_replaced(row)])
     else:

@@ -7,7 +7,9 @@ every call in it, and the authorization decided with it, uses the tokens of one 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
 
 import redis
 import requests
@@ -19,6 +21,8 @@ from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import RedisUnavailable, SchwabUnauthorized, ThrottledLocally
 from LiveData.schwab.models import BrokerConnection, Login
 from LiveData.shared import ratelimit
+
+T = TypeVar("T")
 
 
 class TraderSession:
@@ -65,27 +69,24 @@ class TraderSession:
             raise RedisUnavailable from None
 
     @sensitive_variables("token")
-    def get(self, path: str, *, path_name: str, params: dict[str, str] | None = None) -> Any:
-        """GET a Trader API path; the parsed JSON (numbers as Decimal)."""
+    def _authorized(self, call: Callable[..., T]) -> T:
+        """`call(access_token=...)` with a fresh token and a slot under the limits. A 401 (Schwab refused the
+        caller and did nothing, so this is safe for every method) refreshes the token and retries once."""
         token = services.connection_access_token(connection=self.connection)
         self._throttle()
         try:
-            return client.get_json(path, access_token=token, path_name=path_name, params=params)
+            return call(access_token=token)
         except SchwabUnauthorized:
-            # The token may have been revoked early (say, by a newer login): refresh once and retry once.
+            # The token may have been revoked early (say, by a newer login).
             token = services.connection_refresh(connection=self.connection, stale_access_token=token)
             self._throttle()
-            return client.get_json(path, access_token=token, path_name=path_name, params=params)
+            return call(access_token=token)
 
-    @sensitive_variables("token")
+    def get(self, path: str, *, path_name: str, params: dict[str, str] | None = None) -> Any:
+        """GET a Trader API path; the parsed JSON (numbers exact)."""
+        # partial, not a lambda: no frame of ours holds the token (the client's hide theirs)
+        return self._authorized(partial(client.get_json, path, path_name=path_name, params=params))
+
     def send(self, method: str, path: str, *, path_name: str, body: Any = None) -> requests.Response:
-        """An order-changing call (POST, PUT, DELETE), sent once: the HTTP layer never retries these. Only
-        a 401, where Schwab refused the caller and did nothing, is retried once with a fresh token."""
-        token = services.connection_access_token(connection=self.connection)
-        self._throttle()
-        try:
-            return client.request(method, path, access_token=token, path_name=path_name, body=body)
-        except SchwabUnauthorized:
-            token = services.connection_refresh(connection=self.connection, stale_access_token=token)
-            self._throttle()
-            return client.request(method, path, access_token=token, path_name=path_name, body=body)
+        """An order-changing call (POST, PUT, DELETE), sent once: the HTTP layer never retries these."""
+        return self._authorized(partial(client.request, method, path, path_name=path_name, body=body))

@@ -172,16 +172,21 @@ def envelope(
 
 
 def notification(
-    event: Literal["snapshot", "stale"], kind: Kind, *, account_id: str, as_of: str, published_at: str
+    event: Literal["snapshot", "stale"],
+    kind: Kind | Literal["orders"],
+    *,
+    account_id: str,
+    as_of: str,
+    published_at: str,
 ) -> dict[str, Any]:
-    """The message PUBLISHed on a snapshot's channel (the publish script adds `changes`)."""
+    """The message PUBLISHed on a document's channel (the publisher adds `changes`)."""
     return {
         "schema": f"{KEY_PREFIX}.notification",
         "schema_version": NOTIFICATION_SCHEMA_VERSION,
         "event": event,
         "kind": kind,
         "account_id": account_id,
-        "key": snapshot_key(kind, account_id),
+        "key": orders_key(account_id) if kind == ORDERS else snapshot_key(kind, account_id),
         "as_of": as_of,
         "published_at": published_at,
     }

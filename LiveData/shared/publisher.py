@@ -116,20 +116,15 @@ def mark_stale(*, account_id: str, reason: str, at: datetime, client: redis.Redi
 
 
 def _orders_note(envelope: dict[str, Any]) -> str:
-    account_id = envelope["account_id"]
-    return _dumps(
-        {
-            "schema": f"{contract.KEY_PREFIX}.notification",
-            "schema_version": contract.NOTIFICATION_SCHEMA_VERSION,
-            "event": "snapshot",
-            "kind": contract.ORDERS,
-            "account_id": account_id,
-            "key": contract.orders_key(account_id),
-            "as_of": envelope["as_of"],
-            "published_at": envelope["published_at"],
-            "changes": {"open": sum(1 for order in envelope["orders"] if order["open"])},
-        }
+    note = contract.notification(
+        "snapshot",
+        contract.ORDERS,
+        account_id=envelope["account_id"],
+        as_of=envelope["as_of"],
+        published_at=envelope["published_at"],
     )
+    note["changes"] = {"open": sum(1 for order in envelope["orders"] if order["open"])}
+    return _dumps(note)
 
 
 def publish_orders(*, envelope: dict[str, Any], client: redis.Redis | None = None) -> bool:

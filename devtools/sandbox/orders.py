@@ -315,16 +315,27 @@ def get(state: SandboxState, request: Request, token: Token, account_hash: str, 
         return order if isinstance(order, Response) else Response.json(public(order))
 
 
+def _open_order(
+    state: SandboxState, token: Token, account_hash: str, order_id: str, refusal: str
+) -> tuple[Account, dict[str, Any]] | Response:
+    """The caller's account and its still-open order, or Schwab's answer why not (call under the lock)."""
+    account = account_for(state, token, account_hash)
+    if isinstance(account, Response):
+        return account
+    order = _order_in(state, account, order_id)
+    if isinstance(order, Response):
+        return order
+    if order["status"] not in OPEN_STATUSES:
+        return service_error(400, f"{refusal}: its status is {order['status']}")
+    return account, order
+
+
 def cancel(state: SandboxState, request: Request, token: Token, account_hash: str, order_id: str) -> Response:
     with state.lock:
-        account = account_for(state, token, account_hash)
-        if isinstance(account, Response):
-            return account
-        order = _order_in(state, account, order_id)
-        if isinstance(order, Response):
-            return order
-        if order["status"] not in OPEN_STATUSES:
-            return service_error(400, f"Order is not cancelable: its status is {order['status']}")
+        found = _open_order(state, token, account_hash, order_id, "Order is not cancelable")
+        if isinstance(found, Response):
+            return found
+        _, order = found
         order.update(
             {
                 "status": "CANCELED",
@@ -340,14 +351,10 @@ def replace(
     state: SandboxState, request: Request, token: Token, account_hash: str, order_id: str
 ) -> Response:
     with state.lock:
-        account = account_for(state, token, account_hash)
-        if isinstance(account, Response):
-            return account
-        original = _order_in(state, account, order_id)
-        if isinstance(original, Response):
-            return original
-        if original["status"] not in OPEN_STATUSES:
-            return service_error(400, f"Order cannot be replaced: its status is {original['status']}")
+        found = _open_order(state, token, account_hash, order_id, "Order cannot be replaced")
+        if isinstance(found, Response):
+            return found
+        account, original = found
         checked = _checked_body(state, request)
         if isinstance(checked, Response):
             return checked
