@@ -53,6 +53,8 @@ def build_router() -> Router:
     add("POST", "/sandbox/tokens/expire", "sandbox.expire", control.expire_tokens)
     add("GET", "/sandbox/users", "sandbox.users", control.users)
     add("POST", "/sandbox/reset", "sandbox.reset", control.reset)
+    add("POST", "/sandbox/stream-faults", "sandbox.stream_faults", control.add_stream_fault)
+    add("POST", f"/sandbox/orders/{ORDER}/execute", "sandbox.execute", control.execute)
     return router
 
 

@@ -6,10 +6,13 @@ They are not part of Schwab's API; tests, demos and benchmarks use them to steer
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from devtools.sandbox import orders
+from devtools.sandbox.book import price_at
 from devtools.sandbox.http import Request, Response
-from devtools.sandbox.state import FAULT_KINDS, Fault, SandboxState
+from devtools.sandbox.state import FAULT_KINDS, STREAM_FAULT_KINDS, Fault, SandboxState, StreamFault
 
 
 def _body(request: Request) -> dict[str, Any] | Response:
@@ -38,6 +41,7 @@ def stats(state: SandboxState, request: Request) -> Response:
                 "faults_injected": dict(state.faults_injected),
                 "pending_faults": len(state.faults),
                 "rates": state.request_rates(),
+                "stream": {**state.stream_stats, "sessions": dict(+state.stream_sessions)},
                 "now": state.now().isoformat(),
             }
         )
@@ -151,3 +155,48 @@ def users(state: SandboxState, request: Request) -> Response:
 def reset(state: SandboxState, request: Request) -> Response:
     state.reset()
     return Response.json({"reset": True})
+
+
+def add_stream_fault(state: SandboxState, request: Request) -> Response:
+    """Queue a streamer fault: {"kind": drop|stall|refuse_login|expire_token, "count": 1, "seconds": 30}."""
+    data = _body(request)
+    if isinstance(data, Response):
+        return data
+    kind = str(data.get("kind", ""))
+    if kind not in STREAM_FAULT_KINDS:
+        return Response.json({"error": f"kind must be one of {', '.join(STREAM_FAULT_KINDS)}"}, 400)
+    try:
+        fault = StreamFault(kind, remaining=_int(data, "count", 1), seconds=float(data.get("seconds", 30)))
+    except (TypeError, ValueError):
+        return Response.json({"error": "count must be an integer and seconds a number"}, 400)
+    with state.lock:
+        state.stream_faults.append(fault)
+    return Response.json({"queued": len(state.stream_faults)}, 201)
+
+
+def execute(state: SandboxState, request: Request, order_id: str) -> Response:
+    """The market acts on a working order: {"action": "fill", "quantity": "5", "price": "101.25"}
+    (quantity defaults to all that remains, price to the current one) or {"action": "reject"}."""
+    data = _body(request)
+    if isinstance(data, Response):
+        return data
+    with state.lock:
+        order = state.orders.get(int(order_id)) if order_id.isdigit() else None
+        if order is None or order["status"] != "WORKING":
+            return Response.json({"error": "no working order with this id"}, 404)
+        account = state.accounts_by_hash[order["_hash"]][1]
+        if data.get("action") == "reject":
+            orders.reject(state, account, order, str(data.get("reason") or "Insufficient buying power"))
+            return Response.json({"status": order["status"]})
+        try:
+            remaining = Decimal(str(order["remainingQuantity"]))
+            quantity = Decimal(str(data.get("quantity", remaining)))
+            price = (
+                Decimal(str(data["price"])) if "price" in data else price_at(order["_security"], state.now())
+            )
+        except InvalidOperation:
+            return Response.json({"error": "quantity and price must be numbers"}, 400)
+        if not 0 < quantity <= remaining or price <= 0:
+            return Response.json({"error": "quantity must be positive and at most what remains"}, 400)
+        orders.fill(state, account, order, quantity, price)
+        return Response.json({"status": order["status"], "filledQuantity": order["filledQuantity"]})

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from devtools.sandbox import activity
 from devtools.sandbox.book import EQUITIES, ETFS, Account, Holding, Security, price_at
 from devtools.sandbox.http import Request, Response, service_error
 from devtools.sandbox.state import SandboxState, Token
@@ -164,6 +165,7 @@ def _new_order(
     order["_hash"] = account.hash_value
     order["_security"] = security
     state.orders[order_id] = order
+    announce(state, account, order, activity.PLACED)
     _advance(state, account, order)
     return order
 
@@ -178,8 +180,7 @@ def _advance(state: SandboxState, account: Account, order: dict[str, Any]) -> No
         return
     security: Security = order["_security"]
     price = price_at(security, state.now())
-    leg = order["orderLegCollection"][0]
-    buying = leg["instruction"] in BUYS
+    buying = order["orderLegCollection"][0]["instruction"] in BUYS
     kind = order["orderType"]
     if kind == "LIMIT":
         limit = Decimal(str(order["price"]))
@@ -187,37 +188,73 @@ def _advance(state: SandboxState, account: Account, order: dict[str, Any]) -> No
             return
     elif kind != "MARKET":
         return
-    quantity = Decimal(str(leg["quantity"]))
-    _apply_fill(account, security, quantity if buying else -quantity, price)
+    fill(state, account, order, Decimal(str(order["remainingQuantity"])), price)
+
+
+def fill(
+    state: SandboxState, account: Account, order: dict[str, Any], quantity: Decimal, price: Decimal
+) -> None:
+    """Execute `quantity` of a working order at `price` (all that remains: FILLED); call under the lock."""
+    security: Security = order["_security"]
+    leg = order["orderLegCollection"][0]
+    signed = quantity if leg["instruction"] in BUYS else -quantity
+    _apply_fill(account, security, signed, price)
     now = _schwab_time(state.now())
-    order.update(
+    filled = Decimal(str(order["filledQuantity"])) + quantity
+    remaining = Decimal(str(order["quantity"])) - filled
+    order.setdefault("orderActivityCollection", []).append(
         {
-            "status": "FILLED",
-            "filledQuantity": float(quantity),
-            "remainingQuantity": 0.0,
-            "cancelable": False,
-            "editable": False,
-            "closeTime": now,
-            "orderActivityCollection": [
+            "activityType": "EXECUTION",
+            "executionType": "FILL",
+            "quantity": float(quantity),
+            "orderRemainingQuantity": float(remaining),
+            "executionLegs": [
                 {
-                    "activityType": "EXECUTION",
-                    "executionType": "FILL",
+                    "legId": 1,
+                    "price": float(price),
                     "quantity": float(quantity),
-                    "orderRemainingQuantity": 0.0,
-                    "executionLegs": [
-                        {
-                            "legId": 1,
-                            "price": float(price),
-                            "quantity": float(quantity),
-                            "mismarkedQuantity": 0.0,
-                            "time": now,
-                        }
-                    ],
+                    "mismarkedQuantity": 0.0,
+                    "time": now,
                 }
             ],
         }
     )
-    _record_trade(state, account, order, security, quantity if buying else -quantity, price, now)
+    order.update({"filledQuantity": float(filled), "remainingQuantity": float(remaining)})
+    if remaining <= 0:
+        order.update({"status": "FILLED", "cancelable": False, "editable": False, "closeTime": now})
+    _record_trade(state, account, order, security, signed, price, now)
+    announce(state, account, order, activity.FILLED if remaining <= 0 else activity.PARTLY_FILLED)
+
+
+def reject(state: SandboxState, account: Account, order: dict[str, Any], reason: str) -> None:
+    """Reject a working order after acceptance, as Schwab's desk may; call under the lock."""
+    order.update(
+        {
+            "status": "REJECTED",
+            "statusDescription": reason,
+            "cancelable": False,
+            "editable": False,
+            "closeTime": _schwab_time(state.now()),
+        }
+    )
+    announce(state, account, order, activity.REJECTED)
+
+
+def advance_all(state: SandboxState) -> None:
+    """The market moves: fill every working order whose price condition is met (the streamer's tick)."""
+    with state.lock:
+        for order in list(state.orders.values()):
+            if order["status"] == "WORKING":
+                _advance(state, state.accounts_by_hash[order["_hash"]][1], order)
+
+
+def announce(
+    state: SandboxState, account: Account, order: dict[str, Any], message_types: tuple[str, ...]
+) -> None:
+    user, _ = state.accounts_by_hash[account.hash_value]
+    state.announce(
+        user.username, account.account_number, activity.messages(order, account.account_number, message_types)
+    )
 
 
 def _record_trade(
@@ -335,7 +372,7 @@ def cancel(state: SandboxState, request: Request, token: Token, account_hash: st
         found = _open_order(state, token, account_hash, order_id, "Order is not cancelable")
         if isinstance(found, Response):
             return found
-        _, order = found
+        account, order = found
         order.update(
             {
                 "status": "CANCELED",
@@ -344,6 +381,7 @@ def cancel(state: SandboxState, request: Request, token: Token, account_hash: st
                 "closeTime": _schwab_time(state.now()),
             }
         )
+        announce(state, account, order, activity.CANCELED)
     return Response.empty(200)
 
 
@@ -359,6 +397,7 @@ def replace(
         if isinstance(checked, Response):
             return checked
         original.update({"status": "REPLACED", "cancelable": False, "editable": False})
+        announce(state, account, original, activity.REPLACED)
         order = _new_order(state, account, *checked)
     return Response.empty(201, [("Location", _location(state, request, account_hash, order))])
 

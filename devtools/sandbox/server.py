@@ -1,4 +1,6 @@
-"""Serve a SandboxApp over HTTP on a thread per request, in the foreground or in a background thread."""
+"""Serve a SandboxApp over HTTP on a thread per request, in the foreground or in a background thread, with
+its streamer (a WebSocket on its own port, advertised in userPreference) and the market's tick, which
+fills working orders as prices move even when nobody reads them."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from devtools.sandbox import orders
 from devtools.sandbox.app import SandboxApp
 from devtools.sandbox.state import SandboxConfig, SandboxState
+from devtools.sandbox.streamer import SandboxStreamer
 
 logger = logging.getLogger(__name__)
 
@@ -35,22 +39,37 @@ class SandboxServer:
         self.host = host
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None
+        self.streamer = SandboxStreamer(self.state, host=host)
+        self._market = threading.Thread(target=self._tick, name="schwab-sandbox-market", daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def serve_forever(self) -> None:
+        self._start_streaming()
         self.httpd.serve_forever(poll_interval=0.2)
 
     def start(self) -> SandboxServer:
-        self._thread = threading.Thread(target=self.serve_forever, name="schwab-sandbox", daemon=True)
+        self._start_streaming()
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, args=(0.2,), name="schwab-sandbox", daemon=True
+        )
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self.state.stopping.set()  # releases hanging and delayed requests
+        self.state.stopping.set()  # releases hanging and delayed requests, and ends the market's tick
         self.httpd.shutdown()
         self.httpd.server_close()
+        self.streamer.stop()
         if self._thread is not None:
             self._thread.join()
+
+    def _start_streaming(self) -> None:
+        self.streamer.start()
+        self._market.start()
+
+    def _tick(self) -> None:
+        while not self.state.stopping.wait(self.state.config.market_tick_seconds):
+            orders.advance_all(self.state)

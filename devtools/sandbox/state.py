@@ -40,6 +40,12 @@ class SandboxConfig:
     public_base_url: str | None = None
     # Schwabdev's docs warn that an order filled at once may answer 201 without Location.
     immediate_fill_omits_location: bool = False
+    # The streamer (see streamer.py): its ws:// URL once started, heartbeat period, and how long a login
+    # may stay without a subscription before Schwab's code 30 closes it.
+    streamer_url: str = "ws://127.0.0.1:0/ws"
+    stream_heartbeat_seconds: float = 10.0
+    stream_idle_seconds: float = 30.0
+    market_tick_seconds: float = 0.5  # how often working orders are checked against the moving price
 
 
 @dataclass
@@ -78,6 +84,23 @@ class Fault:
     method: str = ""  # only requests of this method ("" for any)
 
 
+@dataclass
+class StreamFault:
+    """A streamer fault. refuse_login acts at the next LOGIN; the others at the next order message, which
+    is never sent: drop closes the socket without a close frame, stall goes silent (no data, no
+    heartbeats) for `seconds`, expire_token expires the user's access tokens and ends the session."""
+
+    kind: str
+    remaining: int = 1
+    seconds: float = 30.0
+
+
+STREAM_FAULT_KINDS = ("drop", "stall", "refuse_login", "expire_token")
+
+# An order message: the user it belongs to, the account number, and the content item (see activity.py).
+ActivityListener = Callable[[str, str, dict[str, Any]], None]
+
+
 # accept_then_hang: the request is served (an order is placed) but the answer never comes back in time.
 FAULT_KINDS = (
     "latency", "429", "500", "502", "503", "hang", "truncated", "malformed", "401", "accept_then_hang",
@@ -92,6 +115,8 @@ class SandboxState:
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
+        self.activity_listeners: list[ActivityListener] = []  # the streamer's, across resets
+        self.stream_sessions: Counter[str] = Counter()  # live streamer logins per username
         self.reset()
 
     def reset(self) -> None:
@@ -120,6 +145,8 @@ class SandboxState:
             self.orders: dict[int, dict[str, Any]] = {}
             self.transactions: dict[int, dict[str, Any]] = {}
             self.next_order_id = 1000000000 + self.config.seed * 1000
+            self.stream_faults: list[StreamFault] = []
+            self.stream_stats: Counter[str] = Counter()
 
     def now(self) -> datetime:
         return self.clock() + self.clock_offset
@@ -167,6 +194,24 @@ class SandboxState:
                     token.expires_at = moment
                     expired += 1
         return expired
+
+    # --- Streaming ---------------------------------------------------------------------------------------
+    def announce(self, username: str, account_number: str, items: list[dict[str, Any]]) -> None:
+        """Hand an order change's ACCT_ACTIVITY messages to every streamer session (call under the lock,
+        so messages leave in the order the changes happened)."""
+        for item in items:
+            for listener in list(self.activity_listeners):
+                listener(username, account_number, item)
+
+    def take_stream_fault(self, *kinds: str) -> StreamFault | None:
+        with self.lock:
+            for fault in self.stream_faults:
+                if fault.kind in kinds and fault.remaining != 0:
+                    fault.remaining -= 1 if fault.remaining > 0 else 0
+                    self.stream_faults = [f for f in self.stream_faults if f.remaining != 0]
+                    self.stream_stats[f"fault_{fault.kind}"] += 1
+                    return fault
+        return None
 
     # --- Faults ------------------------------------------------------------------------------------------
     def take_fault(self, path: str, method: str = "") -> Fault | None:

@@ -94,7 +94,7 @@ def user_preference(state: SandboxState, request: Request, token: Token) -> Resp
             ],
             "streamerInfo": [
                 {
-                    "streamerSocketUrl": "wss://streamer-api.schwab.com/ws",
+                    "streamerSocketUrl": state.config.streamer_url,
                     "schwabClientCustomerId": f"sandbox-{user.username}",
                     "schwabClientCorrelId": state.new_session_id(),
                     "schwabClientChannel": "N9",

@@ -1,0 +1,88 @@
+"""Pure: the ACCT_ACTIVITY messages an order change produces, shaped as schwab-api.md section 6 says.
+
+Each message is one `content` item of a streamer data frame: field "1" the plain account number, "2" the
+message type, "3" JSON *as text* with the order id, the account number and a `BaseEvent`. Quantities and
+prices inside field 3 are Schwab's `{"lo": "<value x 10^6>", "signScale": 12}` numbers (13: negative).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+# The message types an order change emits, in the order Schwab sends them.
+PLACED = ("OrderCreated", "OrderAccepted", "ExecutionRequested", "ExecutionRequestCreated")
+FILLED = ("ExecutionCreated", "OrderFillCompleted")
+PARTLY_FILLED = ("ExecutionCreated",)
+CANCELED = ("CancelAccepted", "ExecutionRequestCompleted", "OrderUROutCompleted")
+REPLACED = ("ChangeCreated", "ChangeAccepted")
+REJECTED = ("OrderRejected",)
+
+
+def schwab_number(value: Any) -> dict[str, Any]:
+    """Schwab's scaled-integer number: 220.47 is {"lo": "220470000", "signScale": 12}."""
+    amount = Decimal(str(value or 0))
+    scaled = int((abs(amount) * 1_000_000).to_integral_value())
+    return {"lo": str(scaled), "signScale": 13 if amount < 0 else 12}
+
+
+def _event(message_type: str, order: dict[str, Any]) -> dict[str, Any]:
+    leg = order["orderLegCollection"][0]
+    common = {"EventType": message_type, "OrderID": str(order["orderId"])}
+    if message_type in ("OrderCreated", "OrderAccepted"):
+        return {
+            **common,
+            "Order": {
+                "Symbol": leg["instrument"]["symbol"],
+                "Instruction": leg["instruction"],
+                "OrderType": order["orderType"],
+                "Quantity": schwab_number(order["quantity"]),
+                "LimitPrice": schwab_number(order.get("price")),
+            },
+        }
+    if message_type == "ExecutionCreated":
+        last = (order.get("orderActivityCollection") or [{}])[-1]
+        execution = (last.get("executionLegs") or [{}])[-1]
+        return {
+            **common,
+            "ExecutionTransType": "Fill",
+            "ExecutionPrice": schwab_number(execution.get("price")),
+            "ExecutionQuantity": schwab_number(execution.get("quantity")),
+        }
+    if message_type == "OrderFillCompleted":
+        return {
+            **common,
+            "CumulativeQuantity": schwab_number(order.get("filledQuantity")),
+            "LeavesQuantity": schwab_number(order.get("remainingQuantity")),
+            "AveragePrice": schwab_number(_average_price(order)),
+        }
+    if message_type == "OrderUROutCompleted":
+        return {**common, "ExecutionTransType": "UROut", "LeavesQuantity": schwab_number(0)}
+    if message_type == "OrderRejected":
+        return {**common, "RejectReason": order.get("statusDescription") or "Rejected"}
+    return common
+
+
+def _average_price(order: dict[str, Any]) -> Decimal:
+    filled = cost = Decimal(0)
+    for activity in order.get("orderActivityCollection") or []:
+        for leg in activity.get("executionLegs") or []:
+            filled += Decimal(str(leg["quantity"]))
+            cost += Decimal(str(leg["quantity"])) * Decimal(str(leg["price"]))
+    return cost / filled if filled else Decimal(0)
+
+
+def messages(
+    order: dict[str, Any], account_number: str, message_types: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """The content items (without `seq` and `key`, which belong to each streamer connection)."""
+    items = []
+    for message_type in message_types:
+        body = {
+            "SchwabOrderID": str(order["orderId"]),
+            "AccountNumber": account_number,
+            "BaseEvent": {"EventType": message_type, f"{message_type}Event": _event(message_type, order)},
+        }
+        items.append({"1": account_number, "2": message_type, "3": json.dumps(body, separators=(",", ":"))})
+    return items
