@@ -121,3 +121,9 @@ def raw_tokens() -> tuple[str, str]:
         cursor.execute("SELECT access_token, refresh_token FROM schwab_brokerconnection")
         access, refresh = cursor.fetchone()
     return str(access), str(refresh)
+
+
+def stream_fault(sandbox: SandboxServer, **body: Any) -> None:
+    """Queue a streamer fault (kind: drop, stall, refuse_login or expire_token; count; seconds)."""
+    response = requests.post(f"{sandbox.url}/sandbox/stream-faults", json=body, timeout=5)
+    assert response.status_code == 201, response.text

@@ -172,6 +172,19 @@ SCHWAB_ORDER_RATE_LIMIT_PER_ACCOUNT_PER_MINUTE = env.int(
 # After an ambiguous failure, how long an order not found at Schwab stays "unknown" before "not placed".
 SCHWAB_ORDER_RECONCILE_GRACE_SECONDS = env.int("SCHWAB_ORDER_RECONCILE_GRACE_SECONDS", default=120)
 # Login-free OAuth bootstrap views (test_views.py): reachable only when DEBUG and this are both on.
+# Order-status streaming (manage.py schwab_stream, and the SSE endpoint under ASGI).
+# A worker holds each connection's stream under a lease this long; a dead worker's connections are taken
+# over within lease + poll seconds. Silence (no heartbeat, no data) for this long means a dead socket.
+SCHWAB_STREAM_LEASE_SECONDS = env.float("SCHWAB_STREAM_LEASE_SECONDS", default=30.0)
+SCHWAB_STREAM_POLL_SECONDS = env.float("SCHWAB_STREAM_POLL_SECONDS", default=5.0)
+SCHWAB_STREAM_SILENCE_SECONDS = env.float("SCHWAB_STREAM_SILENCE_SECONDS", default=60.0)
+SCHWAB_STREAM_BACKOFF_MAX_SECONDS = env.float("SCHWAB_STREAM_BACKOFF_MAX_SECONDS", default=60.0)
+SCHWAB_STREAM_MAX_CONNECTIONS = env.int("SCHWAB_STREAM_MAX_CONNECTIONS", default=500)
+SCHWAB_STREAM_CATCH_UP_DAYS = env.int("SCHWAB_STREAM_CATCH_UP_DAYS", default=7)
+LIVE_DATA_ORDER_EVENTS_MAXLEN = env.int("LIVE_DATA_ORDER_EVENTS_MAXLEN", default=10000)
+THOR_SSE_HEARTBEAT_SECONDS = env.float("THOR_SSE_HEARTBEAT_SECONDS", default=15.0)
+THOR_SSE_MAX_SECONDS = env.float("THOR_SSE_MAX_SECONDS", default=1800.0)
+
 SCHWAB_ENABLE_TEST_VIEWS = env.bool("SCHWAB_ENABLE_TEST_VIEWS", default=False)
 SCHWAB_TEST_VIEWS_USERNAME = env.str("SCHWAB_TEST_VIEWS_USERNAME", default="schwab-dev")
 SCHWAB_TEST_CALLBACK_URL = env.str(

@@ -45,6 +45,16 @@ class SchwabSettings:
     order_notional_cap: Decimal | None
     order_rate_limit_per_account_per_minute: int
     order_reconcile_grace: timedelta
+    # Order-status streaming.
+    stream_lease_seconds: float
+    stream_poll_seconds: float
+    stream_silence_seconds: float
+    stream_backoff_max_seconds: float
+    stream_max_connections: int
+    stream_catch_up: timedelta
+    order_events_max_length: int
+    sse_heartbeat_seconds: float
+    sse_max_seconds: float
 
     @property
     def authorize_url(self) -> str:
@@ -88,6 +98,15 @@ def schwab_settings() -> SchwabSettings:
         order_notional_cap=Decimal(str(settings.SCHWAB_ORDER_NOTIONAL_CAP)) or None,
         order_rate_limit_per_account_per_minute=settings.SCHWAB_ORDER_RATE_LIMIT_PER_ACCOUNT_PER_MINUTE,
         order_reconcile_grace=timedelta(seconds=settings.SCHWAB_ORDER_RECONCILE_GRACE_SECONDS),
+        stream_lease_seconds=settings.SCHWAB_STREAM_LEASE_SECONDS,
+        stream_poll_seconds=settings.SCHWAB_STREAM_POLL_SECONDS,
+        stream_silence_seconds=settings.SCHWAB_STREAM_SILENCE_SECONDS,
+        stream_backoff_max_seconds=settings.SCHWAB_STREAM_BACKOFF_MAX_SECONDS,
+        stream_max_connections=settings.SCHWAB_STREAM_MAX_CONNECTIONS,
+        stream_catch_up=timedelta(days=min(60, settings.SCHWAB_STREAM_CATCH_UP_DAYS)),
+        order_events_max_length=settings.LIVE_DATA_ORDER_EVENTS_MAXLEN,
+        sse_heartbeat_seconds=settings.THOR_SSE_HEARTBEAT_SECONDS,
+        sse_max_seconds=settings.THOR_SSE_MAX_SECONDS,
     )
 
 

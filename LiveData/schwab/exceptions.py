@@ -231,6 +231,30 @@ class OrdersThrottled(OrderError):
         super().__init__(retry_after=round(retry_after, 2))
 
 
+class InvalidLastEventId(SchwabError):
+    status, code = 400, "invalid_last_event_id"
+    message = "Last-Event-ID is not a cursor this stream gave out. Reconnect without it."
+
+
+class StreamNeedsAsgi(SchwabError):
+    status, code = 503, "stream_needs_asgi"
+    message = "The order stream is served by Thor's ASGI server; this server cannot hold it open."
+
+
+class StreamerError(SchwabError):
+    """Schwab's streamer refused or ended a session (the stream worker's; never shown to a client)."""
+
+    status, code, message = 502, "schwab_streamer_error", "Schwab's streamer ended the session."
+
+
+class StreamerLoginDenied(StreamerError):
+    code, message = "schwab_streamer_login_denied", "Schwab's streamer refused the login."
+
+
+class StreamerBusy(StreamerError):
+    code, message = "schwab_streamer_busy", "Another streamer connection holds this Schwab login."
+
+
 class SiteError(SchwabError):
     """Answers for what no view handled, in the same shape (rendered by thor_project.errors)."""
 

@@ -284,14 +284,32 @@ def orders_publish(*, session: TraderSession, account_id: str) -> dict[str, Any]
     now = clock.now()
     try:
         documents = orders_list(session=session, account_id=account_id, since=now - RECENT, until=now)
-        envelope = contract.orders_envelope(
-            account_id=account_id, source=SOURCE, as_of=now, published_at=clock.now(), orders=documents
-        )
-        publisher.publish_orders(envelope=envelope)
+        return recent_orders_publish(account_id=account_id, documents=documents, as_of=now)
     except (SchwabError, redis.RedisError) as failure:
         logger.warning("orders not published: %s", getattr(failure, "code", type(failure).__name__))
         return None
+
+
+def recent_orders_publish(
+    *, account_id: str, documents: list[dict[str, Any]], as_of: datetime
+) -> dict[str, Any]:
+    """Publish, of a listing as of `as_of`, the open orders and those entered within RECENT."""
+    since = contract.timestamp(as_of - RECENT)
+    kept = [document for document in documents if document["open"] or _entered_at(document) >= since]
+    envelope = contract.orders_envelope(
+        account_id=account_id, source=SOURCE, as_of=as_of, published_at=clock.now(), orders=kept
+    )
+    publisher.publish_orders(envelope=envelope)
     return envelope
+
+
+def _entered_at(document: dict[str, Any]) -> str:
+    """The entered time in the contract's timestamp form, so it compares as text."""
+    text = document.get("entered_time")
+    try:
+        return contract.timestamp(contract.parse_timestamp(text.replace("+0000", "+00:00"))) if text else ""
+    except ValueError:
+        return ""
 
 
 def _merge_live(account_id: str, documents: list[dict[str, Any]]) -> None:

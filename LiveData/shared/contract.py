@@ -12,10 +12,15 @@ document live in `LiveData/shared/schemas/` (JSON Schema, draft 2020-12).
     live_data:ownership                PUBLISH channel: a notification per change of a user's accounts
     live_data:diffbase:{kind}:{account_id}   internal to the publisher (the last snapshot's quantities)
     live_data:published                ZSET "kind:account_id" -> last publish time (epoch ms), for health
+    live_data:order_events:{account_id}  STREAM: one entry per change of an order's status or fills, field
+                                       "event" = an order_event document (JSON); capped (MAXLEN ~)
 
 Internal to the producer (consumers never read them): the shared rate-limit windows
 `schwab:rate:connection:{id}` and `schwab:rate:global`, the refresher's back-off
-`schwab:refresh:backoff:{id}` / `schwab:refresh:failures:{id}`, and the cache entry of a login's account
+`schwab:refresh:backoff:{id}` / `schwab:refresh:failures:{id}`, the stream worker's leases
+`schwab:stream:lease:{connection_id}`, its worker registry `schwab:stream:workers` and the last state
+recorded per order `live_data:order_states:{account_id}` (what makes the event stream duplicate-free), and
+the cache entry of a login's account
 list `schwab:accounts:{connection_id}:{generation}` (in Django's cache, which prefixes it).
 
 `account_id` is the broker's opaque account identifier (Schwab's `hashValue`), never an account number.
@@ -112,6 +117,41 @@ def decimal_text(value: Decimal | None) -> str | None:
 
 PUBLISHED_INDEX_KEY = f"{KEY_PREFIX}:published"
 
+ORDER_EVENT_SCHEMA_VERSION = 1
+
+
+def order_events_key(account_id: str) -> str:
+    """The account's order events, oldest first (a Redis Stream; entry ids are the SSE cursor)."""
+    return f"{KEY_PREFIX}:order_events:{account_id}"
+
+
+def order_event(
+    *,
+    order: dict[str, Any],
+    account_id: str,
+    previous_status: str | None,
+    source: Literal["stream", "catch_up"],
+    schwab_event: str | None,
+    at: datetime,
+) -> dict[str, Any]:
+    """One entry of order_events_key: the order as it is now (the orders document's shape), and what
+    it was before. `source` says how Thor learned it: Schwab's streamer, or the REST catch-up after a
+    reconnect (which reports, as one event, what changed while the stream was away)."""
+    return {
+        "schema": f"{KEY_PREFIX}.order_event",
+        "schema_version": ORDER_EVENT_SCHEMA_VERSION,
+        "account_id": account_id,
+        "order_id": order["order_id"],
+        "status": order["status"],
+        "previous_status": previous_status,
+        "filled_quantity": order.get("filled_quantity"),
+        "source": source,
+        "schwab_event": schwab_event,
+        "at": timestamp(at),
+        "order": order,
+    }
+
+
 # --- Internal to the producer -----------------------------------------------------------------------------
 RATE_LIMIT_GLOBAL_KEY = "schwab:rate:global"
 
@@ -130,6 +170,18 @@ def refresh_backoff_key(connection_id: int) -> str:
 
 def refresh_failures_key(connection_id: int) -> str:
     return f"schwab:refresh:failures:{connection_id}"
+
+
+def order_states_key(account_id: str) -> str:
+    """HASH order_id -> the last state recorded as an event (see order_events.record)."""
+    return f"{KEY_PREFIX}:order_states:{account_id}"
+
+
+def stream_lease_key(connection_id: int) -> str:
+    return f"schwab:stream:lease:{connection_id}"
+
+
+STREAM_WORKERS_KEY = "schwab:stream:workers"
 
 
 def accounts_cache_key(connection_id: int, generation: int) -> str:

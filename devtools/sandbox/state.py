@@ -40,9 +40,9 @@ class SandboxConfig:
     public_base_url: str | None = None
     # Schwabdev's docs warn that an order filled at once may answer 201 without Location.
     immediate_fill_omits_location: bool = False
-    # The streamer (see streamer.py): its ws:// URL once started, heartbeat period, and how long a login
-    # may stay without a subscription before Schwab's code 30 closes it.
-    streamer_url: str = "ws://127.0.0.1:0/ws"
+    # The streamer (see streamer.py): where userPreference points (None: this sandbox's own streamer, never
+    # Schwab's), heartbeat period, and how long a login may stay unsubscribed before code 30 closes it.
+    streamer_url: str | None = None
     stream_heartbeat_seconds: float = 10.0
     stream_idle_seconds: float = 30.0
     market_tick_seconds: float = 0.5  # how often working orders are checked against the moving price
@@ -117,6 +117,7 @@ class SandboxState:
     def __post_init__(self) -> None:
         self.activity_listeners: list[ActivityListener] = []  # the streamer's, across resets
         self.stream_sessions: Counter[str] = Counter()  # live streamer logins per username
+        self.streamer_url = "ws://127.0.0.1:0/ws"  # the running streamer's, once started
         self.reset()
 
     def reset(self) -> None:

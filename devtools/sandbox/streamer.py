@@ -242,7 +242,7 @@ class SandboxStreamer:
     def start(self) -> SandboxStreamer:
         self._thread.start()
         self._ready.wait()
-        self.state.config.streamer_url = self.url
+        self.state.streamer_url = self.url
         return self
 
     def stop(self) -> None:

@@ -94,7 +94,7 @@ def user_preference(state: SandboxState, request: Request, token: Token) -> Resp
             ],
             "streamerInfo": [
                 {
-                    "streamerSocketUrl": state.config.streamer_url,
+                    "streamerSocketUrl": state.config.streamer_url or state.streamer_url,
                     "schwabClientCustomerId": f"sandbox-{user.username}",
                     "schwabClientCorrelId": state.new_session_id(),
                     "schwabClientChannel": "N9",

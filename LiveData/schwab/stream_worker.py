@@ -1,0 +1,409 @@
+"""The stream worker (`manage.py schwab_stream`): Schwab's streamer to Redis, for every active connection.
+
+One asyncio process holds one streamer socket per connection it leases. Several workers (on several
+machines) share the fleet through leases in Redis: each connection is streamed by one worker at a time,
+and a dead worker's connections are taken over within lease + poll seconds.
+
+Per connection, a session: fetch `streamerInfo` and the account-number map by REST, LOGIN with a fresh
+access token and SUBS to ACCT_ACTIVITY in one frame, then **catch up by REST** (list the accounts' orders
+and record what changed while no socket was open), then follow the socket. Each order message leads to one
+REST read of that order (reads of one order are coalesced), and the order's new state is recorded as an
+event (`order_events.record`: once per change, whoever sees it), merged into live_data:orders and
+announced. Any doubt (a dropped socket, a failed read, silence past the heartbeat allowance, a refused
+login) ends the session; the next one starts with a catch-up, so the event history has no holes. Schwab
+does not replay, so the catch-up is what makes it complete; the recorded states are what keep it
+duplicate-free.
+
+Blocking work (the database, REST, Redis) runs on a thread pool; the event loop only moves frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import secrets
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import redis
+import websockets
+from django.db import DatabaseError, close_old_connections
+from websockets.exceptions import ConnectionClosed, WebSocketException
+
+from LiveData.schwab import accounts, orders, services
+from LiveData.schwab.conf import SchwabSettings, schwab_settings
+from LiveData.schwab.exceptions import (
+    SchwabError,
+    SchwabReauthRequired,
+    StreamerBusy,
+    StreamerError,
+    StreamerLoginDenied,
+)
+from LiveData.schwab.models import REFRESH_TOKEN_LIFETIME, BrokerConnection
+from LiveData.schwab.session import TraderSession
+from LiveData.schwab.stream_protocol import (
+    CLOSE_CONNECTION,
+    LOGIN_DENIED,
+    SUCCESS,
+    Activity,
+    Heartbeat,
+    Notice,
+    Reply,
+    StreamerInfo,
+    login_and_subscribe,
+    logout,
+    parse,
+)
+from LiveData.shared import clock, contract, leases, order_events, publisher
+from LiveData.shared.redis_client import get_redis
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+BACKOFF_BASE_SECONDS = 1.0
+BUSY_BACKOFF_SECONDS = 30.0  # code 12: another socket holds the Schwab login (e.g. a shared login)
+STABLE_AFTER_SECONDS = 60.0  # a session that lasted this long resets the back-off
+
+
+def backoff_delay(attempt: int, *, maximum: float) -> float:
+    """Exponential back-off with full jitter: uniform in [0, min(maximum, base x 2^attempt)]."""
+    return random.uniform(0, min(maximum, BACKOFF_BASE_SECONDS * 2 ** min(attempt, 16)))  # noqa: S311
+
+
+def active_connections() -> dict[int, int]:
+    """The connections that can stream now (active, with a living refresh token): id -> generation."""
+    alive_since = clock.now() - REFRESH_TOKEN_LIFETIME
+    rows = BrokerConnection.objects.filter(
+        status=BrokerConnection.Status.ACTIVE, logged_in_at__gt=alive_since
+    ).values_list("pk", "generation")
+    return dict(rows)
+
+
+@dataclass
+class WorkerStats:
+    events: int = 0
+    last_event_at: datetime | None = None
+    lag_ms: int | None = None  # Schwab's message timestamp to the event recorded, for the last event
+    sockets: int = 0  # sessions logged in and subscribed now
+
+
+class StreamWorker:
+    def __init__(self, *, worker_id: str | None = None, threads: int = 16) -> None:
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.conf = schwab_settings()
+        self.stats = WorkerStats()
+        self.streams: dict[int, ConnectionStream] = {}
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="schwab-stream")
+
+    async def blocking(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run database, REST or Redis work on the pool, leaving the thread's connections tidy."""
+
+        def run() -> T:
+            close_old_connections()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                close_old_connections()
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, run)
+
+    @property
+    def lease_ms(self) -> int:
+        return int(self.conf.stream_lease_seconds * 1000)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Take, keep and let go of connections until `stop` is set; then log out of every socket."""
+        logger.info("stream worker %s started", self.worker_id)
+        try:
+            while not stop.is_set():
+                try:
+                    await self.round()
+                except (redis.RedisError, DatabaseError) as failure:
+                    logger.warning("stream worker round failed: %s", type(failure).__name__)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.conf.stream_poll_seconds)
+        finally:
+            for connection_id in list(self.streams):
+                await self._drop(connection_id)
+            with suppress(redis.RedisError):
+                await self.blocking(get_redis().hdel, contract.STREAM_WORKERS_KEY, self.worker_id)
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            logger.info("stream worker %s stopped", self.worker_id)
+
+    async def round(self) -> None:
+        """One pass: renew what is held, let go of what is gone, take what is free, report."""
+        wanted = await self.blocking(active_connections)
+        for connection_id, stream in list(self.streams.items()):
+            keep = wanted.get(connection_id) == stream.generation and not stream.task.done()
+            if keep:
+                keep = await self.blocking(
+                    leases.hold,
+                    contract.stream_lease_key(connection_id),
+                    self.worker_id,
+                    ttl_ms=self.lease_ms,
+                )
+            if not keep:
+                await self._drop(connection_id)
+        free = [connection_id for connection_id in wanted if connection_id not in self.streams]
+        random.shuffle(free)  # workers starting together spread the fleet between them
+        for connection_id in free:
+            if len(self.streams) >= self.conf.stream_max_connections:
+                break
+            key = contract.stream_lease_key(connection_id)
+            if await self.blocking(leases.hold, key, self.worker_id, ttl_ms=self.lease_ms):
+                stream = ConnectionStream(self, connection_id, wanted[connection_id])
+                stream.task = asyncio.create_task(stream.run(), name=f"stream-{connection_id}")
+                self.streams[connection_id] = stream
+        await self.blocking(self._beat)
+
+    async def _drop(self, connection_id: int) -> None:
+        stream = self.streams.pop(connection_id)
+        stream.task.cancel()
+        with suppress(asyncio.CancelledError, Exception):
+            await stream.task
+        with suppress(redis.RedisError):
+            await self.blocking(leases.release, contract.stream_lease_key(connection_id), self.worker_id)
+
+    def _beat(self) -> None:
+        """Report this worker in the registry /schwab/health/ reads."""
+        stats = self.stats
+        report = {
+            "heartbeat_at": contract.timestamp(clock.now()),
+            "connections": len(self.streams),
+            "streaming": stats.sockets,
+            "events": stats.events,
+            "last_event_at": contract.timestamp(stats.last_event_at) if stats.last_event_at else None,
+            "lag_ms": stats.lag_ms,
+        }
+        get_redis().hset(contract.STREAM_WORKERS_KEY, self.worker_id, json.dumps(report))
+
+
+@dataclass
+class _Login:
+    """What one session needs, read at its start (the account-number map stays in memory only)."""
+
+    session: TraderSession
+    info: StreamerInfo
+    access_token: str = field(repr=False)
+    accounts_by_number: dict[str, str] = field(repr=False)
+
+
+class ConnectionStream:
+    """One connection's sessions, one after another, for as long as its worker holds the lease."""
+
+    def __init__(self, worker: StreamWorker, connection_id: int, generation: int) -> None:
+        self.worker = worker
+        self.conf: SchwabSettings = worker.conf
+        self.connection_id = connection_id
+        self.generation = generation
+        self.task: asyncio.Task[None] = asyncio.Future()  # type: ignore[assignment]  # set by the worker
+        self._force_refresh = False
+        self._fetches: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._refetch: set[tuple[str, str]] = set()
+        self._latest: dict[tuple[str, str], Activity] = {}  # the newest message per read, for its event
+
+    async def run(self) -> None:
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            delay: float | None = None
+            try:
+                await self._session()
+            except SchwabReauthRequired:
+                logger.info("stream of connection %s ends: a new Schwab login is needed", self.connection_id)
+                return
+            except StreamerBusy:
+                delay = BUSY_BACKOFF_SECONDS
+            except StreamerLoginDenied:
+                if not self._force_refresh:
+                    self._force_refresh = True  # the token may be dead early: refresh, then log in again
+                    delay = 0.0
+            except (ConnectionClosed, WebSocketException, OSError, TimeoutError) as failure:
+                logger.info("stream of connection %s dropped: %s", self.connection_id, type(failure).__name__)
+            except (SchwabError, redis.RedisError, DatabaseError) as failure:
+                code = getattr(failure, "code", type(failure).__name__)
+                logger.warning("stream of connection %s failed: %s", self.connection_id, code)
+            attempt = 0 if time.monotonic() - started > STABLE_AFTER_SECONDS else attempt + 1
+            if delay is None:
+                delay = backoff_delay(attempt, maximum=self.conf.stream_backoff_max_seconds)
+            await asyncio.sleep(delay)
+
+    def _prepare(self) -> _Login:
+        connection = BrokerConnection.objects.select_related("user").get(pk=self.connection_id)
+        if connection.generation != self.generation:
+            raise SchwabReauthRequired  # another login now: the worker starts a new stream for it
+        session = TraderSession(connection.user, rate_limit_wait=self.conf.refresh_rate_limit_wait)
+        session.use(connection)
+        if self._force_refresh:
+            token = services.connection_refresh(connection=connection, force=True)
+        else:
+            token = services.connection_access_token(connection=connection)
+        info = StreamerInfo.from_preferences(session.get("/userPreference", path_name="user_preference"))
+        numbers = accounts.account_numbers_fetch(session=session)
+        by_number = {str(item.get("accountNumber")): str(item["hashValue"]) for item in numbers}
+        return _Login(session=session, info=info, access_token=token, accounts_by_number=by_number)
+
+    async def _session(self) -> None:
+        login = await self.worker.blocking(self._prepare)
+        async with websockets.connect(
+            login.info.url, open_timeout=10, close_timeout=2, ping_interval=None, max_size=2**22
+        ) as socket_:
+            await socket_.send(login_and_subscribe(login.info, login.access_token))
+            await self._expect(socket_, "LOGIN")
+            self._force_refresh = False
+            await self._expect(socket_, "SUBS")
+            self.worker.stats.sockets += 1
+            try:
+                # Subscribed first, then caught up: whatever changes meanwhile arrives on the socket too.
+                await self.worker.blocking(self._catch_up, login, None)
+                await self._follow(socket_, login)
+            finally:
+                self.worker.stats.sockets -= 1
+                for task in self._fetches.values():
+                    task.cancel()
+                with suppress(ConnectionClosed, WebSocketException, OSError):
+                    await socket_.send(logout(login.info))
+
+    async def _expect(self, socket_: Any, command: str) -> None:
+        """Wait for the reply to LOGIN or SUBS; raise unless it succeeded."""
+        deadline = time.monotonic() + self.conf.stream_silence_seconds
+        while True:
+            frame = await asyncio.wait_for(socket_.recv(), max(0.1, deadline - time.monotonic()))
+            for message in parse(frame):
+                if isinstance(message, Reply | Notice) and message.code == CLOSE_CONNECTION:
+                    raise StreamerBusy
+                if isinstance(message, Reply | Notice) and message.code == LOGIN_DENIED:
+                    raise StreamerLoginDenied
+                if isinstance(message, Reply) and message.command == command:
+                    if message.code != SUCCESS:
+                        raise StreamerError
+                    return
+
+    async def _follow(self, socket_: Any, login: _Login) -> None:
+        """Act on frames until the socket ends or falls silent past the allowance."""
+        broken = asyncio.Event()
+        while not broken.is_set():
+            frame = await asyncio.wait_for(socket_.recv(), self.conf.stream_silence_seconds)
+            for message in parse(frame):
+                if isinstance(message, Activity):
+                    self._on_activity(login, message, broken, socket_)
+                elif isinstance(message, Notice) and message.code == LOGIN_DENIED:
+                    self._force_refresh = True  # the token died under the session
+                    raise StreamerLoginDenied
+                elif isinstance(message, Notice | Reply) and message.code not in (SUCCESS, -1):
+                    raise StreamerError
+                elif isinstance(message, Heartbeat):
+                    continue
+
+    def _on_activity(self, login: _Login, activity: Activity, broken: asyncio.Event, socket_: Any) -> None:
+        account_id = login.accounts_by_number.get(activity.account_number)
+        if account_id is None or activity.order_id is None:
+            key = (account_id or "*", "*")  # an account or a message we cannot place: catch up
+        else:
+            key = (account_id, activity.order_id)
+        self._latest[key] = activity
+        if key in self._fetches:
+            self._refetch.add(key)  # one read in flight already: read once more after it
+            return
+        self._fetches[key] = asyncio.create_task(self._fetch(login, key, broken, socket_))
+
+    async def _fetch(self, login: _Login, key: tuple[str, str], broken: asyncio.Event, socket_: Any) -> None:
+        try:
+            while True:
+                self._refetch.discard(key)
+                activity = self._latest[key]
+                account_id, order_id = key
+                if order_id == "*":
+                    await self.worker.blocking(
+                        self._catch_up, login, None if account_id == "*" else account_id
+                    )
+                else:
+                    await self.worker.blocking(self._record_order, login, account_id, order_id, activity)
+                if key not in self._refetch:
+                    return
+        except (SchwabError, redis.RedisError, DatabaseError) as failure:
+            # Not recorded: end the session, so the next one's catch-up reads what this missed.
+            logger.warning(
+                "order read failed (%s); reconnecting", getattr(failure, "code", type(failure).__name__)
+            )
+            broken.set()
+            await socket_.close()
+        finally:
+            self._fetches.pop(key, None)
+            self._latest.pop(key, None)
+
+    def _record_order(self, login: _Login, account_id: str, order_id: str, activity: Activity) -> None:
+        document = orders.order_get(session=login.session, account_id=account_id, order_id=order_id)
+        self._record(account_id, [document], source="stream", schwab_event=activity.message_type)
+        if activity.timestamp_ms is not None:
+            self.worker.stats.lag_ms = max(0, int(time.time() * 1000) - activity.timestamp_ms)
+
+    def _catch_up(self, login: _Login, only_account: str | None) -> None:
+        """Read the accounts' orders by REST and record what changed since the last recorded state."""
+        now = clock.now()
+        since = now - self.conf.stream_catch_up
+        for account_id in sorted(set(login.accounts_by_number.values())):
+            if only_account is not None and account_id != only_account:
+                continue
+            documents = orders.orders_list(
+                session=login.session, account_id=account_id, since=since, until=now
+            )
+            self._record(account_id, list(reversed(documents)), source="catch_up", schwab_event=None)
+            orders.recent_orders_publish(account_id=account_id, documents=documents, as_of=now)
+
+    def _record(
+        self, account_id: str, documents: list[dict[str, Any]], *, source: Any, schwab_event: str | None
+    ) -> None:
+        changed = []
+        for document in documents:
+            at = clock.now()
+            entry = order_events.record(
+                account_id=account_id,
+                order=document,
+                source=source,
+                schwab_event=schwab_event,
+                at=at,
+                max_length=self.conf.order_events_max_length,
+            )
+            if entry is not None:
+                changed.append(document)
+                self.worker.stats.events += 1
+                self.worker.stats.last_event_at = at
+        if changed and source == "stream":
+            publisher.merge_orders(
+                account_id=account_id, source=orders.SOURCE, orders=changed, at=clock.now()
+            )
+
+
+def workers_status(*, now: datetime | None = None, stale_after: timedelta | None = None) -> dict[str, Any]:
+    """For /schwab/health/: live stream workers, connections streamed, last heartbeat age, lag."""
+    conf = schwab_settings()
+    now = now or clock.now()
+    stale_after = stale_after or timedelta(seconds=conf.stream_lease_seconds)
+    reports = get_redis().hgetall(contract.STREAM_WORKERS_KEY)
+    ages, connections, streaming, lags = [], 0, 0, []
+    for text in reports.values():
+        report = json.loads(text)
+        age = (now - contract.parse_timestamp(report["heartbeat_at"])).total_seconds()
+        if age > stale_after.total_seconds():
+            continue
+        ages.append(age)
+        connections += report["connections"]
+        streaming += report["streaming"]
+        if report.get("lag_ms") is not None:
+            lags.append(report["lag_ms"])
+    return {
+        "workers": len(ages),
+        "connections": connections,
+        "streaming": streaming,
+        "last_heartbeat_age_seconds": round(min(ages), 3) if ages else None,
+        "lag_ms": max(lags) if lags else None,
+    }

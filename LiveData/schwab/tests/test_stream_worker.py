@@ -1,0 +1,197 @@
+"""The stream worker against the sandbox's streamer: order changes become events once each, and a dropped
+socket, a refused login, a token dying mid-stream or Redis failing under an event loses nothing (the REST
+catch-up after the reconnect records what the socket missed)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from devtools.sandbox import activity
+from devtools.testing import api, stream_fault
+from LiveData.schwab import stream_worker
+from LiveData.schwab.models import BrokerConnection
+from LiveData.shared import contract, leases, order_events, reader
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LIMIT_BUY = {
+    "orderType": "LIMIT",
+    "session": "NORMAL",
+    "duration": "DAY",
+    "orderStrategyType": "SINGLE",
+    "price": 1.25,
+    "orderLegCollection": [
+        {"instruction": "BUY", "quantity": 10, "instrument": {"symbol": "AAPL", "assetType": "EQUITY"}}
+    ],
+}
+
+
+def eventually(condition: Callable[[], Any], *, within: float = 20.0) -> Any:
+    """Wait for another thread's work to show (a deadline, not a timed assertion)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+class RunningWorker:
+    def __init__(self) -> None:
+        self.worker = stream_worker.StreamWorker(worker_id="test-worker", threads=4)
+        self.loop = asyncio.new_event_loop()
+        self.stop = asyncio.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        self.loop.run_until_complete(self.worker.run(self.stop))
+
+    def __enter__(self) -> RunningWorker:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(timeout=30)
+
+    def streaming(self) -> bool:
+        return self.worker.stats.sockets == 1
+
+
+@pytest.fixture
+def streaming_settings(settings):
+    settings.SCHWAB_STREAM_POLL_SECONDS = 0.1
+    settings.SCHWAB_STREAM_LEASE_SECONDS = 5.0
+    settings.SCHWAB_STREAM_BACKOFF_MAX_SECONDS = 0.05
+    settings.SCHWAB_STREAM_SILENCE_SECONDS = 5.0
+    return settings
+
+
+@pytest.fixture
+def account(connected, schwab, streaming_settings) -> str:
+    connection = BrokerConnection.objects.get(user=connected)
+    return str(api(schwab, connection.access_token, "/accounts/accountNumbers").json()[0]["hashValue"])
+
+
+@pytest.fixture
+def worker(account) -> Iterator[RunningWorker]:
+    with RunningWorker() as running:
+        eventually(running.streaming)
+        yield running
+
+
+def place(schwab, connected, account: str) -> str:
+    token = BrokerConnection.objects.get(user=connected).access_token
+    answer = api(schwab, token, f"/accounts/{account}/orders", "POST", json=LIMIT_BUY)
+    assert answer.status_code == 201, answer.text
+    return str(answer.headers["Location"].rsplit("/", 1)[1])
+
+
+def execute(schwab, order_id: str, **body: Any) -> None:
+    answer = requests.post(f"{schwab.url}/sandbox/orders/{order_id}/execute", json=body, timeout=5)
+    assert answer.status_code == 200, answer.text
+
+
+def history(account: str) -> list[tuple[str | None, str, str | None, str]]:
+    return [
+        (event["previous_status"], event["status"], event["filled_quantity"], event["source"])
+        for _, event in order_events.events(account)
+    ]
+
+
+def test_an_order_placed_and_filled_becomes_two_events_and_live_orders(worker, schwab, connected, account):
+    order_id = place(schwab, connected, account)
+    eventually(lambda: len(history(account)) == 1)
+    execute(schwab, order_id, quantity="4")
+    eventually(lambda: len(history(account)) == 2)
+    execute(schwab, order_id)
+    eventually(lambda: len(history(account)) == 3)
+
+    assert history(account) == [
+        (None, "WORKING", "0", "stream"),
+        ("WORKING", "WORKING", "4", "stream"),
+        ("WORKING", "FILLED", "10", "stream"),
+    ]
+    placed, partly, filled = (event["schwab_event"] for _, event in order_events.events(account))
+    assert placed in activity.PLACED and partly == "ExecutionCreated" and filled in activity.FILLED
+    stored = reader.latest_orders(account)
+    assert stored is not None and stored["orders"][0]["status"] == "FILLED"
+    assert leases.holder_of(contract.stream_lease_key(connected.schwab_token.pk)) == "test-worker"
+
+
+def test_a_socket_dropped_during_a_fill_loses_nothing(worker, schwab, connected, account):
+    order_id = place(schwab, connected, account)
+    eventually(lambda: len(history(account)) == 1)
+    stream_fault(schwab, kind="drop")
+    execute(schwab, order_id)  # its messages never leave the sandbox: the socket drops instead
+
+    eventually(lambda: len(history(account)) == 2)
+    assert history(account) == [(None, "WORKING", "0", "stream"), ("WORKING", "FILLED", "10", "catch_up")]
+    assert schwab.state.stream_stats["logins"] == 2
+    eventually(worker.streaming)
+    stored = reader.latest_orders(account)
+    assert stored is not None and stored["orders"][0]["status"] == "FILLED"
+
+
+def test_a_refused_login_and_a_token_dying_mid_stream_are_survived(account, schwab, connected):
+    stream_fault(schwab, kind="refuse_login")
+    refreshes = schwab.state.token_grants["refresh_token"]
+    with RunningWorker() as running:
+        eventually(running.streaming)
+        assert schwab.state.stream_stats["login_denied"] == 1
+        order_id = place(schwab, connected, account)
+        eventually(lambda: len(history(account)) == 1)
+
+        stream_fault(schwab, kind="expire_token")
+        execute(schwab, order_id, quantity="3")  # the session ends on this fill, unseen
+
+        eventually(lambda: len(history(account)) == 2)
+        eventually(running.streaming)
+    assert history(account) == [(None, "WORKING", "0", "stream"), ("WORKING", "WORKING", "3", "catch_up")]
+    assert schwab.state.token_grants["refresh_token"] - refreshes == 2  # once per refusal, then logged in
+
+
+def test_redis_failing_under_an_event_loses_nothing(worker, schwab, connected, account, monkeypatch):
+    real_record = order_events.record
+    failures = []
+
+    def flaky(**kwargs: Any) -> str | None:
+        if not failures:
+            failures.append(kwargs["order"]["status"])
+            raise __import__("redis").ConnectionError("Redis restarting")
+        entry: str | None = real_record(**kwargs)
+        return entry
+
+    monkeypatch.setattr(order_events, "record", flaky)
+    place(schwab, connected, account)
+    eventually(lambda: len(history(account)) == 1)
+    assert failures == ["WORKING"]
+    assert history(account) == [(None, "WORKING", "0", "catch_up")]
+
+
+def test_the_same_state_seen_twice_is_one_event(fake_redis):
+    order = {"order_id": "1", "status": "WORKING", "open": True, "filled_quantity": "0"}
+    at = stream_worker.clock.now()
+    first = order_events.record(
+        account_id="A", order=order, source="stream", schwab_event="OrderAccepted", at=at, max_length=100
+    )
+    again = order_events.record(
+        account_id="A", order=order, source="catch_up", schwab_event=None, at=at, max_length=100
+    )
+    closed = {**order, "status": "FILLED", "open": False}
+    filled = order_events.record(
+        account_id="A", order=closed, source="stream", schwab_event=None, at=at, max_length=100
+    )
+    stale = order_events.record(
+        account_id="A", order=order, source="stream", schwab_event=None, at=at, max_length=100
+    )
+    assert first and filled and again is None and stale is None
+    assert [event["status"] for _, event in order_events.events("A")] == ["WORKING", "FILLED"]
