@@ -7,11 +7,10 @@ trader who declines at Schwab sees a sentence, not a JSON blob. No exception tex
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.deprecation import MiddlewareMixin
 
 from LiveData.schwab.exceptions import MethodNotAllowed, SchwabError
 
@@ -43,14 +42,9 @@ def render_error(request: HttpRequest, error: SchwabError) -> HttpResponse:
     return response
 
 
-class SchwabErrorMiddleware:
-    """Turn a raised SchwabError into its response; anything else goes on to Django's 500 handling."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+class SchwabErrorMiddleware(MiddlewareMixin):
+    """Turn a raised SchwabError into its response; anything else goes on to Django's 500 handling.
+    Sync and async capable, so the ASGI order stream runs on the event loop, not on a thread."""
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, SchwabError):

@@ -132,6 +132,7 @@ def _schemas() -> dict[str, Any]:
             "additionalProperties": False,
         },
         "OrdersDocument": _shared_schema("orders.v1.schema.json"),
+        "OrderEvent": _shared_schema("order_event.v1.schema.json"),
         "Order": _shared_schema("orders.v1.schema.json")["properties"]["orders"]["items"],
         "Ticket": {
             "type": "object",
@@ -211,12 +212,43 @@ def _schemas() -> dict[str, Any]:
         },
         "Health": {
             "type": "object",
-            "required": ["success", "redis", "database", "oldest_snapshot_age_seconds"],
+            "required": ["success", "redis", "database", "oldest_snapshot_age_seconds", "streaming"],
             "properties": {
                 "success": {"type": "boolean"},
                 "redis": {"enum": ["ok", "unavailable"]},
                 "database": {"enum": ["ok", "unavailable"]},
                 "oldest_snapshot_age_seconds": {"type": ["integer", "null"], "minimum": 0},
+                "streaming": {
+                    "description": "the stream workers heard from within a lease (null: Redis unavailable)",
+                    "oneOf": [
+                        {"type": "null"},
+                        {
+                            "type": "object",
+                            "required": [
+                                "workers",
+                                "connections",
+                                "streaming",
+                                "last_heartbeat_age_seconds",
+                                "lag_ms",
+                            ],
+                            "properties": {
+                                "workers": {"type": "integer", "minimum": 0},
+                                "connections": {"type": "integer", "minimum": 0, "description": "leased"},
+                                "streaming": {
+                                    "type": "integer",
+                                    "minimum": 0,
+                                    "description": "logged in now",
+                                },
+                                "last_heartbeat_age_seconds": {"type": ["number", "null"], "minimum": 0},
+                                "lag_ms": {
+                                    "type": ["integer", "null"],
+                                    "description": "Schwab's message time to its event (worst worker)",
+                                },
+                            },
+                            "additionalProperties": False,
+                        },
+                    ],
+                },
             },
             "additionalProperties": False,
         },
@@ -670,6 +702,48 @@ def _paths() -> dict[str, Any]:
                 },
             },
         },
+        "/schwab/orders/stream/": {
+            "get": {
+                "operationId": "orders_stream",
+                "summary": "Order events of the user's accounts as server-sent events (ASGI server only)",
+                "description": "`event: order` carries an OrderEvent as `data`; `event: ready` follows the "
+                "backlog; `event: reset` says events were trimmed (reload the orders). Every event's `id` is "
+                "a cursor over the user's accounts: the browser sends the last one back as Last-Event-ID and "
+                "the stream resumes right after it. Comment lines (`: heartbeat`) keep it open. The stream "
+                "ends after THOR_SSE_MAX_SECONDS or when the user's accounts change; the browser reconnects.",
+                "security": SESSION,
+                "parameters": [
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": False,
+                        "description": "the last event id received (`<account_id>=<entry id>,...`)",
+                        "schema": {"type": "string", "maxLength": 8192},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the event stream",
+                        "content": {
+                            "text/event-stream": {
+                                "schema": {"type": "string"},
+                                "example": "retry: 2000\n\nid: 4F1C...=1795704567966-0\nevent: ready\n"
+                                'data: {"account_ids": ["4F1C..."]}\n\n',
+                            }
+                        },
+                    },
+                    **_error_responses(
+                        [
+                            *SIGNED_IN,
+                            errors.SchwabNotConnected,
+                            errors.InvalidLastEventId,
+                            errors.StreamNeedsAsgi,
+                            errors.RedisUnavailable,
+                        ]
+                    ),
+                },
+            }
+        },
         "/schwab/account/summary/": {
             "get": {
                 "operationId": "account_summary",
@@ -710,7 +784,19 @@ def _paths() -> dict[str, Any]:
                     "200": _ok(
                         {"$ref": "#/components/schemas/Health"},
                         "healthy",
-                        {"success": True, "redis": "ok", "database": "ok", "oldest_snapshot_age_seconds": 42},
+                        {
+                            "success": True,
+                            "redis": "ok",
+                            "database": "ok",
+                            "oldest_snapshot_age_seconds": 42,
+                            "streaming": {
+                                "workers": 2,
+                                "connections": 40,
+                                "streaming": 40,
+                                "last_heartbeat_age_seconds": 1.2,
+                                "lag_ms": 35,
+                            },
+                        },
                     ),
                     "503": _ok({"$ref": "#/components/schemas/Health"}, "a service is down"),
                     **_error_responses([errors.BadRequest, errors.MethodNotAllowed, errors.InternalError]),

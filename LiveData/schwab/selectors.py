@@ -7,7 +7,8 @@ refresh run, shared by concurrent requests for the same account in a process.
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
+import json
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -22,6 +23,7 @@ from LiveData.schwab.models import BrokerConnection
 from LiveData.schwab.session import TraderSession
 from LiveData.schwab.singleflight import SingleFlight
 from LiveData.shared import clock, contract, reader
+from LiveData.shared.redis_client import get_redis
 
 _refreshes: SingleFlight[dict[str, dict[str, Any]]] = SingleFlight()
 
@@ -90,12 +92,19 @@ def _due(envelope: dict[str, Any], now: datetime) -> bool:
 
 
 def health() -> dict[str, Any]:
-    """Redis, the database, and the age of the oldest published snapshot (nothing about any account)."""
-    checks: dict[str, Any] = {"redis": "ok", "database": "ok", "oldest_snapshot_age_seconds": None}
+    """Redis, the database, the age of the oldest published snapshot and the stream workers' state
+    (nothing about any account)."""
+    checks: dict[str, Any] = {
+        "redis": "ok",
+        "database": "ok",
+        "oldest_snapshot_age_seconds": None,
+        "streaming": None,
+    }
     try:
         oldest = reader.oldest_publish()
         if oldest is not None:
             checks["oldest_snapshot_age_seconds"] = max(0, int((clock.now() - oldest).total_seconds()))
+        checks["streaming"] = workers_status()
     except redis.RedisError:
         checks["redis"] = "unavailable"
     try:
@@ -104,3 +113,29 @@ def health() -> dict[str, Any]:
     except DatabaseError:
         checks["database"] = "unavailable"
     return checks
+
+
+def workers_status(*, now: datetime | None = None, stale_after: timedelta | None = None) -> dict[str, Any]:
+    """For /schwab/health/: live stream workers, connections streamed, last heartbeat age, lag."""
+    conf = schwab_settings()
+    now = now or clock.now()
+    stale_after = stale_after or timedelta(seconds=conf.stream_lease_seconds)
+    reports: Any = get_redis().hgetall(contract.STREAM_WORKERS_KEY)
+    ages, connections, streaming, lags = [], 0, 0, []
+    for text in reports.values():
+        report = json.loads(text)
+        age = (now - contract.parse_timestamp(report["heartbeat_at"])).total_seconds()
+        if age > stale_after.total_seconds():
+            continue
+        ages.append(age)
+        connections += report["connections"]
+        streaming += report["streaming"]
+        if report.get("lag_ms") is not None:
+            lags.append(report["lag_ms"])
+    return {
+        "workers": len(ages),
+        "connections": connections,
+        "streaming": streaming,
+        "last_heartbeat_age_seconds": round(min(ages), 3) if ages else None,
+        "lag_ms": max(lags) if lags else None,
+    }

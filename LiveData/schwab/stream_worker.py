@@ -31,7 +31,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 import redis
@@ -381,29 +381,3 @@ class ConnectionStream:
             publisher.merge_orders(
                 account_id=account_id, source=orders.SOURCE, orders=changed, at=clock.now()
             )
-
-
-def workers_status(*, now: datetime | None = None, stale_after: timedelta | None = None) -> dict[str, Any]:
-    """For /schwab/health/: live stream workers, connections streamed, last heartbeat age, lag."""
-    conf = schwab_settings()
-    now = now or clock.now()
-    stale_after = stale_after or timedelta(seconds=conf.stream_lease_seconds)
-    reports = get_redis().hgetall(contract.STREAM_WORKERS_KEY)
-    ages, connections, streaming, lags = [], 0, 0, []
-    for text in reports.values():
-        report = json.loads(text)
-        age = (now - contract.parse_timestamp(report["heartbeat_at"])).total_seconds()
-        if age > stale_after.total_seconds():
-            continue
-        ages.append(age)
-        connections += report["connections"]
-        streaming += report["streaming"]
-        if report.get("lag_ms") is not None:
-            lags.append(report["lag_ms"])
-    return {
-        "workers": len(ages),
-        "connections": connections,
-        "streaming": streaming,
-        "last_heartbeat_age_seconds": round(min(ages), 3) if ages else None,
-        "lag_ms": max(lags) if lags else None,
-    }

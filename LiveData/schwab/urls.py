@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/<str:account_id>/balances/", views.get_balances, name="get_balances"),
     path("accounts/<str:account_id>/positions/latest/", views.latest_positions, name="latest_positions"),
     # Orders
+    path("orders/stream/", views.orders_stream, name="orders_stream"),
     path("accounts/<str:account_id>/orders/preview/", views.order_preview, name="order_preview"),
     path("accounts/<str:account_id>/orders/", views.account_orders, name="orders"),
     path("accounts/<str:account_id>/orders/<str:order_id>/", views.account_order, name="order"),

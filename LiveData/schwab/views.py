@@ -13,11 +13,13 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_variables
 
-from LiveData.schwab import flow, oauth, openapi, orders, selectors, services
+from LiveData.schwab import flow, oauth, openapi, order_stream, orders, selectors, services
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import (
@@ -26,6 +28,7 @@ from LiveData.schwab.exceptions import (
     OAuthCodeMissing,
     OAuthDenied,
     SchwabNotConnected,
+    StreamNeedsAsgi,
     TicketInvalid,
 )
 
@@ -190,6 +193,28 @@ def health(request: HttpRequest) -> JsonResponse:
     checks = selectors.health()
     healthy = checks["redis"] == checks["database"] == "ok"
     return JsonResponse({"success": healthy, **checks}, status=200 if healthy else 503)
+
+
+async def orders_stream(request: HttpRequest) -> HttpResponseBase:
+    """Server-sent events of the user's order events (ASGI only): `order` events with the order_event
+    document, ids to resume from with Last-Event-ID, heartbeat comments. See order_stream."""
+    if request.method != "GET":
+        raise MethodNotAllowed(allowed=["GET"])
+    user = await request.auser()
+    if not user.is_authenticated:
+        raise NotAuthenticated
+    if not isinstance(request, ASGIRequest):
+        raise StreamNeedsAsgi  # WSGI would hold a worker for the stream's whole life
+    cursor = order_stream.read_last_event_id(request.headers.get("Last-Event-ID"))
+    accounts = await order_stream.user_accounts(user.pk)
+    if not accounts and not await order_stream.has_login(user.pk):
+        raise SchwabNotConnected
+    response = StreamingHttpResponse(
+        order_stream.events(user.pk, accounts, cursor), content_type="text/event-stream; charset=utf-8"
+    )
+    response["Cache-Control"] = "no-store"
+    response["X-Accel-Buffering"] = "no"  # proxies (nginx) must pass each event on at once
+    return response
 
 
 @allow_methods("GET")

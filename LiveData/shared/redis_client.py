@@ -8,10 +8,13 @@ says so at start-up. With DEBUG off, REDIS_URL is required.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+import weakref
 
 import redis
+import redis.asyncio
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -24,6 +27,9 @@ STAND_IN_WARNING = (
 
 _lock = threading.Lock()
 _client: redis.Redis | None = None
+# asyncio clients belong to one event loop: one per loop (and per sync client, which tests replace).
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[redis.Redis, redis.asyncio.Redis]]
+_async_clients = weakref.WeakKeyDictionary()
 
 
 def uses_stand_in() -> bool:
@@ -77,3 +83,33 @@ def _build_client() -> redis.Redis:
         max_connections=64,
     )
     return redis.Redis(connection_pool=pool)
+
+
+def get_async_redis() -> redis.asyncio.Redis:
+    """The asyncio client of the running event loop (the SSE view's), on the same Redis as get_redis()."""
+    loop = asyncio.get_running_loop()
+    sync_client = get_redis()
+    known = _async_clients.get(loop)
+    if known is not None and known[0] is sync_client:
+        return known[1]
+    if type(sync_client).__module__.startswith("fakeredis"):
+        import fakeredis
+
+        # The stand-in's asyncio face on the very same in-process data (fakeredis shares by host:port).
+        options = sync_client.connection_pool.connection_kwargs
+        client: redis.asyncio.Redis = fakeredis.FakeAsyncRedis(
+            host=options["host"], port=options["port"], decode_responses=True
+        )
+    else:
+        # Blocking: a burst of streams opening at once waits for a connection rather than failing.
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            settings.REDIS_URL,
+            decode_responses=True,
+            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            health_check_interval=30,
+            max_connections=64,
+            timeout=settings.REDIS_SOCKET_TIMEOUT,
+        )
+        client = redis.asyncio.Redis(connection_pool=pool)
+    _async_clients[loop] = (sync_client, client)
+    return client
