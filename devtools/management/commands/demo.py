@@ -1,15 +1,20 @@
-"""Run the whole product locally: the Schwab sandbox, a demo login, and the Thor dev server."""
+"""Run the whole product locally: the Schwab sandbox (and its streamer), a demo login, the stream worker, and
+Thor under uvicorn (ASGI: the order stream stays open without holding a thread)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import threading
 from typing import Any
 from urllib.parse import urlsplit
 
+import uvicorn
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+from django.core.asgi import get_asgi_application
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection as db_connection
@@ -18,6 +23,7 @@ from ActAndPos.listener import Listener
 from devtools.sandbox.server import SandboxServer
 from devtools.sandbox.state import SandboxConfig
 from LiveData.schwab import refresher
+from LiveData.schwab.stream_worker import StreamWorker
 from LiveData.shared import redis_client
 
 logger = logging.getLogger(__name__)
@@ -58,7 +64,8 @@ class Command(BaseCommand):
         ).start()
         stop = threading.Event()
         background = [
-            threading.Thread(target=Listener(stop=stop).run, name="actandpos-listener", daemon=True)
+            threading.Thread(target=Listener(stop=stop).run, name="actandpos-listener", daemon=True),
+            threading.Thread(target=self._stream, args=(stop,), name="stream-worker", daemon=True),
         ]
         if options["refresh_every"] > 0:
             background.append(
@@ -80,14 +87,37 @@ class Command(BaseCommand):
             + f"  Thor login:      {user.username} / {password}\n"
             + f"  Schwab sandbox:  {sandbox.url}  (logins: trader1 / trader1-pass, trader2 / trader2-pass)\n"
             + f"  Redis:           {redis_note}\n"
-            + "  Background:      live-data refresh and the ActAndPos listener run in this process\n"
+            + "  Background:      live-data refresh, the order stream worker and the ActAndPos listener\n"
+            + "                   run in this process; the server is uvicorn (ASGI)\n"
             + "  Stop with Ctrl-C.\n"
         )
+        application = ASGIStaticFilesHandler(get_asgi_application())  # the admin's CSS, as runserver would
+        server = uvicorn.Server(
+            uvicorn.Config(
+                application, host="127.0.0.1", port=options["port"], log_level="warning", lifespan="off"
+            )
+        )
         try:
-            call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
+            server.run()
         finally:
             stop.set()
             sandbox.stop()
+
+    def _stream(self, stop: threading.Event) -> None:
+        """The stream worker on its own event loop, as `manage.py schwab_stream` runs it in production."""
+
+        async def run() -> None:
+            stopping = asyncio.Event()
+            loop = asyncio.get_running_loop()
+
+            def relay() -> None:  # the demo's stop (a threading.Event) to the worker's loop
+                stop.wait()
+                loop.call_soon_threadsafe(stopping.set)
+
+            threading.Thread(target=relay, daemon=True).start()
+            await StreamWorker(worker_id="demo").run(stopping)
+
+        asyncio.run(run())
 
     def _refresh_loop(self, stop: threading.Event, every: float) -> None:
         """Keep Redis live without a browser, as Celery beat would in production."""
