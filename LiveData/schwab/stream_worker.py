@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import random
 import secrets
@@ -87,6 +88,18 @@ def active_connections() -> dict[int, int]:
     return dict(rows)
 
 
+def live_workers() -> int:
+    """How many stream workers reported within a lease (this one included, once it has reported)."""
+    conf = schwab_settings()
+    now = clock.now()
+    reports: Any = get_redis().hgetall(contract.STREAM_WORKERS_KEY)
+    fresh = 0
+    for text in reports.values():
+        beat = contract.parse_timestamp(json.loads(text)["heartbeat_at"])
+        fresh += (now - beat).total_seconds() <= conf.stream_lease_seconds
+    return max(1, fresh)
+
+
 @dataclass
 class WorkerStats:
     events: int = 0
@@ -141,6 +154,15 @@ class StreamWorker:
     async def round(self) -> None:
         """One pass: renew what is held, let go of what is gone, take what is free, report."""
         wanted = await self.blocking(active_connections)
+        await self.blocking(self._beat)  # first, so workers starting together see each other
+        # A fair share each, so the fleet spreads over the workers; what is over it is handed back (the
+        # taker catches up, so nothing is lost in the handover).
+        share = min(
+            self.conf.stream_max_connections, math.ceil(len(wanted) / await self.blocking(live_workers))
+        )
+        if len(self.streams) > share:
+            for connection_id in random.sample(list(self.streams), len(self.streams) - share):
+                await self._drop(connection_id)
         for connection_id, stream in list(self.streams.items()):
             keep = wanted.get(connection_id) == stream.generation and not stream.task.done()
             if keep:
@@ -155,7 +177,7 @@ class StreamWorker:
         free = [connection_id for connection_id in wanted if connection_id not in self.streams]
         random.shuffle(free)  # workers starting together spread the fleet between them
         for connection_id in free:
-            if len(self.streams) >= self.conf.stream_max_connections:
+            if len(self.streams) >= share:
                 break
             key = contract.stream_lease_key(connection_id)
             if await self.blocking(leases.hold, key, self.worker_id, ttl_ms=self.lease_ms):

@@ -168,6 +168,7 @@ class _Session:
                 if self.on_activity not in self.state.activity_listeners:
                     self.state.activity_listeners.append(self.on_activity)
         if busy:
+            self.state.stream_stats["busy"] += 1
             await self.websocket.send(_reply(request, CLOSE_CONNECTION, "Connection limit: one per user"))
             await self.websocket.close()
             return False

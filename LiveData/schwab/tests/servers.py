@@ -62,3 +62,11 @@ def logged_in_session(user: Any) -> requests.Session:
     session = requests.Session()
     session.cookies.set("sessionid", client.cookies["sessionid"].value)
     return session
+
+
+def stream_worker(environment: dict[str, str], *, log: Path, worker_id: str) -> subprocess.Popen[bytes]:
+    """Start `manage.py schwab_stream` with `environment` on top of this process's; the caller ends it."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "thor_project.settings", **environment}
+    command = [sys.executable, "manage.py", "schwab_stream", "--worker-id", worker_id, "--threads", "4"]
+    with log.open("wb") as output:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)  # noqa: S603

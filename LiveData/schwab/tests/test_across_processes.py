@@ -10,15 +10,13 @@ snapshots stale.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth.models import User
 
-from conftest import SANDBOX_CALLBACK, FrozenClock
 from devtools.testing import consent, local
-from LiveData.schwab.tests.servers import database_url, logged_in_session, thor_server
-from LiveData.shared import clock, reader
+from LiveData.schwab.tests.servers import logged_in_session, thor_server
+from LiveData.shared import reader
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,21 +39,6 @@ def _reads(server, session, account_id: str) -> list[tuple[str, int]]:
     return [
         (what, session.get(f"{server.url}{path}", timeout=30).status_code) for what, path in paths.items()
     ]
-
-
-@pytest.fixture
-def servers_environment(postgres, real_redis, schwab, settings, monkeypatch):
-    """What Thor servers need to share this test's database, Redis and sandbox; all on the real clock."""
-    now = FrozenClock(datetime.now(UTC))  # the servers run on the real clock; so do the sandbox and we
-    schwab.state.clock = now
-    monkeypatch.setattr(clock, "now", now)
-    return {
-        "DEBUG": "true",
-        "DATABASE_URL": database_url(settings),
-        "REDIS_URL": settings.REDIS_URL,
-        "SCHWAB_API_BASE_URL": schwab.url,
-        "SCHWAB_CALLBACK_URL": SANDBOX_CALLBACK,
-    }
 
 
 def test_reconnecting_as_another_login_is_seen_by_every_process(servers_environment, schwab, tmp_path):
