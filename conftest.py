@@ -186,3 +186,26 @@ def real_redis(monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
     redis_client.reset_client()
     _empty_owned_database(client)
     client.close()
+
+
+@pytest.fixture
+def servers_environment(
+    postgres: None,
+    real_redis: redis.Redis,
+    schwab: SandboxServer,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, str]:
+    """What Thor servers need to share this test's database, Redis and sandbox; all on the real clock."""
+    from LiveData.schwab.tests.servers import database_url
+
+    now = FrozenClock(datetime.now(UTC))  # the servers run on the real clock; so do the sandbox and we
+    schwab.state.clock = now
+    monkeypatch.setattr(clock, "now", now)
+    return {
+        "DEBUG": "true",
+        "DATABASE_URL": database_url(settings),
+        "REDIS_URL": settings.REDIS_URL,
+        "SCHWAB_API_BASE_URL": schwab.url,
+        "SCHWAB_CALLBACK_URL": SANDBOX_CALLBACK,
+    }

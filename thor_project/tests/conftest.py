@@ -62,6 +62,13 @@ def log_in_and_connect(chrome, wait, url: str, *, username: str, password: str) 
     chrome.find_element(By.ID, "id_username").send_keys(username)
     chrome.find_element(By.ID, "id_password").send_keys(password)
     chrome.find_element(By.ID, "login").click()
+    connect_in_browser(chrome, wait, url)
+
+
+def connect_in_browser(chrome, wait, url: str) -> None:
+    """On the dashboard, logged in: press Connect Schwab and approve as trader1 at the consent page."""
+    if not chrome.current_url.startswith(f"{url}/dashboard/"):
+        chrome.get(f"{url}/dashboard/")
     wait.until(seen.visibility_of_element_located((By.ID, "connect-button"))).click()
     wait.until(seen.presence_of_element_located((By.NAME, "username"))).send_keys("trader1")
     chrome.find_element(By.NAME, "password").send_keys("trader1-pass")

@@ -70,3 +70,37 @@ def stream_worker(environment: dict[str, str], *, log: Path, worker_id: str) -> 
     command = [sys.executable, "manage.py", "schwab_stream", "--worker-id", worker_id, "--threads", "4"]
     with log.open("wb") as output:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)  # noqa: S603
+
+
+@contextmanager
+def asgi_server(environment: dict[str, str], *, log: Path) -> Iterator[ThorServer]:
+    """Run uvicorn on thor_project.asgi, as production serves the order stream (its own Schwab callback)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    host, port = listener.getsockname()
+    url = f"http://{host}:{port}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "thor_project.settings",
+        "SCHWAB_CALLBACK_URL": f"{url}/schwab/oauth/callback/",
+        **environment,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "thor_project.asgi:application",
+        "--fd",
+        str(listener.fileno()),
+    ]
+    # Open event streams end a second after SIGTERM; browsers reconnect (with Last-Event-ID) elsewhere.
+    command += ["--log-level", "warning", "--lifespan", "off", "--timeout-graceful-shutdown", "1"]
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603 - fixed arguments
+            command, cwd=ROOT, env=env, pass_fds=[listener.fileno()], stdout=output, stderr=output
+        )
+    listener.close()
+    try:
+        yield ThorServer(url=url, log=log)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
