@@ -110,7 +110,20 @@ def test_health_reports_services_and_oldest_snapshot(two_traders, client, thor_c
         refresher.refresh_connection(connection.pk)
     thor_clock.advance(seconds=42)
     body = client.get("/schwab/health/").json()
-    assert body == {"success": True, "redis": "ok", "database": "ok", "oldest_snapshot_age_seconds": 42}
+    idle = {
+        "workers": 0,
+        "connections": 0,
+        "streaming": 0,
+        "last_heartbeat_age_seconds": None,
+        "lag_ms": None,
+    }
+    assert body == {
+        "success": True,
+        "redis": "ok",
+        "database": "ok",
+        "oldest_snapshot_age_seconds": 42,
+        "streaming": idle,
+    }
     from LiveData.shared import redis_client
 
     settings.REDIS_URL = "redis://127.0.0.1:1/0"

@@ -5,9 +5,11 @@ catch-up after the reconnect records what the socket missed)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -195,3 +197,23 @@ def test_the_same_state_seen_twice_is_one_event(fake_redis):
     )
     assert first and filled and again is None and stale is None
     assert [event["status"] for _, event in order_events.events("A")] == ["WORKING", "FILLED"]
+
+
+def test_health_counts_the_workers_heard_from_within_a_lease(fake_redis, client, thor_clock, db):
+    def report(worker: str, seconds_ago: float, connections: int, lag_ms: int | None) -> None:
+        beat = thor_clock() - timedelta(seconds=seconds_ago)
+        document = {"heartbeat_at": contract.timestamp(beat), "connections": connections}
+        document |= {"streaming": connections, "events": 0, "last_event_at": None, "lag_ms": lag_ms}
+        fake_redis.hset(contract.STREAM_WORKERS_KEY, worker, json.dumps(document))
+
+    report("alive-1", 1.5, 3, 40)
+    report("alive-2", 4, 2, None)
+    report("dead", 31, 9, 9000)  # beyond the 30 s lease: gone
+    streaming = client.get("/schwab/health/").json()["streaming"]
+    assert streaming == {
+        "workers": 2,
+        "connections": 5,
+        "streaming": 5,
+        "last_heartbeat_age_seconds": 1.5,
+        "lag_ms": 40,
+    }
