@@ -211,8 +211,13 @@ async def events(user_id: int | str, accounts: frozenset[str], cursor: Cursor) -
     try:
         delivered: Cursor = {}
         yield f"retry: {RETRY_MS}\n\n".encode()
-        for account in sorted(accounts):
-            latest = await latest_entry(client, account)
+        ordered = sorted(accounts)
+        async with client.pipeline(transaction=False) as pipe:  # every account's newest entry, one trip
+            for account in ordered:
+                pipe.xrevrange(contract.order_events_key(account), count=1)
+            newest = await pipe.execute()
+        for account, last in zip(ordered, newest, strict=True):
+            latest = str(last[0][0]) if last else "0-0"
             after = cursor.get(account)
             if after is None or _position(after) >= _position(latest):
                 delivered[account] = latest  # new here, or a cursor from the future: from now on

@@ -101,14 +101,15 @@ def get_async_redis() -> redis.asyncio.Redis:
             host=options["host"], port=options["port"], decode_responses=True
         )
     else:
-        # Blocking: a burst of streams opening at once waits for a connection rather than failing.
+        # Blocking: a burst of streams opening at once (a reconnect storm after a deploy) waits for a
+        # connection rather than failing; a browser's EventSource gives up on an error answer.
         pool = redis.asyncio.BlockingConnectionPool.from_url(
             settings.REDIS_URL,
             decode_responses=True,
             socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
             health_check_interval=30,
-            max_connections=64,
-            timeout=settings.REDIS_SOCKET_TIMEOUT,
+            max_connections=128,
+            timeout=30,
         )
         client = redis.asyncio.Redis(connection_pool=pool)
     _async_clients[loop] = (sync_client, client)

@@ -1,0 +1,264 @@
+"""Order status to the browser: a fill at the sandbox to its event at an SSE client, through the streamer,
+the stream worker (`manage.py schwab_stream`), Redis and the SSE endpoint on uvicorn; against a baseline
+measured in the same run, an event appended straight to the account's Redis Stream to its arrival at the
+same client (the delivery floor of Redis + the SSE endpoint). Then 1,000 concurrent SSE clients on one
+uvicorn process: every event delivered to every client, with the server's memory and CPU.
+
+    REDIS_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/order_stream.py [--fills 100] [--clients 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from setup import ROOT, median, percentile, start  # type: ignore[import-not-found]
+
+ORDER = {
+    "orderType": "LIMIT",
+    "session": "NORMAL",
+    "duration": "DAY",
+    "orderStrategyType": "SINGLE",
+    "price": 1.0,
+    "orderLegCollection": [
+        {"instruction": "BUY", "quantity": 1, "instrument": {"symbol": "AAPL", "assetType": "EQUITY"}}
+    ],
+}
+
+
+class SseClient:
+    """A bare SSE client on an asyncio socket: it records when each `order` event arrives, by order id."""
+
+    def __init__(self, port: int, cookie: str) -> None:
+        self.port, self.cookie = port, cookie
+        self.ready = asyncio.Event()
+        self.arrivals: dict[tuple[str, str], float] = {}  # (order_id, status) -> perf_counter()
+        self.waiters: dict[tuple[str, str], asyncio.Event] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.write(
+            f"GET /schwab/orders/stream/ HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {self.cookie}\r\n"
+            "Accept: text/event-stream\r\n\r\n".encode()
+        )
+        await writer.drain()
+        self.writer = writer
+        self.task = asyncio.create_task(self._read(reader))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        buffer = b""
+        while chunk := await reader.read(65536):
+            buffer += chunk
+            while b"\n\n" in buffer:
+                block, buffer = buffer.split(b"\n\n", 1)
+                if b"event: ready" in block:
+                    self.ready.set()
+                data = block.rpartition(b"data: ")[2]
+                if b"event: order" in block:
+                    event = json.loads(data.split(b"\r\n")[0])
+                    key = (event["order_id"], event["status"])
+                    self.arrivals[key] = time.perf_counter()
+                    if key in self.waiters:
+                        self.waiters[key].set()
+
+    async def arrival(self, key: tuple[str, str]) -> float:
+        if key not in self.arrivals:
+            waiter = self.waiters.setdefault(key, asyncio.Event())
+            await asyncio.wait_for(waiter.wait(), 30)
+        return self.arrivals[key]
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        self.writer.close()
+
+
+def process_stats(pid: int) -> tuple[float, float]:
+    """(resident memory in MiB, CPU seconds used so far) of a process, from /proc."""
+    rss_kib = next(
+        int(line.split()[1])
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("VmRSS")
+    )
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return rss_kib / 1024, (int(fields[11]) + int(fields[12])) / ticks
+
+
+async def run(args: argparse.Namespace, env: dict[str, Any], port: int, cookie: str, server_pid: int) -> None:
+    import requests
+    from asgiref.sync import sync_to_async
+
+    from LiveData.schwab import services
+    from LiveData.shared import order_events
+
+    sandbox, api = env["sandbox"], env["api"]
+    account = env["accounts"][1]
+    token = await sync_to_async(services.connection_access_token)(connection=api.connection)
+    http = requests.Session()
+    orders_url = f"{sandbox.url}/trader/v1/accounts/{account}/orders"
+
+    def place() -> str:
+        answer = http.post(orders_url, json=ORDER, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        return str(answer.headers["Location"].rsplit("/", 1)[1])
+
+    def fill(order_id: str) -> float:
+        started = time.perf_counter()
+        http.post(f"{sandbox.url}/sandbox/orders/{order_id}/execute", json={}, timeout=10)
+        return started
+
+    def append_directly(order_id: str) -> float:
+        order = {"order_id": order_id, "status": "FILLED", "open": False, "filled_quantity": "1"}
+        started = time.perf_counter()
+        order_events.record(
+            account_id=account,
+            order=order,
+            source="stream",
+            schwab_event=None,
+            at=contract_now(),
+            max_length=100000,
+        )
+        return started
+
+    def contract_now() -> Any:
+        from LiveData.shared import clock
+
+        return clock.now()
+
+    client = SseClient(port, cookie)
+    await client.open()
+    await asyncio.wait_for(client.ready.wait(), 30)
+    thor, floor = [], []
+    for iteration in range(args.fills + 3):  # three to warm up
+        order_id = await asyncio.to_thread(place)
+        await client.arrival((order_id, "WORKING"))
+        started = await asyncio.to_thread(fill, order_id)
+        thor_ms = (await client.arrival((order_id, "FILLED")) - started) * 1000
+        synthetic = f"9{iteration:09d}"
+        started = await asyncio.to_thread(append_directly, synthetic)
+        floor_ms = (await client.arrival((synthetic, "FILLED")) - started) * 1000
+        if iteration >= 3:
+            thor.append(thor_ms)
+            floor.append(floor_ms)
+    client.close()
+    print(f"fill at the sandbox -> event at an SSE client, {args.fills} fills (ms)")
+    print(f"{'path':<44} {'p50':>8} {'p99':>8}")
+    rows = (
+        ("baseline: XADD to the stream -> SSE client", median(floor), percentile(floor, 0.99)),
+        ("sandbox fill -> streamer -> worker -> SSE", median(thor), percentile(thor, 0.99)),
+    )
+    for name, p50, p99 in rows:
+        print(f"{name:<44} {p50:>8.2f} {p99:>8.2f}")
+    print(f"{'ratio':<44} {rows[1][1] / rows[0][1]:>7.2f}x {rows[1][2] / rows[0][2]:>7.2f}x")
+
+    # --- Many clients on one ASGI process --------------------------------------------------------------
+    rss_idle, cpu_idle = process_stats(server_pid)
+    clients = [SseClient(port, cookie) for _ in range(args.clients)]
+    opened_at = time.perf_counter()
+    for batch in range(0, len(clients), 100):
+        await asyncio.gather(*(c.open() for c in clients[batch : batch + 100]))
+    await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in clients)), 120)
+    connect_seconds = time.perf_counter() - opened_at
+    rss_open, cpu_open = process_stats(server_pid)
+    per_event_ms, delivered = [], 0
+    for _ in range(args.burst):
+        order_id = await asyncio.to_thread(place)
+        await asyncio.gather(*(c.arrival((order_id, "WORKING")) for c in clients))
+        started = await asyncio.to_thread(fill, order_id)
+        arrivals = await asyncio.gather(*(c.arrival((order_id, "FILLED")) for c in clients))
+        delivered += len(arrivals)
+        per_event_ms.extend((moment - started) * 1000 for moment in arrivals)
+    rss_after, cpu_after = process_stats(server_pid)
+    for c in clients:
+        c.close()
+    expected = args.clients * args.burst
+    print(f"\n{args.clients} concurrent SSE clients on one uvicorn process, {args.burst} fills")
+    print(f"  all connected and ready in {connect_seconds:.2f}s (server CPU {cpu_open - cpu_idle:.2f}s)")
+    print(f"  FILLED events delivered: {delivered} of {expected}")
+    p50, p99 = median(per_event_ms), percentile(per_event_ms, 0.99)
+    print(
+        f"  fill -> event at each client: p50 {p50:.1f} ms, p99 {p99:.1f} ms, last {max(per_event_ms):.1f} ms"
+    )
+    per_stream_kib = (rss_open - rss_idle) * 1024 / args.clients
+    print(
+        f"  server memory: {rss_idle:.1f} MiB idle, {rss_open:.1f} MiB with {args.clients} streams open "
+        f"({per_stream_kib:.1f} KiB per stream), {rss_after:.1f} MiB after the fills"
+    )
+    print(f"  server CPU during the fills: {cpu_after - cpu_open:.2f}s for {delivered} deliveries")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--fills", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--burst", type=int, default=5, help="fills while the many clients listen")
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * args.clients + 256)), hard))
+    os.environ["SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE"] = "1000000"
+    os.environ["SCHWAB_STREAM_POLL_SECONDS"] = "0.2"
+    env = start()
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    user, sandbox = env["user"], env["sandbox"]
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    cookie = f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0), backlog=4096)
+    port = listener.getsockname()[1]
+    child_env = {**os.environ, "SCHWAB_API_BASE_URL": sandbox.url, "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [
+            *(
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "thor_project.asgi:application",
+                "--fd",
+                str(listener.fileno()),
+            ),
+            *("--log-level", "warning", "--lifespan", "off", "--timeout-graceful-shutdown", "1"),
+        ],
+        cwd=ROOT,
+        env={**child_env, "DJANGO_SETTINGS_MODULE": "bench.settings"},
+        pass_fds=[listener.fileno()],
+    )
+    listener.close()
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "schwab_stream", "--worker-id", "bench"],
+        cwd=ROOT,
+        env={**child_env, "DJANGO_SETTINGS_MODULE": "bench.settings"},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while sandbox.state.stream_sessions["bulk"] < 1:  # the worker is logged in and subscribed
+            if time.monotonic() > deadline:
+                raise SystemExit("the stream worker did not connect")
+            time.sleep(0.05)
+        asyncio.run(run(args, env, port, cookie, server.pid))
+    finally:
+        for process in (worker, server):
+            process.terminate()
+            process.wait(timeout=30)
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()
