@@ -137,7 +137,8 @@ async def run(args: argparse.Namespace, env: dict[str, Any], port: int, cookie: 
     client = SseClient(port, cookie)
     await client.open()
     await asyncio.wait_for(client.ready.wait(), 30)
-    thor, floor = [], []
+    thor: list[float] = []
+    floor: list[float] = []
     for iteration in range(args.fills + 3):  # three to warm up
         order_id = await asyncio.to_thread(place)
         await client.arrival((order_id, "WORKING"))
@@ -169,7 +170,8 @@ async def run(args: argparse.Namespace, env: dict[str, Any], port: int, cookie: 
     await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in clients)), 120)
     connect_seconds = time.perf_counter() - opened_at
     rss_open, cpu_open = process_stats(server_pid)
-    per_event_ms, delivered = [], 0
+    per_event_ms: list[float] = []
+    delivered = 0
     for _ in range(args.burst):
         order_id = await asyncio.to_thread(place)
         await asyncio.gather(*(c.arrival((order_id, "WORKING")) for c in clients))
