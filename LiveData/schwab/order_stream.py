@@ -21,7 +21,8 @@ import json
 import logging
 import re
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -202,7 +203,19 @@ async def has_login(user_id: int | str) -> bool:
 
 async def events(user_id: int | str, accounts: frozenset[str], cursor: Cursor) -> AsyncIterator[bytes]:
     """The SSE body: resume after `cursor`, then follow live, with heartbeats, until the stream's time is
-    up, the user's accounts change or the client goes (the server cancels this generator)."""
+    up, the user's accounts change or the client goes (the server cancels this generator). The answer has
+    started, so a Redis failure can only end the stream: the browser comes back after `retry` and resumes
+    from its last event's id."""
+    yield f"retry: {RETRY_MS}\n\n".encode()
+    try:
+        async with aclosing(_follow(user_id, accounts, cursor)) as chunks:  # leaves the hub when we end
+            async for chunk in chunks:
+                yield chunk
+    except redis.RedisError as failure:
+        logger.warning("order stream ended early: redis %s", type(failure).__name__)
+
+
+async def _follow(user_id: int | str, accounts: frozenset[str], cursor: Cursor) -> AsyncGenerator[bytes]:
     conf = schwab_settings()
     hub = _hub()
     client: Any = hub.client
@@ -210,7 +223,6 @@ async def events(user_id: int | str, accounts: frozenset[str], cursor: Cursor) -
     await hub.join(listener)  # first join, then read the backlog: nothing falls between the two
     try:
         delivered: Cursor = {}
-        yield f"retry: {RETRY_MS}\n\n".encode()
         ordered = sorted(accounts)
         async with client.pipeline(transaction=False) as pipe:  # every account's newest entry, one trip
             for account in ordered:

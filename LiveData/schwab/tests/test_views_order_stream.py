@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import pytest
+import redis
 from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 from django.test import AsyncClient, Client
@@ -190,3 +191,28 @@ def test_heartbeats_keep_an_idle_stream_open(owner, settings):
 def test_the_cursor_round_trips():
     cursor = {MINE: "1700000000000-3", THEIRS: "1-0"}
     assert order_stream.read_last_event_id(order_stream.event_id(cursor)) == cursor
+
+
+def test_redis_failing_mid_stream_ends_it_cleanly(owner, monkeypatch):
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise redis.ConnectionError("Redis went away")
+
+    async def attempt() -> tuple[list[bytes], int]:
+        hub = order_stream._hub()
+        monkeypatch.setattr(hub, "join", broken)
+        client = AsyncClient()
+        await client.aforce_login(owner)
+        response = await client.get(STREAM)
+        chunks = [chunk async for chunk in response.streaming_content]  # type: ignore[attr-defined]
+        return chunks, response.status_code
+
+    chunks, status = async_to_sync(attempt)()
+    assert status == 200 and chunks == [f"retry: {order_stream.RETRY_MS}\n\n".encode()]  # then a clean end
+
+
+def test_a_closed_stream_leaves_the_hub(owner):
+    async def attempt() -> int:
+        await read(owner, until=0)
+        return len(order_stream._hub().listeners)
+
+    assert async_to_sync(attempt)() == 0
