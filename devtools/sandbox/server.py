@@ -1,4 +1,4 @@
-"""Serve a SandboxApp over HTTP on a thread per request, in the foreground or in a background thread, with
+"""Serve a SandboxApp over HTTP on a thread per request, from a background thread, with
 its streamer (a WebSocket on its own port, advertised in userPreference) and the market's tick, which
 fills working orders as prices move even when nobody reads them."""
 
@@ -45,10 +45,6 @@ class SandboxServer:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-    def serve_forever(self) -> None:
-        self._start_streaming()
-        self.httpd.serve_forever(poll_interval=0.2)
 
     def start(self) -> SandboxServer:
         self._start_streaming()

@@ -49,14 +49,15 @@ class Command(BaseCommand):
             fleet_users=options["fleet_users"],
             fleet_accounts=options["fleet_accounts"],
         )
-        server = SandboxServer(config, host=options["host"], port=options["port"])
+        server = SandboxServer(config, host=options["host"], port=options["port"]).start()
         self.stdout.write(f"Schwab sandbox listening on {server.url} (seed {config.seed})")
+        self.stdout.write(f"  streamer on {server.streamer.url} (userPreference's streamerInfo)")
         for user in list(server.state.users.values())[:4]:
             self.stdout.write(f"  login {user.username} / {user.password}: {len(user.accounts)} accounts")
         if config.fleet_users:
             self.stdout.write(f"  and {config.fleet_users} fleet users (fleet0001 / fleet-pass, ...)")
         try:
-            server.serve_forever()
+            server.state.stopping.wait()  # until Ctrl-C
         except KeyboardInterrupt:
             pass
         finally:
