@@ -89,14 +89,19 @@ def active_connections() -> dict[int, int]:
 
 
 def live_workers() -> int:
-    """How many stream workers reported within a lease (this one included, once it has reported)."""
-    conf = schwab_settings()
+    """How many stream workers reported within a lease (this one included, once it has reported). Reports
+    of workers silent for a hundred leases (killed, never stopped) are removed on the way."""
+    lease = schwab_settings().stream_lease_seconds
     now = clock.now()
     reports: Any = get_redis().hgetall(contract.STREAM_WORKERS_KEY)
-    fresh = 0
-    for text in reports.values():
-        beat = contract.parse_timestamp(json.loads(text)["heartbeat_at"])
-        fresh += (now - beat).total_seconds() <= conf.stream_lease_seconds
+    fresh, gone = 0, []
+    for worker_id, text in reports.items():
+        silent = (now - contract.parse_timestamp(json.loads(text)["heartbeat_at"])).total_seconds()
+        fresh += silent <= lease
+        if silent > 100 * lease:
+            gone.append(worker_id)
+    if gone:
+        get_redis().hdel(contract.STREAM_WORKERS_KEY, *gone)
     return max(1, fresh)
 
 

@@ -217,3 +217,11 @@ def test_health_counts_the_workers_heard_from_within_a_lease(fake_redis, client,
         "last_heartbeat_age_seconds": 1.5,
         "lag_ms": 40,
     }
+
+
+def test_reports_of_long_dead_workers_are_removed(fake_redis, thor_clock):
+    for worker, seconds_ago in (("alive", 1), ("recently-dead", 60), ("long-dead", 3001)):
+        beat = contract.timestamp(thor_clock() - timedelta(seconds=seconds_ago))
+        fake_redis.hset(contract.STREAM_WORKERS_KEY, worker, json.dumps({"heartbeat_at": beat}))
+    assert stream_worker.live_workers() == 1
+    assert sorted(fake_redis.hkeys(contract.STREAM_WORKERS_KEY)) == ["alive", "recently-dead"]
