@@ -79,6 +79,7 @@ def streaming_settings(settings):
 
 @pytest.fixture
 def account(connected, schwab, streaming_settings) -> str:
+    schwab.state.config.stream_heartbeat_seconds = 0.2  # well inside the worker's 5 s silence allowance
     connection = BrokerConnection.objects.get(user=connected)
     return str(api(schwab, connection.access_token, "/accounts/accountNumbers").json()[0]["hashValue"])
 
