@@ -2,11 +2,13 @@
 
     .venv/bin/python -m devtools.contract_check [--max-examples 25]
 
-It starts the Schwab sandbox, a Thor server (gunicorn, its own SQLite database), logs a user in and
-connects Schwab through the real OAuth flow, then runs schemathesis on every documented operation with
-that session, trading switched on (orders go to the sandbox): first everything but the disconnect (so
-the connected paths stay connected), then the disconnect. Bounded by example counts, not time. Exits
-non-zero on any failure.
+It starts the Schwab sandbox and two Thor servers on one SQLite database, as production serves Thor:
+gunicorn (WSGI) and uvicorn (ASGI, for the order stream, whose streams end after a second here). It logs
+a user in, connects Schwab through the real OAuth flow on each, then runs schemathesis on every
+documented operation with that session, trading switched on (orders go to the sandbox): on gunicorn
+everything but the order stream and the disconnect (so the connected paths stay connected), then the
+disconnect; on uvicorn the order stream. Bounded by example counts, not time. Exits non-zero on any
+failure.
 """
 
 from __future__ import annotations
@@ -40,20 +42,38 @@ def _free_listener() -> socket.socket:
     return socket.create_server(("127.0.0.1", 0))
 
 
+def _serve(
+    command: list[str], listener: socket.socket, log: Path, **environment: str
+) -> subprocess.Popen[bytes]:
+    """Start a server on `listener` (bound already: requests queue until it accepts); "{fd}" in `command`
+    is the socket's file descriptor."""
+    output = log.open("wb")  # schemathesis sends bad requests on purpose: their traces go here
+    server = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [part.replace("{fd}", str(listener.fileno())) for part in command],
+        cwd=ROOT,
+        env={**os.environ, **environment},
+        pass_fds=[listener.fileno()],
+        stdout=output,
+        stderr=output,
+    )
+    listener.close()
+    return server
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--max-examples", type=int, default=25)
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="thor-contract-"))
-    listener = _free_listener()
-    thor_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    callback = f"{thor_url}/schwab/oauth/callback/"
+    wsgi_listener, asgi_listener = _free_listener(), _free_listener()
+    wsgi_url = f"http://127.0.0.1:{wsgi_listener.getsockname()[1]}"
+    asgi_url = f"http://127.0.0.1:{asgi_listener.getsockname()[1]}"
     environment = {
         "DJANGO_SETTINGS_MODULE": "thor_project.settings",
         "DEBUG": "true",
         "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
-        "SCHWAB_CALLBACK_URL": callback,
+        "SCHWAB_CALLBACK_URL": f"{wsgi_url}/schwab/oauth/callback/",
         "SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE": "1000000",  # examples, not a load test
         "SCHWAB_ORDER_RATE_LIMIT_PER_ACCOUNT_PER_MINUTE": "1000000",
         "SCHWAB_TRADING_ENABLED": "true",  # the sandbox's orders: every order operation runs for real
@@ -71,7 +91,8 @@ def main() -> int:
     from devtools.sandbox.state import SandboxConfig
     from devtools.testing import consent
 
-    sandbox = SandboxServer(SandboxConfig(callback_urls=(callback,))).start()
+    callbacks = (f"{wsgi_url}/schwab/oauth/callback/", f"{asgi_url}/schwab/oauth/callback/")
+    sandbox = SandboxServer(SandboxConfig(callback_urls=callbacks)).start()
     os.environ["SCHWAB_API_BASE_URL"] = sandbox.url
     call_command("migrate", verbosity=0)
     user = User.objects.create_user("contract-check")
@@ -81,47 +102,66 @@ def main() -> int:
     session_id = client.cookies["sessionid"].value
     csrf_token = "c" * 32
 
-    gunicorn = [sys.executable, "-m", "gunicorn", "thor_project.wsgi:application", "--workers", "1"]
-    server_log = (workdir / "server.log").open("wb")  # schemathesis sends bad requests on purpose
-    server = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [*gunicorn, "--bind", f"fd://{listener.fileno()}", "--log-level", "warning"],
-        cwd=ROOT,
-        env={**os.environ},
-        pass_fds=[listener.fileno()],
-        stdout=server_log,
-        stderr=server_log,
-    )
-    listener.close()
+    servers = [
+        _serve(
+            [
+                *(sys.executable, "-m", "gunicorn", "thor_project.wsgi:application", "--workers", "1"),
+                *("--log-level", "warning", "--bind", "fd://{fd}"),
+            ],
+            wsgi_listener,
+            workdir / "wsgi.log",
+        ),
+        _serve(
+            [
+                *(sys.executable, "-m", "uvicorn", "thor_project.asgi:application", "--log-level", "warning"),
+                *("--lifespan", "off", "--timeout-graceful-shutdown", "1", "--fd", "{fd}"),
+            ],
+            asgi_listener,
+            workdir / "asgi.log",
+            SCHWAB_CALLBACK_URL=callbacks[1],
+            THOR_SSE_MAX_SECONDS="1",
+        ),
+    ]
+    outcomes: list[subprocess.CompletedProcess[bytes]] = []
     try:
-        browser = requests.Session()
-        browser.cookies.set("sessionid", session_id)
-        start = browser.get(f"{thor_url}/schwab/oauth/start/", allow_redirects=False, timeout=60)
-        finish = urlsplit(consent(sandbox, start.headers["Location"]))
-        connected = browser.get(f"{thor_url}{finish.path}?{finish.query}", allow_redirects=False, timeout=30)
-        if connected.status_code != 302:
-            print(f"could not connect Schwab: {connected.status_code} {connected.text[:200]}")
-            return 1
+        for url in (wsgi_url, asgi_url):  # each has its own in-process Redis stand-in: connect on both
+            browser = requests.Session()
+            browser.cookies.set("sessionid", session_id)
+            start = browser.get(f"{url}/schwab/oauth/start/", allow_redirects=False, timeout=60)
+            finish = urlsplit(consent(sandbox, start.headers["Location"]))
+            connected = browser.get(f"{url}{finish.path}?{finish.query}", allow_redirects=False, timeout=30)
+            if connected.status_code != 302:
+                print(f"could not connect Schwab: {connected.status_code} {connected.text[:200]}")
+                return 1
         headers = ["-H", f"Cookie: sessionid={session_id}; csrftoken={csrf_token}"]
         headers += ["-H", f"X-CSRFToken: {csrf_token}"]
-        common = [
-            sys.executable, "-m", "schemathesis.cli", "run", f"{thor_url}/schwab/openapi.json",
+        options = [
             "--checks", CHECKS, "--max-examples", str(args.max_examples),
             "--phases", "examples,coverage,fuzzing", "--workers", "1", "--seed", "1",
             "--generation-deterministic", "--generation-with-security-parameters", "false",
             "--no-color", *headers,
         ]  # fmt: skip
-        outcomes = [
-            subprocess.run([*common, "--exclude-operation-id", "oauth_disconnect"], check=False),  # noqa: S603
-            subprocess.run([*common, "--include-operation-id", "oauth_disconnect"], check=False),  # noqa: S603
+        wsgi = [sys.executable, "-m", "schemathesis.cli", "run", f"{wsgi_url}/schwab/openapi.json", *options]
+        asgi = [sys.executable, "-m", "schemathesis.cli", "run", f"{asgi_url}/schwab/openapi.json", *options]
+        runs = [
+            [*wsgi, "--exclude-operation-id", "oauth_disconnect", "--exclude-operation-id", "orders_stream"],
+            [*wsgi, "--include-operation-id", "oauth_disconnect"],
+            [*asgi, "--include-operation-id", "orders_stream"],
         ]
+        outcomes = [subprocess.run(run, check=False) for run in runs]  # noqa: S603
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
         sandbox.stop()
     failed = [outcome.returncode for outcome in outcomes if outcome.returncode != 0]
-    print("contract check:", "FAILED" if failed else "passed", f"({len(outcomes)} schemathesis runs)")
-    print(f"server log: {workdir / 'server.log'}")
-    return 1 if failed else 0
+    print(
+        "contract check:",
+        "FAILED" if failed or not outcomes else "passed",
+        f"({len(outcomes)} schemathesis runs)",
+    )
+    print(f"server logs: {workdir / 'wsgi.log'}, {workdir / 'asgi.log'}")
+    return 1 if failed or not outcomes else 0
 
 
 if __name__ == "__main__":

@@ -337,6 +337,30 @@ def _ok(schema: dict[str, Any], description: str, example: Any | None = None) ->
     return {"description": description, "content": {JSON: content}}
 
 
+def _sse_event(name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """One server-sent event: its name, the cursor to resume from, and JSON data of the given schema."""
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"const": name},
+            "id": {"type": "string", "description": "the cursor to resume from (Last-Event-ID)"},
+            "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": data},
+            "retry": {"type": "integer"},
+        },
+    }
+
+
+def _exactly(**properties: Any) -> dict[str, Any]:
+    """An object of exactly these properties, all required (no `success` flag: not an API answer)."""
+    return {
+        "type": "object",
+        "required": list(properties),
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
 def _success(**properties: Any) -> dict[str, Any]:
     """A success answer: {"success": true} and exactly these properties, all required."""
     return {
@@ -718,7 +742,7 @@ def _paths() -> dict[str, Any]:
                         "in": "header",
                         "required": False,
                         "description": "the last event id received (`<account_id>=<entry id>,...`)",
-                        "schema": {"type": "string", "maxLength": 8192},
+                        "schema": {"type": "string", "maxLength": 4096},
                     }
                 ],
                 "responses": {
@@ -726,7 +750,25 @@ def _paths() -> dict[str, Any]:
                         "description": "the event stream",
                         "content": {
                             "text/event-stream": {
-                                "schema": {"type": "string"},
+                                "schema": {
+                                    "description": "one event of the stream (comment lines are heartbeats)",
+                                    "oneOf": [
+                                        _sse_event("order", {"$ref": "#/components/schemas/OrderEvent"}),
+                                        _sse_event(
+                                            "ready",
+                                            _exactly(
+                                                account_ids={"type": "array", "items": {"type": "string"}}
+                                            ),
+                                        ),
+                                        _sse_event(
+                                            "reset",
+                                            _exactly(
+                                                account_id={"type": "string"},
+                                                reason={"const": "events_trimmed"},
+                                            ),
+                                        ),
+                                    ],
+                                },
                                 "example": "retry: 2000\n\nid: 4F1C...=1795704567966-0\nevent: ready\n"
                                 'data: {"account_ids": ["4F1C..."]}\n\n',
                             }

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
+from asgiref.sync import SyncToAsync
+from django.db import connections
 
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import InvalidLastEventId, RedisUnavailable
@@ -37,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 Cursor = dict[str, str]  # account_id -> the last entry id delivered
 _PART = re.compile(r"([A-Za-z0-9_-]{1,128})=(\d{1,20}-\d{1,20})")
-MAX_CURSOR_LENGTH = 8192
+MAX_CURSOR_LENGTH = 4096  # under servers' header limits (gunicorn: 8190)
 BACKLOG_LIMIT = 1000  # entries resent per account on resume; older ones mean "reload" (event: reset)
 QUEUE_LIMIT = 1000  # a client this far behind is closed; it resumes from its Last-Event-ID
 READ_BLOCK_MS = 1000  # how long the hub's XREAD waits (also how soon it follows a newly watched account)
@@ -206,6 +208,7 @@ async def events(user_id: int | str, accounts: frozenset[str], cursor: Cursor) -
     up, the user's accounts change or the client goes (the server cancels this generator). The answer has
     started, so a Redis failure can only end the stream: the browser comes back after `retry` and resumes
     from its last event's id."""
+    await _let_go_of_the_request_thread()
     yield f"retry: {RETRY_MS}\n\n".encode()
     try:
         async with aclosing(_follow(user_id, accounts, cursor)) as chunks:  # leaves the hub when we end
@@ -213,6 +216,21 @@ async def events(user_id: int | str, accounts: frozenset[str], cursor: Cursor) -
                 yield chunk
     except redis.RedisError as failure:
         logger.warning("order stream ended early: redis %s", type(failure).__name__)
+
+
+async def _let_go_of_the_request_thread() -> None:
+    """Django runs an ASGI request's synchronous parts (loading the session and the user, the middleware)
+    on a thread of the request's own, with its own database connection, kept until the request ends: for
+    a stream, hours, so a thousand streams would hold a thousand idle threads and database connections.
+    From here on nothing synchronous runs, so close that thread's connections, on it, and let it go."""
+    try:
+        context = SyncToAsync.thread_sensitive_context.get()
+    except LookupError:
+        return  # no request context of its own (a test client's request runs on the caller's thread)
+    executor = SyncToAsync.context_to_thread_executor.pop(context, None)
+    if executor is not None:
+        await asyncio.get_running_loop().run_in_executor(executor, connections.close_all)
+        executor.shutdown(wait=False)
 
 
 async def _follow(user_id: int | str, accounts: frozenset[str], cursor: Cursor) -> AsyncGenerator[bytes]:

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[3]
 class ThorServer:
     url: str
     log: Path
+    pid: int = 0
 
 
 def database_url(settings: Any) -> str:
@@ -100,7 +101,7 @@ def asgi_server(environment: dict[str, str], *, log: Path) -> Iterator[ThorServe
         )
     listener.close()
     try:
-        yield ThorServer(url=url, log=log)
+        yield ThorServer(url=url, log=log, pid=process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
