@@ -226,3 +226,19 @@ def test_reports_of_long_dead_workers_are_removed(fake_redis, thor_clock):
         fake_redis.hset(contract.STREAM_WORKERS_KEY, worker, json.dumps({"heartbeat_at": beat}))
     assert stream_worker.live_workers() == 1
     assert sorted(fake_redis.hkeys(contract.STREAM_WORKERS_KEY)) == ["alive", "recently-dead"]
+
+
+def test_a_stalled_socket_is_given_up_after_the_silence_allowance(
+    account, schwab, connected, streaming_settings
+):
+    streaming_settings.SCHWAB_STREAM_SILENCE_SECONDS = 1.0  # heartbeats come every 0.2 s until the stall
+    with RunningWorker() as running:
+        eventually(running.streaming)
+        order_id = place(schwab, connected, account)
+        eventually(lambda: len(history(account)) == 1)
+        stream_fault(schwab, kind="stall", seconds=60)  # silent from the next message on, socket open
+        execute(schwab, order_id)
+
+        eventually(lambda: len(history(account)) == 2)
+    assert history(account) == [(None, "WORKING", "0", "stream"), ("WORKING", "FILLED", "10", "catch_up")]
+    assert schwab.state.stream_stats["logins"] == 2
