@@ -20,18 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from setup import ROOT, median, percentile, start  # type: ignore[import-not-found]
-
-ORDER = {
-    "orderType": "LIMIT",
-    "session": "NORMAL",
-    "duration": "DAY",
-    "orderStrategyType": "SINGLE",
-    "price": 1.0,
-    "orderLegCollection": [
-        {"instruction": "BUY", "quantity": 1, "instrument": {"symbol": "AAPL", "assetType": "EQUITY"}}
-    ],
-}
+from setup import ROOT, login_cookie, median, percentile, start  # type: ignore[import-not-found]
 
 
 class SseClient:
@@ -98,6 +87,7 @@ async def run(args: argparse.Namespace, env: dict[str, Any], port: int, cookie: 
     import requests
     from asgiref.sync import sync_to_async
 
+    from devtools.testing import limit_buy
     from LiveData.schwab import services
     from LiveData.shared import order_events
 
@@ -108,7 +98,9 @@ async def run(args: argparse.Namespace, env: dict[str, Any], port: int, cookie: 
     orders_url = f"{sandbox.url}/trader/v1/accounts/{account}/orders"
 
     def place() -> str:
-        answer = http.post(orders_url, json=ORDER, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        answer = http.post(
+            orders_url, json=limit_buy("AAPL", 1), headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
         return str(answer.headers["Location"].rsplit("/", 1)[1])
 
     def fill(order_id: str) -> float:
@@ -209,17 +201,9 @@ def main() -> None:
     os.environ["SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE"] = "1000000"
     os.environ["SCHWAB_STREAM_POLL_SECONDS"] = "0.2"
     env = start()
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
 
     user, sandbox = env["user"], env["sandbox"]
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    cookie = f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+    cookie = login_cookie(user)
 
     import socket
 

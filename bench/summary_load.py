@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from setup import ROOT, start  # type: ignore[import-not-found]
+from setup import ROOT, login_cookie, start  # type: ignore[import-not-found]
 
 
 def free_port() -> int:
@@ -62,19 +62,11 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     env = start()
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
 
     user, api, sandbox = env["user"], env["api"], env["sandbox"]
     account_id = env["accounts"][500]
     api.get_account_summary(account_id)  # publish once; the load is then served from Redis
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    cookie = f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+    cookie = login_cookie(user)
 
     port = free_port()
     child_env = {**os.environ, "SCHWAB_API_BASE_URL": sandbox.url, "PYTHONPATH": str(ROOT)}

@@ -6,6 +6,8 @@ Development tooling like the sandbox itself: tests import it, the product never 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -127,3 +129,32 @@ def stream_fault(sandbox: SandboxServer, **body: Any) -> None:
     """Queue a streamer fault (kind: drop, stall, refuse_login or expire_token; count; seconds)."""
     response = requests.post(f"{sandbox.url}/sandbox/stream-faults", json=body, timeout=5)
     assert response.status_code == 201, response.text
+
+
+def limit_buy(symbol: str, quantity: int, price: float = 1.0) -> dict[str, Any]:
+    """A day limit buy as a client posts it to Schwab (far below the market: it stays WORKING)."""
+    return {
+        "orderType": "LIMIT",
+        "session": "NORMAL",
+        "duration": "DAY",
+        "orderStrategyType": "SINGLE",
+        "price": price,
+        "orderLegCollection": [
+            {
+                "instruction": "BUY",
+                "quantity": quantity,
+                "instrument": {"symbol": symbol, "assetType": "EQUITY"},
+            }
+        ],
+    }
+
+
+def eventually(condition: Callable[[], Any], *, within: float = 30.0) -> Any:
+    """Wait for another thread's or process's work to show: a deadline to fail by, not a timed assertion."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not reached")

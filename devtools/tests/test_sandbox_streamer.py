@@ -14,18 +14,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from devtools.sandbox import activity
-from devtools.testing import api, login, stream_fault
-
-ORDER = {
-    "orderType": "LIMIT",
-    "session": "NORMAL",
-    "duration": "DAY",
-    "orderStrategyType": "SINGLE",
-    "price": 1.5,
-    "orderLegCollection": [
-        {"instruction": "BUY", "quantity": 2, "instrument": {"symbol": "KO", "assetType": "EQUITY"}}
-    ],
-}
+from devtools.testing import api, limit_buy, login, stream_fault
 
 
 @pytest.fixture
@@ -90,7 +79,9 @@ def subscribed(info, token) -> Iterator[ClientConnection]:
 
 def place(sandbox, token) -> tuple[str, str]:
     account = api(sandbox, token, "/accounts/accountNumbers").json()[0]
-    answer = api(sandbox, token, f"/accounts/{account['hashValue']}/orders", "POST", json=ORDER)
+    answer = api(
+        sandbox, token, f"/accounts/{account['hashValue']}/orders", "POST", json=limit_buy("KO", 2, 1.5)
+    )
     return account["accountNumber"], answer.headers["Location"].rsplit("/", 1)[1]
 
 

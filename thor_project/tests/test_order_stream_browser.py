@@ -10,21 +10,10 @@ from django.contrib.auth.models import User
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from devtools.testing import api
+from devtools.testing import api, limit_buy
 from LiveData.schwab.models import BrokerConnection
 from LiveData.schwab.tests.servers import asgi_server, logged_in_session, stream_worker
 from thor_project.tests.conftest import ARTIFACTS, connect_in_browser
-
-ORDER = {
-    "orderType": "LIMIT",
-    "session": "NORMAL",
-    "duration": "DAY",
-    "orderStrategyType": "SINGLE",
-    "price": 1.0,
-    "orderLegCollection": [
-        {"instruction": "BUY", "quantity": 3, "instrument": {"symbol": "KO", "assetType": "EQUITY"}}
-    ],
-}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -50,7 +39,13 @@ def test_an_order_goes_working_then_filled_live(chrome, servers_environment, sch
             wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
             connection = BrokerConnection.objects.get()
             account = api(schwab, connection.access_token, "/accounts/accountNumbers").json()[0]["hashValue"]
-            placed = api(schwab, connection.access_token, f"/accounts/{account}/orders", "POST", json=ORDER)
+            placed = api(
+                schwab,
+                connection.access_token,
+                f"/accounts/{account}/orders",
+                "POST",
+                json=limit_buy("KO", 3),
+            )
             order_id = placed.headers["Location"].rsplit("/", 1)[1]
 
             row = f'#orders tbody tr[data-order="{order_id}"]'

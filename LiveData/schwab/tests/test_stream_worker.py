@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -16,34 +15,12 @@ import pytest
 import requests
 
 from devtools.sandbox import activity
-from devtools.testing import api, stream_fault
+from devtools.testing import api, eventually, limit_buy, stream_fault
 from LiveData.schwab import stream_worker
 from LiveData.schwab.models import BrokerConnection
 from LiveData.shared import contract, leases, order_events, reader
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-LIMIT_BUY = {
-    "orderType": "LIMIT",
-    "session": "NORMAL",
-    "duration": "DAY",
-    "orderStrategyType": "SINGLE",
-    "price": 1.25,
-    "orderLegCollection": [
-        {"instruction": "BUY", "quantity": 10, "instrument": {"symbol": "AAPL", "assetType": "EQUITY"}}
-    ],
-}
-
-
-def eventually(condition: Callable[[], Any], *, within: float = 20.0) -> Any:
-    """Wait for another thread's work to show (a deadline, not a timed assertion)."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not reached")
 
 
 class RunningWorker:
@@ -93,7 +70,7 @@ def worker(account) -> Iterator[RunningWorker]:
 
 def place(schwab, connected, account: str) -> str:
     token = BrokerConnection.objects.get(user=connected).access_token
-    answer = api(schwab, token, f"/accounts/{account}/orders", "POST", json=LIMIT_BUY)
+    answer = api(schwab, token, f"/accounts/{account}/orders", "POST", json=limit_buy("AAPL", 10, 1.25))
     assert answer.status_code == 201, answer.text
     return str(answer.headers["Location"].rsplit("/", 1)[1])
 

@@ -7,15 +7,13 @@ from __future__ import annotations
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 import requests
 from django.contrib.auth.models import User
 from django.test import Client
 
-from devtools.testing import api, connect
+from devtools.testing import api, connect, eventually, limit_buy
 from LiveData.schwab.models import BrokerConnection
 from LiveData.schwab.tests.servers import stream_worker
 from LiveData.shared import contract, leases, order_events
@@ -24,26 +22,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 LEASE_SECONDS, POLL_SECONDS = 2.0, 0.2
 TRADERS = ("trader1", "trader2", "trader3", "bulk")
-ORDER = {
-    "orderType": "LIMIT",
-    "session": "NORMAL",
-    "duration": "DAY",
-    "orderStrategyType": "SINGLE",
-    "price": 1.0,
-    "orderLegCollection": [
-        {"instruction": "BUY", "quantity": 1, "instrument": {"symbol": "KO", "assetType": "EQUITY"}}
-    ],
-}
-
-
-def eventually(condition: Callable[[], Any], *, within: float = 30.0) -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
 
 
 def holders(connections: list[BrokerConnection]) -> dict[int, str | None]:
@@ -91,7 +69,13 @@ def test_each_connection_is_streamed_by_one_worker_and_a_killed_workers_are_take
         accounts = [answer.json()[0]["hashValue"] for answer in tokens]
         for connection, account in zip(connections, accounts, strict=True):
             connection.refresh_from_db()
-            placed = api(schwab, connection.access_token, f"/accounts/{account}/orders", "POST", json=ORDER)
+            placed = api(
+                schwab,
+                connection.access_token,
+                f"/accounts/{account}/orders",
+                "POST",
+                json=limit_buy("KO", 1),
+            )
             assert placed.status_code == 201
         eventually(lambda: all(len(order_events.events(account)) == 1 for account in accounts))
         for account in accounts:
