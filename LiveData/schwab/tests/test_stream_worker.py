@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from devtools.sandbox import activity
-from devtools.testing import api, eventually, limit_buy, stream_fault
+from devtools.testing import api, connect, eventually, limit_buy, stream_fault
 from LiveData.schwab import stream_worker
 from LiveData.schwab.models import BrokerConnection
 from LiveData.shared import contract, leases, order_events, reader
@@ -219,3 +219,32 @@ def test_a_stalled_socket_is_given_up_after_the_silence_allowance(
         eventually(lambda: len(history(account)) == 2)
     assert history(account) == [(None, "WORKING", "0", "stream"), ("WORKING", "FILLED", "10", "catch_up")]
     assert schwab.state.stream_stats["logins"] == 2
+
+
+def test_replace_and_cancel_stream_as_events_of_both_orders(worker, schwab, connected, account):
+    token = BrokerConnection.objects.get(user=connected).access_token
+    original = place(schwab, connected, account)
+    eventually(lambda: len(history(account)) == 1)
+    replaced = api(schwab, token, f"/accounts/{account}/orders/{original}", "PUT", json=limit_buy("AAPL", 5))
+    assert replaced.status_code == 201
+    replacement = replaced.headers["Location"].rsplit("/", 1)[1]
+    eventually(lambda: len(history(account)) == 3)
+    assert api(schwab, token, f"/accounts/{account}/orders/{replacement}", "DELETE").status_code == 200
+    eventually(lambda: len(history(account)) == 4)
+
+    by_order: dict[str, list[tuple[str | None, str]]] = {}
+    for _, event in order_events.events(account):
+        by_order.setdefault(event["order_id"], []).append((event["previous_status"], event["status"]))
+    assert by_order == {
+        original: [(None, "WORKING"), ("WORKING", "REPLACED")],
+        replacement: [(None, "WORKING"), ("WORKING", "CANCELED")],
+    }
+
+
+def test_a_disconnected_connection_stops_streaming_and_a_new_one_starts(worker, schwab, connected, browser):
+    assert browser.post("/schwab/oauth/disconnect/").status_code == 200
+    eventually(lambda: schwab.state.stream_sessions["trader1"] == 0 and not worker.worker.streams)
+    assert leases.holder_of(contract.stream_lease_key(connected.schwab_token.pk)) is None
+
+    connect(browser, schwab, username="trader2")  # a new login: streamed within a poll
+    eventually(lambda: schwab.state.stream_sessions["trader2"] == 1)
