@@ -58,6 +58,7 @@ def main() -> None:
 
     from LiveData.schwab import authorization, refresher
     from LiveData.schwab.api import SchwabTraderAPI
+    from LiveData.schwab.conf import schwab_settings
     from LiveData.shared.redis_client import get_redis
 
     try:
@@ -92,6 +93,7 @@ def main() -> None:
         )
         for label, cap in (("no global cap", 0), (f"global cap {args.global_cap}/s", args.global_cap)):
             settings.SCHWAB_RATE_LIMIT_GLOBAL_PER_SECOND = cap
+            schwab_settings.cache_clear()  # changed by hand: no setting_changed signal
             cache.clear()  # every run lists each connection's accounts again, as a real round does
             authorization.forget_here()
             for key in get_redis().scan_iter("schwab:rate:*"):

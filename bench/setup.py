@@ -61,6 +61,7 @@ def start() -> dict[str, Any]:
     from devtools.sandbox.server import SandboxServer
     from devtools.sandbox.state import SandboxConfig
     from LiveData.schwab.api import SchwabTraderAPI
+    from LiveData.schwab.conf import schwab_settings
     from LiveData.shared.redis_client import get_redis
 
     call_command("migrate", verbosity=0)
@@ -71,6 +72,7 @@ def start() -> dict[str, Any]:
         )
     ).start()
     settings.SCHWAB_API_BASE_URL = sandbox.url
+    schwab_settings.cache_clear()  # changed by hand, so no setting_changed signal told it
     bulk = sandbox.state.users["bulk"]
     big = bulk.accounts[0]
     for size in (1, 50):  # two more accounts, sliced from the 500-position one

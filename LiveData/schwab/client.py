@@ -74,6 +74,10 @@ def http_session() -> requests.Session:
         with _lock:
             if _session is None:
                 session = requests.Session()
+                # Proxies from the environment are read once here, not at every call (requests scans
+                # os.environ per request otherwise); no netrc credentials ever go to Schwab.
+                session.proxies = requests.utils.get_environ_proxies(schwab_settings().api_base_url)
+                session.trust_env = False
                 retry = _retry_policy(schwab_settings().max_retry_after)
                 adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=retry)
                 session.mount("https://", adapter)
