@@ -9,20 +9,20 @@ does not own is ignored; one that is not a cursor at all is refused (400).
 One reader per process (`_Hub`) follows, with a single blocking XREAD, every account that any open stream
 follows, and hands each entry to those streams' queues; an open stream costs a queue, not a Redis
 connection or a thread. Each entry goes only to the streams of the account's owners as of that moment
-(one read of the owners index per batch, whatever the number of streams). The hub also follows the
-ownership channel: when a user's accounts change, their open streams end, and the browser reconnects
-with the accounts it may see now.
+(one read of the owners index per batch, whatever the number of streams). A stream whose user no longer
+owns an account it follows, or whose accounts changed (checked at each heartbeat), ends, and the browser
+reconnects with the accounts it may see now.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,7 +94,6 @@ class _Hub:
         self.listeners: dict[str, set[_Listener]] = {}
         self.positions: dict[str, str] = {}  # account -> the last entry read
         self.reader: asyncio.Task[None] | None = None
-        self.ownership: asyncio.Task[None] | None = None
 
     async def join(self, listener: _Listener) -> None:
         for account in listener.accounts:
@@ -103,7 +102,6 @@ class _Hub:
             self.listeners.setdefault(account, set()).add(listener)
         if self.reader is None or self.reader.done():
             self.reader = asyncio.create_task(self._read())
-            self.ownership = asyncio.create_task(self._follow_ownership())
 
     def leave(self, listener: _Listener) -> None:
         for account in listener.accounts:
@@ -112,11 +110,9 @@ class _Hub:
             if not followers:
                 self.listeners.pop(account, None)
                 self.positions.pop(account, None)
-        if not self.listeners:
-            for task in (self.reader, self.ownership):
-                if task is not None:
-                    task.cancel()
-            self.reader = self.ownership = None
+        if not self.listeners and self.reader is not None:
+            self.reader.cancel()
+            self.reader = None
 
     async def _read(self) -> None:
         while self.listeners:
@@ -126,6 +122,9 @@ class _Hub:
             try:
                 found = await self.client.xread(streams, block=READ_BLOCK_MS, count=500)
             except redis.RedisError as failure:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None  # redis-py may turn our cancellation into this
                 logger.warning("order stream read failed: %s", type(failure).__name__)
                 await asyncio.sleep(READ_BLOCK_MS / 1000)  # Redis is away: try again, not in a tight loop
                 continue
@@ -146,26 +145,6 @@ class _Hub:
                         continue
                     for entry_id, fields in entries:
                         listener.offer((account, entry_id, fields.get("event", "{}")))
-
-    async def _follow_ownership(self) -> None:
-        pubsub = self.client.pubsub()
-        try:
-            await pubsub.subscribe(contract.OWNERSHIP_CHANNEL)
-            async for message in pubsub.listen():
-                if message.get("type") != "message":
-                    continue
-                try:
-                    user_id = str(json.loads(message["data"])["user_id"])
-                except (ValueError, KeyError, TypeError):
-                    continue
-                for followers in list(self.listeners.values()):
-                    for listener in list(followers):
-                        if listener.user_id == user_id:
-                            listener.offer(None)  # None: the user's accounts changed
-        except redis.RedisError as failure:
-            logger.warning("ownership follow failed: %s", type(failure).__name__)
-        finally:
-            await pubsub.aclose()
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
@@ -211,10 +190,12 @@ async def events(user_id: int | str, accounts: frozenset[str], cursor: Cursor) -
     await _let_go_of_the_request_thread()
     yield f"retry: {RETRY_MS}\n\n".encode()
     try:
-        async with aclosing(_follow(user_id, accounts, cursor)) as chunks:  # leaves the hub when we end
+        async with contextlib.aclosing(
+            _follow(user_id, accounts, cursor)
+        ) as chunks:  # leaves the hub when we end
             async for chunk in chunks:
                 yield chunk
-    except redis.RedisError as failure:
+    except (redis.RedisError, RedisUnavailable) as failure:
         logger.warning("order stream ended early: redis %s", type(failure).__name__)
 
 
@@ -238,8 +219,8 @@ async def _follow(user_id: int | str, accounts: frozenset[str], cursor: Cursor) 
     hub = _hub()
     client: Any = hub.client
     listener = _Listener(user_id=str(user_id), accounts=accounts)
-    await hub.join(listener)  # first join, then read the backlog: nothing falls between the two
     try:
+        await hub.join(listener)  # first join, then read the backlog: nothing falls between the two
         delivered: Cursor = {}
         ordered = sorted(accounts)
         async with client.pipeline(transaction=False) as pipe:  # every account's newest entry, one trip
@@ -272,6 +253,8 @@ async def _follow(user_id: int | str, accounts: frozenset[str], cursor: Cursor) 
             try:
                 item = await asyncio.wait_for(listener.queue.get(), wait)
             except TimeoutError:
+                if await user_accounts(user_id) != accounts:
+                    break  # accounts gained or lost: reconnect to follow what the user may see now
                 yield b": heartbeat\n\n"
                 continue
             if item is None:

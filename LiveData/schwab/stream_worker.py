@@ -153,7 +153,8 @@ class StreamWorker:
                 await self._drop(connection_id)
             with suppress(redis.RedisError):
                 await self.blocking(get_redis().hdel, contract.STREAM_WORKERS_KEY, self.worker_id)
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            # Wait for blocking work in flight (a REST read, at most the HTTP timeout): none outlives us.
+            self._executor.shutdown(wait=True, cancel_futures=True)
             logger.info("stream worker %s stopped", self.worker_id)
 
     async def round(self) -> None:

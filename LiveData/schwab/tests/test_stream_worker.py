@@ -54,8 +54,14 @@ def streaming_settings(settings):
     return settings
 
 
+@pytest.fixture(params=["fake", "real"])
+def store(request):
+    """Both Redis flavours: the worker's history must hold on the real thing, not only the stand-in."""
+    return request.getfixturevalue("fake_redis" if request.param == "fake" else "real_redis")
+
+
 @pytest.fixture
-def account(connected, schwab, streaming_settings) -> str:
+def account(store, connected, schwab, streaming_settings) -> str:
     schwab.state.config.stream_heartbeat_seconds = 0.2  # well inside the worker's 5 s silence allowance
     connection = BrokerConnection.objects.get(user=connected)
     return str(api(schwab, connection.access_token, "/accounts/accountNumbers").json()[0]["hashValue"])

@@ -5,6 +5,7 @@ in the JSON error shape; an ownership change ends the stream."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -23,8 +24,14 @@ STREAM = "/schwab/orders/stream/"
 MINE, THEIRS = "A" * 64, "B" * 64
 
 
+@pytest.fixture(params=["fake", "real"])
+def store(request):
+    """Both Redis flavours: resuming must give every event once on the real thing too."""
+    return request.getfixturevalue("fake_redis" if request.param == "fake" else "real_redis")
+
+
 @pytest.fixture
-def owner(db) -> User:
+def owner(db, store) -> User:
     user = User.objects.create_user("olga", password="olga-password-123")
     ownership.replace_user_accounts(user_id=user.pk, account_ids=[MINE], at=clock.now())
     other = User.objects.create_user("oscar", password="oscar-password-123")
@@ -54,7 +61,8 @@ def frames(text: str) -> list[dict[str, str]]:
 async def read(
     user: User, *, until: int, last_event_id: str | None = None, during: Any = None
 ) -> list[dict[str, str]]:
-    """Open the stream and read until `until` order events (or the stream ends); `during` runs once ready."""
+    """Open the stream and read until `until` order events (or the stream ends); `during` runs once ready.
+    Then hang up as a browser does: the server cancels the response (it does not close the iterator)."""
     client = AsyncClient()
     await client.aforce_login(user)
     headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
@@ -62,22 +70,31 @@ async def read(
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("text/event-stream")
     seen: list[dict[str, str]] = []
-    buffer = ""
-    stream: Any = response.streaming_content  # type: ignore[attr-defined]
+    enough = asyncio.Event()
+
+    async def consume() -> None:
+        nonlocal during
+        buffer = ""
+        async for chunk in response.streaming_content:  # type: ignore[attr-defined]
+            buffer += chunk.decode()
+            while "\n\n" in buffer:
+                block, buffer = buffer.split("\n\n", 1)
+                seen.extend(frames(block + "\n\n"))
+                if seen and seen[-1].get("event") == "ready" and during is not None:
+                    during()
+                    during = None
+            if sum(frame.get("event") == "order" for frame in seen) >= until:
+                enough.set()
+        enough.set()  # the server ended the stream
+
+    consumer = asyncio.create_task(consume())
     try:
         async with asyncio.timeout(10):
-            async for chunk in stream:
-                buffer += chunk.decode()
-                while "\n\n" in buffer:
-                    block, buffer = buffer.split("\n\n", 1)
-                    seen.extend(frames(block + "\n\n"))
-                    if seen and seen[-1].get("event") == "ready" and during is not None:
-                        during()
-                        during = None
-                if sum(frame.get("event") == "order" for frame in seen) >= until:
-                    break
+            await enough.wait()
     finally:
-        await stream.aclose()
+        consumer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await consumer
     return seen
 
 
@@ -212,7 +229,7 @@ def test_redis_failing_mid_stream_ends_it_cleanly(owner, monkeypatch):
 
 def test_a_closed_stream_leaves_the_hub(owner):
     async def attempt() -> int:
-        await read(owner, until=0)
+        await read(owner, until=1, during=lambda: event(MINE, "1", "WORKING"))  # then hang up
         return len(order_stream._hub().listeners)
 
     assert async_to_sync(attempt)() == 0
