@@ -7,8 +7,7 @@ refresh run, shared by concurrent requests for the same account in a process.
 from __future__ import annotations
 
 import contextlib
-import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -16,14 +15,13 @@ from django.contrib.auth.models import User
 from django.db import DatabaseError
 from django.db import connection as db_connection
 
-from LiveData.schwab import accounts, live_data, summary
+from LiveData.schwab import accounts, live_data, stream_worker, summary
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import RedisUnavailable, SchwabApiError
 from LiveData.schwab.models import BrokerConnection
 from LiveData.schwab.session import TraderSession
 from LiveData.schwab.singleflight import SingleFlight
 from LiveData.shared import clock, contract, reader
-from LiveData.shared.redis_client import get_redis
 
 _refreshes: SingleFlight[dict[str, dict[str, Any]]] = SingleFlight()
 
@@ -115,27 +113,15 @@ def health() -> dict[str, Any]:
     return checks
 
 
-def workers_status(*, now: datetime | None = None, stale_after: timedelta | None = None) -> dict[str, Any]:
+def workers_status() -> dict[str, Any]:
     """For /schwab/health/: live stream workers, connections streamed, last heartbeat age, lag."""
-    conf = schwab_settings()
-    now = now or clock.now()
-    stale_after = stale_after or timedelta(seconds=conf.stream_lease_seconds)
-    reports: Any = get_redis().hgetall(contract.STREAM_WORKERS_KEY)
-    ages, connections, streaming, lags = [], 0, 0, []
-    for text in reports.values():
-        report = json.loads(text)
-        age = (now - contract.parse_timestamp(report["heartbeat_at"])).total_seconds()
-        if age > stale_after.total_seconds():
-            continue
-        ages.append(age)
-        connections += report["connections"]
-        streaming += report["streaming"]
-        if report.get("lag_ms") is not None:
-            lags.append(report["lag_ms"])
+    lease = schwab_settings().stream_lease_seconds
+    live = [(age, report) for age, report in stream_worker.worker_reports() if age <= lease]
+    lags = [report["lag_ms"] for _, report in live if report.get("lag_ms") is not None]
     return {
-        "workers": len(ages),
-        "connections": connections,
-        "streaming": streaming,
-        "last_heartbeat_age_seconds": round(min(ages), 3) if ages else None,
+        "workers": len(live),
+        "connections": sum(report["connections"] for _, report in live),
+        "streaming": sum(report["streaming"] for _, report in live),
+        "last_heartbeat_age_seconds": round(min(age for age, _ in live), 3) if live else None,
         "lag_ms": max(lags) if lags else None,
     }

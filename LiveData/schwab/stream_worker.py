@@ -88,21 +88,29 @@ def active_connections() -> dict[int, int]:
     return dict(rows)
 
 
-def live_workers() -> int:
-    """How many stream workers reported within a lease (this one included, once it has reported). Reports
-    of workers silent for a hundred leases (killed, never stopped) are removed on the way."""
+def worker_reports() -> list[tuple[float, dict[str, Any]]]:
+    """Every stream worker's last report with its age in seconds (the registry /schwab/health/ reads).
+    Reports of workers silent for a hundred leases (killed, never stopped) are removed on the way."""
     lease = schwab_settings().stream_lease_seconds
     now = clock.now()
     reports: Any = get_redis().hgetall(contract.STREAM_WORKERS_KEY)
-    fresh, gone = 0, []
+    found, gone = [], []
     for worker_id, text in reports.items():
-        silent = (now - contract.parse_timestamp(json.loads(text)["heartbeat_at"])).total_seconds()
-        fresh += silent <= lease
+        report = json.loads(text)
+        silent = (now - contract.parse_timestamp(report["heartbeat_at"])).total_seconds()
         if silent > 100 * lease:
             gone.append(worker_id)
+        else:
+            found.append((silent, report))
     if gone:
         get_redis().hdel(contract.STREAM_WORKERS_KEY, *gone)
-    return max(1, fresh)
+    return found
+
+
+def live_workers() -> int:
+    """How many stream workers reported within a lease (this one included, once it has reported)."""
+    lease = schwab_settings().stream_lease_seconds
+    return max(1, sum(silent <= lease for silent, _ in worker_reports()))
 
 
 @dataclass
@@ -187,9 +195,7 @@ class StreamWorker:
                 break
             key = contract.stream_lease_key(connection_id)
             if await self.blocking(leases.hold, key, self.worker_id, ttl_ms=self.lease_ms):
-                stream = ConnectionStream(self, connection_id, wanted[connection_id])
-                stream.task = asyncio.create_task(stream.run(), name=f"stream-{connection_id}")
-                self.streams[connection_id] = stream
+                self.streams[connection_id] = ConnectionStream(self, connection_id, wanted[connection_id])
         await self.blocking(self._beat)
 
     async def _drop(self, connection_id: int) -> None:
@@ -232,11 +238,11 @@ class ConnectionStream:
         self.conf: SchwabSettings = worker.conf
         self.connection_id = connection_id
         self.generation = generation
-        self.task: asyncio.Task[None] = asyncio.Future()  # type: ignore[assignment]  # set by the worker
         self._force_refresh = False
         self._fetches: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._refetch: set[tuple[str, str]] = set()
         self._latest: dict[tuple[str, str], Activity] = {}  # the newest message per read, for its event
+        self.task = asyncio.create_task(self.run(), name=f"stream-{connection_id}")
 
     async def run(self) -> None:
         attempt = 0

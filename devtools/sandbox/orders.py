@@ -324,15 +324,23 @@ def _order_in(state: SandboxState, account: Account, order_id: str) -> dict[str,
     return order
 
 
+def _account_and_body(
+    state: SandboxState, request: Request, token: Token, account_hash: str
+) -> tuple[Account, dict[str, Any], Security] | Response:
+    """The caller's account and a valid order body, or Schwab's answer why not (call under the lock)."""
+    account = account_for(state, token, account_hash)
+    if isinstance(account, Response):
+        return account
+    checked = _checked_body(state, request)
+    return checked if isinstance(checked, Response) else (account, *checked)
+
+
 def place(state: SandboxState, request: Request, token: Token, account_hash: str) -> Response:
     with state.lock:
-        account = account_for(state, token, account_hash)
-        if isinstance(account, Response):
-            return account
-        checked = _checked_body(state, request)
-        if isinstance(checked, Response):
-            return checked
-        order = _new_order(state, account, *checked)
+        found = _account_and_body(state, request, token, account_hash)
+        if isinstance(found, Response):
+            return found
+        order = _new_order(state, *found)
         if order["status"] == "FILLED" and state.config.immediate_fill_omits_location:
             return Response.empty(201)
     return Response.empty(201, [("Location", _location(state, request, account_hash, order))])
@@ -404,13 +412,10 @@ def replace(
 
 def preview(state: SandboxState, request: Request, token: Token, account_hash: str) -> Response:
     with state.lock:
-        account = account_for(state, token, account_hash)
-        if isinstance(account, Response):
-            return account
-        checked = _checked_body(state, request)
-        if isinstance(checked, Response):
-            return checked
-        order, security = checked
+        found = _account_and_body(state, request, token, account_hash)
+        if isinstance(found, Response):
+            return found
+        account, order, security = found
         price = price_at(security, state.now())
     leg = order["orderLegCollection"][0]
     quantity = Decimal(str(leg["quantity"]))
