@@ -223,6 +223,9 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The websockets library logs every frame at DEBUG, and the streamer's LOGIN frame carries an access
+    # token: never below WARNING, whatever LOG_LEVEL says (its INFO is one line per connection anyway).
+    "loggers": {"websockets": {"level": "WARNING"}},
 }
 
 # Celery: Redis as the broker (and for results), beat for the schedule.

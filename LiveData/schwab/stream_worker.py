@@ -27,6 +27,7 @@ import os
 import random
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +38,7 @@ from typing import Any, TypeVar
 
 import redis
 import websockets
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connections
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from LiveData.schwab import accounts, orders, services
@@ -88,6 +89,11 @@ def active_connections() -> dict[int, int]:
     return dict(rows)
 
 
+def _close_connections(barrier: threading.Barrier) -> None:
+    barrier.wait(timeout=5)  # a thread still busy past this breaks the barrier; its connection goes with it
+    connections.close_all()
+
+
 def worker_reports() -> list[tuple[float, dict[str, Any]]]:
     """Every stream worker's last report with its age in seconds (the registry /schwab/health/ reads).
     Reports of workers silent for a hundred leases (killed, never stopped) are removed on the way."""
@@ -127,6 +133,7 @@ class StreamWorker:
         self.conf = schwab_settings()
         self.stats = WorkerStats()
         self.streams: dict[int, ConnectionStream] = {}
+        self._threads = threads
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="schwab-stream")
 
     async def blocking(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -161,7 +168,14 @@ class StreamWorker:
                 await self._drop(connection_id)
             with suppress(redis.RedisError):
                 await self.blocking(get_redis().hdel, contract.STREAM_WORKERS_KEY, self.worker_id)
-            # Wait for blocking work in flight (a REST read, at most the HTTP timeout): none outlives us.
+            # Each pool thread keeps its database connection between calls: close them, each on its own
+            # thread (a barrier holds every call on a distinct one), then wait for any work still in
+            # flight (a REST read, at most the HTTP timeout), so none outlives the worker.
+            barrier = threading.Barrier(self._threads)
+            await asyncio.gather(
+                *(self.blocking(_close_connections, barrier) for _ in range(self._threads)),
+                return_exceptions=True,
+            )
             self._executor.shutdown(wait=True, cancel_futures=True)
             logger.info("stream worker %s stopped", self.worker_id)
 

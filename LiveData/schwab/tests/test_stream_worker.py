@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 import requests
+from websockets.frames import Frame
 
 from devtools.sandbox import activity
 from devtools.testing import api, connect, eventually, limit_buy, stream_fault
@@ -254,3 +256,16 @@ def test_a_disconnected_connection_stops_streaming_and_a_new_one_starts(worker, 
 
     connect(browser, schwab, username="trader2")  # a new login: streamed within a poll
     eventually(lambda: schwab.state.stream_sessions["trader2"] == 1)
+
+
+def test_no_token_reaches_the_logs_even_with_every_frame_logged(
+    account, schwab, connected, caplog, monkeypatch
+):
+    monkeypatch.setattr(Frame, "MAX_LOG_SIZE", 3000)  # websockets would log whole frames, LOGIN's too
+    caplog.set_level(logging.DEBUG)
+    with RunningWorker() as running:
+        eventually(running.streaming)
+        place(schwab, connected, account)
+        eventually(lambda: len(history(account)) == 1)
+    token = BrokerConnection.objects.get(user=connected).access_token
+    assert caplog.records and token not in caplog.text

@@ -233,3 +233,20 @@ def test_a_closed_stream_leaves_the_hub(owner):
         return len(order_stream._hub().listeners)
 
     assert async_to_sync(attempt)() == 0
+
+
+def test_redis_down_before_the_stream_starts_is_a_503_in_the_error_shape(owner, monkeypatch):
+    class Down:
+        async def smembers(self, key: str) -> Any:
+            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(order_stream, "get_async_redis", Down)
+
+    async def attempt() -> Any:
+        client = AsyncClient()
+        await client.aforce_login(owner)
+        return await client.get(STREAM)
+
+    answer = async_to_sync(attempt)()
+    assert answer.status_code == 503
+    assert answer.json()["error"] == "redis_unavailable" and "111" not in answer.content.decode()
