@@ -8,6 +8,7 @@ authorization, ownership), `live_data` (fetch, transform, publish, mark stale) a
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -70,7 +71,7 @@ class SchwabTraderAPI:
         return accounts.account_default(session=self.session)
 
     # --- Live data ---------------------------------------------------------------------------------------
-    def refresh_account(self, account_id: str) -> dict[str, dict[str, Any]]:
+    def refresh_account(self, account_id: str) -> Mapping[str, dict[str, Any]]:
         """Fetch the account once and publish both snapshots; return them by kind."""
         return live_data.account_refresh(session=self.session, account_id=account_id)
 

@@ -154,6 +154,14 @@ def get_json(path: str, *, access_token: str, path_name: str, params: dict[str, 
     return decode(response, path_name=path_name)
 
 
+@sensitive_variables("access_token")
+def get_content(
+    path: str, *, access_token: str, path_name: str, params: dict[str, str] | None = None
+) -> bytes:
+    """GET and return the body as sent, for a caller that decodes it into its own typed structures."""
+    return request("GET", path, access_token=access_token, path_name=path_name, params=params).content
+
+
 # msgspec hands every non-integer number over as its own text, so Decimal is exact; integers stay int,
 # which the transforms read as exactly as Decimal. About 5x faster than json with Decimal hooks.
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)

@@ -7,6 +7,7 @@ refresh run, shared by concurrent requests for the same account in a process.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from LiveData.schwab.session import TraderSession
 from LiveData.schwab.singleflight import SingleFlight
 from LiveData.shared import clock, contract, reader
 
-_refreshes: SingleFlight[dict[str, dict[str, Any]]] = SingleFlight()
+_refreshes: SingleFlight[Mapping[str, dict[str, Any]]] = SingleFlight()
 
 
 def _iso(moment: datetime | None) -> str | None:

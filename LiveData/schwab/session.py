@@ -87,6 +87,10 @@ class TraderSession:
         # partial, not a lambda: no frame of ours holds the token (the client's hide theirs)
         return self._authorized(partial(client.get_json, path, path_name=path_name, params=params))
 
+    def get_content(self, path: str, *, path_name: str, params: dict[str, str] | None = None) -> bytes:
+        """GET a Trader API path; the body as sent (the caller decodes it)."""
+        return self._authorized(partial(client.get_content, path, path_name=path_name, params=params))
+
     def send(self, method: str, path: str, *, path_name: str, body: Any = None) -> requests.Response:
         """An order-changing call (POST, PUT, DELETE), sent once: the HTTP layer never retries these."""
         return self._authorized(partial(client.request, method, path, path_name=path_name, body=body))

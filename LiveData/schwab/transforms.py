@@ -1,6 +1,11 @@
-"""Pure functions from Schwab's account JSON to typed, exact records (schema: live_data v1).
+"""Pure functions from Schwab's account document to the records we publish (schema: live_data v1).
 
-Input numbers must already be Decimal (the client parses JSON that way). Decisions for odd shapes:
+The document arrives typed (`account_document`), its numbers Decimal from their own text. A position goes
+in one pass from Schwab's fields to its published form: the arithmetic in Decimal, every amount written
+once as exact decimal text, in a struct that encodes as the snapshot's JSON object. An account may hold
+hundreds of positions, refreshed often, so this loop is the pipeline's hot path (see bench/pipeline.py).
+
+Decisions for odd shapes:
 - the document is refused (MalformedAccount) when it is not an object, has no `securitiesAccount`
   object, or has `positions` that is not a list: nothing sensible can be published from it;
 - a position is skipped, with a warning, when it is not an object, has no instrument symbol, or has
@@ -19,10 +24,18 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import msgspec
+
+from LiveData.schwab import account_document
+from LiveData.schwab.account_document import MalformedAccount
+from LiveData.shared.contract import decimal_text
+
 logger = logging.getLogger(__name__)
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
+ONE = Decimal(1)
+BOND_MULTIPLIER = Decimal("0.01")  # bonds are priced per 100 of face value; quantity is face value
 PRICE_PLACES = Decimal("0.000001")
 PERCENT_PLACES = Decimal("0.01")
 OCC_SYMBOL = re.compile(r"(?P<root>[A-Z0-9./]{1,6}) *(?P<date>\d{6})(?P<kind>[CP])(?P<strike>\d{8})")
@@ -35,10 +48,7 @@ ASSET_CLASSES = {
     "INDEX": "index",
     "CURRENCY": "currency",
 }
-
-
-class MalformedAccount(ValueError):
-    """The account document's shape is too broken to publish anything from it."""
+__all__ = ["MalformedAccount", "parse_account"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +59,17 @@ class OptionDetails:
     expiration: date | None
 
 
-@dataclass(slots=True)  # not frozen: frozen __init__ costs a setattr call per field, 500 times a refresh
-class PositionRecord:
+class PublishedOption(msgspec.Struct, gc=False):
+    underlying: str | None
+    put_call: str | None
+    strike: str | None
+    expiration: str | None  # ISO date
+
+
+class PositionRecord(msgspec.Struct, gc=False):
+    """One position as published: the fields in the snapshot's order, amounts as exact decimal text.
+    Positional construction and msgspec encoding make this several times cheaper than a dict."""
+
     symbol: str
     asset_type: str  # Schwab's raw assetType, kept as sent (unknown types included)
     asset_class: (
@@ -59,22 +78,22 @@ class PositionRecord:
     instrument_type: str | None
     description: str | None
     cusip: str | None
-    quantity: Decimal  # long minus short
-    long_quantity: Decimal
-    short_quantity: Decimal
-    multiplier: Decimal
-    average_price_per_unit: Decimal | None
-    current_price: Decimal | None
-    market_value: Decimal | None
-    cost_basis_total: Decimal | None
-    unrealized_pnl: Decimal | None
-    unrealized_pnl_percent: Decimal | None
-    day_pnl: Decimal | None
-    day_pnl_percent: Decimal | None
-    maintenance_requirement: Decimal | None
-    option: OptionDetails | None = None
-    maturity_date: str | None = None
-    unavailable: tuple[str, ...] = ()
+    quantity: str  # long minus short
+    long_quantity: str
+    short_quantity: str
+    multiplier: str
+    average_price_per_unit: str | None
+    current_price: str | None
+    market_value: str | None
+    cost_basis_total: str | None
+    unrealized_pnl: str | None
+    unrealized_pnl_percent: str | None
+    day_pnl: str | None
+    day_pnl_percent: str | None
+    maintenance_requirement: str | None
+    option: PublishedOption | None
+    maturity_date: str | None
+    unavailable: list[str]
 
 
 @dataclass(frozen=True)
@@ -102,6 +121,7 @@ class AccountRecord:
     positions: list[PositionRecord]
     skipped_positions: int
     balances: BalancesRecord
+    day_pnl: Decimal | None  # the positions' day P&L summed; None when any is unknown
     warnings: list[str] = field(default_factory=list)
 
 
@@ -122,14 +142,13 @@ def to_decimal(value: Any) -> Decimal | None:
     return None
 
 
-def _number(data: dict[str, Any], name: str, missing: list[str] | None, prefix: str = "") -> Decimal | None:
-    """Read one numeric field; note it in `missing` when absent or not a number."""
-    value = data.get(name)
+def _number(value: Any, name: str, missing: list[str]) -> Decimal | None:
+    """One numeric field; noted in `missing` when absent or not a number."""
     if type(value) is Decimal and value.is_finite():  # the common case, kept fast
         return value
     number = to_decimal(value)
-    if number is None and missing is not None:
-        missing.append(prefix + name)
+    if number is None:
+        missing.append(name)
     return number
 
 
@@ -166,91 +185,106 @@ def _text(value: Any) -> str | None:
 
 
 def _canonical(value: Decimal) -> Decimal:
-    return value.normalize() if value != 0 else ZERO
+    return value.normalize() if value else ZERO
 
 
 def _percent(part: Decimal | None, whole: Decimal | None) -> Decimal | None:
-    if part is None or whole is None or whole == 0:
+    if part is None or whole is None or not whole:
         return None
     return (part / abs(whole) * HUNDRED).quantize(PERCENT_PLACES)
 
 
-def parse_position(raw: Any) -> PositionRecord | str:
-    """A position record, or the reason it must be skipped."""
-    if not isinstance(raw, dict):
+def _option(
+    instrument: account_document.Instrument, symbol: str, missing: list[str]
+) -> tuple[Decimal, PublishedOption]:
+    """An option's multiplier and details, from Schwab's fields or else its OCC symbol."""
+    multiplier = _number(instrument.optionMultiplier, "instrument.optionMultiplier", missing) or HUNDRED
+    parsed = parse_occ_symbol(symbol)
+    if parsed is None:
+        missing.append("instrument.symbol (not an OCC option symbol)")
+    option = PublishedOption(
+        underlying=_text(instrument.underlyingSymbol) or (parsed.underlying if parsed else None),
+        put_call=_text(instrument.putCall) or (parsed.put_call if parsed else None),
+        strike=decimal_text(parsed.strike) if parsed else None,
+        expiration=parsed.expiration.isoformat() if parsed and parsed.expiration else None,
+    )
+    return multiplier, option
+
+
+def parse_position(raw: account_document.Position | None) -> tuple[PositionRecord, Decimal | None] | str:
+    """The published position and its day P&L, or the reason it must be skipped."""
+    if raw is None:
         return "position is not an object"
-    instrument = raw.get("instrument")
-    if not isinstance(instrument, dict) or not _text(instrument.get("symbol")):
+    instrument = raw.instrument
+    symbol = instrument.symbol if instrument is not None else None
+    if instrument is None or not isinstance(symbol, str) or not symbol:
         return "position has no instrument symbol"
-    missing: list[str] = []
-    long_qty = _number(raw, "longQuantity", None)
-    short_qty = _number(raw, "shortQuantity", None)
+    long_qty, short_qty = raw.longQuantity, raw.shortQuantity
+    if type(long_qty) is not Decimal or not long_qty.is_finite():
+        long_qty = to_decimal(long_qty)
+    if type(short_qty) is not Decimal or not short_qty.is_finite():
+        short_qty = to_decimal(short_qty)
     if long_qty is None and short_qty is None:
         return "position has no quantity"
     # Quantities are canonical (no trailing zeros) so that "10" and "10.0" never look like a change.
     long_qty, short_qty = _canonical(long_qty or ZERO), _canonical(short_qty or ZERO)
-    quantity = _canonical(long_qty - short_qty)
-    symbol = instrument["symbol"]
-    asset_type = _text(instrument.get("assetType")) or "UNKNOWN"
-    instrument_type = _text(instrument.get("type"))
+    quantity = long_qty if short_qty is ZERO else _canonical(long_qty - short_qty)
+    long_side = quantity >= ZERO
+    asset_type = _text(instrument.assetType) or "UNKNOWN"
+    instrument_type = _text(instrument.type)
 
-    option: OptionDetails | None = None
-    multiplier = Decimal(1)
+    missing: list[str] = []
+    option = None
+    multiplier = ONE
     if asset_type == "OPTION":
-        multiplier = _number(instrument, "optionMultiplier", missing, "instrument.") or Decimal(100)
-        parsed = parse_occ_symbol(symbol)
-        if parsed is None:
-            missing.append("instrument.symbol (not an OCC option symbol)")
-        put_call = _text(instrument.get("putCall")) or (parsed.put_call if parsed else None)
-        option = OptionDetails(
-            underlying=_text(instrument.get("underlyingSymbol")) or (parsed.underlying if parsed else None),
-            put_call=put_call,
-            strike=parsed.strike if parsed else None,
-            expiration=parsed.expiration if parsed else None,
-        )
+        multiplier, option = _option(instrument, symbol, missing)
     elif asset_type == "FIXED_INCOME":
-        multiplier = Decimal("0.01")  # bonds are priced per 100 of face value; quantity is face value
+        multiplier = BOND_MULTIPLIER
 
-    average = _number(raw, "averagePrice", missing)
-    market_value = _number(raw, "marketValue", missing)
+    average = _number(raw.averagePrice, "averagePrice", missing)
+    market_value = _number(raw.marketValue, "marketValue", missing)
     cost = abs(quantity) * average * multiplier if average is not None else None
-    reported = _number(raw, "longOpenProfitLoss" if quantity >= 0 else "shortOpenProfitLoss", None)
+    reported = raw.longOpenProfitLoss if long_side else raw.shortOpenProfitLoss
+    if type(reported) is not Decimal or not reported.is_finite():
+        reported = to_decimal(reported)
     if reported is not None:
         unrealized: Decimal | None = reported
     elif market_value is not None and cost is not None:
-        unrealized = market_value - cost if quantity >= 0 else market_value + cost
+        unrealized = market_value - cost if long_side else market_value + cost
     else:
         unrealized = None
     price = None
-    if market_value is not None and quantity != 0:
+    if market_value is not None and quantity:
         price = (market_value / (quantity * multiplier)).quantize(PRICE_PLACES).normalize()
-    day_pnl = _number(raw, "currentDayProfitLoss", missing)
-    day_pct = _number(raw, "currentDayProfitLossPercentage", missing)
-    maintenance = _number(raw, "maintenanceRequirement", missing)
-    return PositionRecord(
-        symbol=symbol,
-        asset_type=asset_type,
-        asset_class=_asset_class(asset_type, instrument_type),
-        instrument_type=instrument_type,
-        description=_text(instrument.get("description")),
-        cusip=_text(instrument.get("cusip")),
-        quantity=quantity,
-        long_quantity=long_qty,
-        short_quantity=short_qty,
-        multiplier=multiplier,
-        average_price_per_unit=average,
-        current_price=price,
-        market_value=market_value,
-        cost_basis_total=cost,
-        unrealized_pnl=unrealized,
-        unrealized_pnl_percent=_percent(unrealized, cost),
-        day_pnl=day_pnl,
-        day_pnl_percent=day_pct,
-        maintenance_requirement=maintenance,
-        option=option,
-        maturity_date=_text(instrument.get("maturityDate")) if asset_type == "FIXED_INCOME" else None,
-        unavailable=tuple(missing),
+    day_pnl = _number(raw.currentDayProfitLoss, "currentDayProfitLoss", missing)
+    day_pct = _number(raw.currentDayProfitLossPercentage, "currentDayProfitLossPercentage", missing)
+    maintenance = _number(raw.maintenanceRequirement, "maintenanceRequirement", missing)
+    text = decimal_text
+    record = PositionRecord(
+        symbol,
+        asset_type,
+        _asset_class(asset_type, instrument_type),
+        instrument_type,
+        _text(instrument.description),
+        _text(instrument.cusip),
+        text(quantity),  # type: ignore[arg-type]  # never None here, as the three below
+        text(long_qty),  # type: ignore[arg-type]
+        text(short_qty),  # type: ignore[arg-type]
+        text(multiplier),  # type: ignore[arg-type]
+        text(average),
+        text(price),
+        text(market_value),
+        text(cost),
+        text(unrealized),
+        text(_percent(unrealized, cost)),
+        text(day_pnl),
+        text(day_pct),
+        text(maintenance),
+        option,
+        _text(instrument.maturityDate) if asset_type == "FIXED_INCOME" else None,
+        missing,
     )
+    return record, day_pnl
 
 
 # Our balance field -> Schwab's currentBalances field, per account type (schwab-api.md section 3).
@@ -294,10 +328,8 @@ BALANCE_FIELDS = (
 )
 
 
-def parse_balances(securities: dict[str, Any], aggregated: Any) -> BalancesRecord:
-    account_type = _text(securities.get("type")) or "UNKNOWN"
-    current = securities.get("currentBalances")
-    current = current if isinstance(current, dict) else {}
+def parse_balances(account_type: Any, current: dict[str, Any], aggregated: Any) -> BalancesRecord:
+    account_type = _text(account_type) or "UNKNOWN"
     mapping = {"MARGIN": _MARGIN, "CASH": _CASH}.get(account_type, _OTHER)
     values: dict[str, Decimal | None] = {
         name: to_decimal(current.get(source)) for name, source in mapping.items()
@@ -311,29 +343,37 @@ def parse_balances(securities: dict[str, Any], aggregated: Any) -> BalancesRecor
     return BalancesRecord(account_type=account_type, unavailable=unavailable, **complete)
 
 
-def parse_account(data: Any) -> AccountRecord:
-    """One Schwab Account document (`accounts/{hash}?fields=positions`) as records."""
-    if not isinstance(data, dict) or not isinstance(data.get("securitiesAccount"), dict):
-        raise MalformedAccount("no securitiesAccount object")
-    securities = data["securitiesAccount"]
-    raw_positions = securities.get("positions", [])
-    if not isinstance(raw_positions, list):
-        raise MalformedAccount("positions is not a list")
+def parse_account(document: account_document.Account | Any) -> AccountRecord:
+    """One Schwab Account document (`accounts/{hash}?fields=positions`) as records; the document typed
+    (`account_document.decode`) or as parsed JSON (numbers Decimal or int)."""
+    if not isinstance(document, account_document.Account):
+        document = account_document.from_json(document)
+    securities = document.securitiesAccount
     positions: list[PositionRecord] = []
     warnings: list[str] = []
-    for index, raw in enumerate(raw_positions):
+    day_pnl: Decimal | None = ZERO
+    for index, raw in enumerate(securities.positions):
         parsed = parse_position(raw)
         if isinstance(parsed, str):
             warnings.append(f"position {index} skipped: {parsed}")
             logger.warning("schwab position %s skipped: %s", index, parsed)
-        else:
-            positions.append(parsed)
+            continue
+        record, position_day_pnl = parsed
+        positions.append(record)
+        if position_day_pnl is None:
+            day_pnl = None
+        elif day_pnl is not None:
+            day_pnl += position_day_pnl
+    current = securities.currentBalances
     return AccountRecord(
-        account_type=_text(securities.get("type")) or "UNKNOWN",
-        display_number=display_number(securities.get("accountNumber")),
+        account_type=_text(securities.type) or "UNKNOWN",
+        display_number=display_number(securities.accountNumber),
         positions=positions,
-        skipped_positions=len(raw_positions) - len(positions),
-        balances=parse_balances(securities, data.get("aggregatedBalance")),
+        skipped_positions=len(securities.positions) - len(positions),
+        balances=parse_balances(
+            securities.type, current if isinstance(current, dict) else {}, document.aggregatedBalance
+        ),
+        day_pnl=day_pnl,
         warnings=warnings,
     )
 

@@ -11,6 +11,8 @@ document live in `LiveData/shared/schemas/` (JSON Schema, draft 2020-12).
     live_data:owners:{account_id}      SET: the Thor user ids entitled to the account (the reverse index)
     live_data:ownership                PUBLISH channel: a notification per change of a user's accounts
     live_data:diffbase:{kind}:{account_id}   internal to the publisher (the last snapshot's quantities)
+    live_data:incoming:{kind}:{account_id}   internal to the publisher: a new snapshot on its way into
+                                       place, inside one MULTI/EXEC (no reader ever sees it)
     live_data:published                ZSET "kind:account_id" -> last publish time (epoch ms), for health
     live_data:order_events:{account_id}  STREAM: one entry per change of an order's status or fills, field
                                        "event" = an order_event document (JSON); capped (MAXLEN ~)
@@ -85,6 +87,11 @@ def channel_pattern(kind: Kind | None = None) -> str:
 def diff_base_key(kind: Kind, account_id: str) -> str:
     """Internal to the publisher: what the stored snapshot held, for computing the next change summary."""
     return f"{KEY_PREFIX}:diffbase:{kind}:{account_id}"
+
+
+def incoming_key(kind: Kind, account_id: str) -> str:
+    """Internal to the publisher: where a new snapshot is SET before its script renames it into place."""
+    return f"{KEY_PREFIX}:incoming:{kind}:{account_id}"
 
 
 def user_accounts_key(user_id: int | str) -> str:

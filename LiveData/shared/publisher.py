@@ -1,7 +1,8 @@
 """Publish live-data snapshots to Redis: store and announce, in one atomic round trip.
 
-All snapshots of one account (positions and balances) go in one MULTI/EXEC pipeline holding one script
-call per snapshot. Each script stores the envelope, records the publish time and PUBLISHes a notification
+All snapshots of one account (positions and balances) go in one MULTI/EXEC pipeline: per snapshot, a SET
+of the encoded envelope under an incoming key, then one script call. The script moves the envelope into
+place (RENAME: the big text never passes through Lua), records the publish time and PUBLISHes a notification
 with what changed since the stored snapshot. The change summary is computed against a small diff base (a
 HASH of symbol -> quantity) kept beside the snapshot, inside the same atomic step. A snapshot older than
 the stored one (by `as_of`) is dropped, never stored over a newer one. Who owns an account is recorded by
@@ -27,17 +28,25 @@ _SCRIPT = resources.files("LiveData.shared").joinpath("lua/publish_snapshot.lua"
 
 
 _ENCODER = msgspec.json.Encoder()
+# An incoming key lives only inside one transaction; this bounds its life should the script not run.
+_INCOMING_TTL_SECONDS = 60
+
+
+def encode(document: Any) -> bytes:
+    """Compact JSON, UTF-8 as is: the same text as json.dumps(separators=(",", ":"), ensure_ascii=False),
+    several times faster, and it also encodes msgspec structs (pinned byte for byte by
+    test_published_documents)."""
+    return _ENCODER.encode(document)
 
 
 def _dumps(document: Any) -> str:
-    """Compact JSON, UTF-8 as is: the same text as json.dumps(separators=(",", ":"), ensure_ascii=False),
-    several times faster (pinned byte for byte by test_published_documents)."""
     return _ENCODER.encode(document).decode()
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One prepared snapshot: its envelope and the compact map its change summary is computed from."""
+    """One prepared snapshot: its envelope (JSON values, or msgspec structs that encode as JSON objects)
+    and the compact map its change summary is computed from."""
 
     kind: contract.Kind
     account_id: str
@@ -54,6 +63,7 @@ def publish(
     keys = []
     for snapshot in snapshots:
         key = contract.snapshot_key(snapshot.kind, snapshot.account_id)
+        incoming = contract.incoming_key(snapshot.kind, snapshot.account_id)
         keys.append(key)
         note = contract.notification(
             "snapshot",
@@ -63,13 +73,16 @@ def publish(
             published_at=snapshot.envelope["published_at"],
         )
         published_ms = int(contract.parse_timestamp(snapshot.envelope["published_at"]).timestamp() * 1000)
+        pipe.set(
+            incoming, encode(snapshot.envelope), ex=ttl_seconds if ttl_seconds > 0 else _INCOMING_TTL_SECONDS
+        )
         pipe.eval(
             _SCRIPT,
-            3,
+            4,
             key,
             contract.diff_base_key(snapshot.kind, snapshot.account_id),
             contract.PUBLISHED_INDEX_KEY,
-            _dumps(snapshot.envelope),
+            incoming,
             snapshot.envelope["as_of"],
             _dumps(snapshot.diff_map),
             _dumps(note)[:-1],
@@ -78,7 +91,7 @@ def publish(
             snapshot.kind,
             published_ms,
         )
-    results = pipe.execute()
+    results = pipe.execute()[1::2]  # each SET's "OK", then its script's 1 (stored) or 0
     return {key: bool(stored) for key, stored in zip(keys, results, strict=True)}
 
 

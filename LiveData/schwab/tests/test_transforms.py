@@ -1,4 +1,7 @@
-"""Schwab account JSON → exact, typed records; every odd shape has a decided, tested outcome."""
+"""Schwab account JSON → exact records; every odd shape has a decided, tested outcome.
+
+A position record is already in its published form: amounts are exact decimal text, read back here with
+`number()` to check the arithmetic."""
 
 from __future__ import annotations
 
@@ -20,6 +23,10 @@ def load(name: str):
     return json.loads((FIXTURES / f"{name}.json").read_text(), parse_float=Decimal, parse_int=Decimal)
 
 
+def number(text):
+    return None if text is None else Decimal(text)
+
+
 def by_symbol(account):
     return {position.symbol: position for position in account.positions}
 
@@ -39,38 +46,39 @@ def test_quantities_prices_and_pnl_are_exact_and_consistent():
     raw = load("account_margin")
     account = parse_account(raw)
     for source, record in zip(raw["securitiesAccount"]["positions"], account.positions, strict=True):
-        assert record.quantity == source["longQuantity"] - source["shortQuantity"]
-        assert record.market_value == source["marketValue"]  # never re-multiplied
-        expected_cost = abs(record.quantity) * source["averagePrice"] * record.multiplier
-        assert record.cost_basis_total == expected_cost
+        assert number(record.quantity) == source["longQuantity"] - source["shortQuantity"]
+        assert record.market_value == str(source["marketValue"])  # never re-multiplied, the text as sent
+        expected_cost = abs(number(record.quantity)) * source["averagePrice"] * number(record.multiplier)
+        assert number(record.cost_basis_total) == expected_cost
         open_pl = source.get("longOpenProfitLoss", source.get("shortOpenProfitLoss"))
-        assert record.unrealized_pnl == open_pl
-        assert record.day_pnl == source["currentDayProfitLoss"]
-        assert record.unavailable == ()
-        assert isinstance(record.market_value, Decimal)
+        assert number(record.unrealized_pnl) == open_pl
+        assert number(record.day_pnl) == source["currentDayProfitLoss"]
+        assert record.unavailable == []
 
 
 def test_option_multiplier_is_applied_once_and_occ_symbol_parsed():
     account = parse_account(load("account_margin"))
     options = [p for p in account.positions if p.asset_class == "option"]
-    short = next(p for p in options if p.quantity < 0)
-    assert short.multiplier == 100
-    assert short.market_value is not None and short.market_value < 0
-    assert short.current_price is not None
-    # price per contract unit: |market value| / (|quantity| x 100), not x 100 again
-    assert (
-        short.current_price
-        == (short.market_value / (short.quantity * 100)).quantize(Decimal("0.000001")).normalize()
+    short = next(p for p in options if number(p.quantity) < 0)
+    market_value, quantity, price = (
+        number(short.market_value),
+        number(short.quantity),
+        number(short.current_price),
     )
-    assert short.current_price < 50
+    assert number(short.multiplier) == 100
+    assert market_value is not None and market_value < 0
+    assert price is not None
+    # price per contract unit: |market value| / (|quantity| x 100), not x 100 again
+    assert price == (market_value / (quantity * 100)).quantize(Decimal("0.000001")).normalize()
+    assert price < 50
     assert short.option is not None and short.option.underlying == "AAPL" and short.option.put_call == "CALL"
-    assert short.option.strike == Decimal("250")
+    assert number(short.option.strike) == Decimal("250")
 
 
 def test_fixed_income_is_priced_per_hundred_of_face():
     bond = next(p for p in parse_account(load("account_margin")).positions if p.asset_class == "fixed_income")
-    assert bond.multiplier == Decimal("0.01")
-    assert bond.current_price is not None and 90 < bond.current_price < 110
+    assert number(bond.multiplier) == Decimal("0.01")
+    assert bond.current_price is not None and 90 < number(bond.current_price) < 110
     assert bond.maturity_date == "2027-05-27T00:00:00.000+00:00"
 
 
@@ -112,16 +120,16 @@ def test_missing_fields_are_null_never_zero_and_named():
     assert ko.market_value is None and ko.average_price_per_unit is None and ko.cost_basis_total is None
     assert ko.unrealized_pnl is None and ko.current_price is None
     assert {"marketValue", "averagePrice", "maintenanceRequirement"} <= set(ko.unavailable)
-    assert ko.day_pnl == Decimal("12.5")
+    assert number(ko.day_pnl) == Decimal("12.5")
 
 
 def test_option_without_multiplier_or_occ_symbol_keeps_what_is_known():
     option = by_symbol(parse_account(load("account_missing_fields")))["WEIRD-OPTION"]
-    assert option.multiplier == 100
+    assert number(option.multiplier) == 100
     assert "instrument.optionMultiplier" in option.unavailable
     assert option.option is not None
     assert (option.option.underlying, option.option.put_call, option.option.strike) == ("AAPL", "CALL", None)
-    assert option.cost_basis_total == Decimal("620.0")  # 2 x 3.1 x 100
+    assert number(option.cost_basis_total) == Decimal("620.0")  # 2 x 3.1 x 100
 
 
 def test_unidentifiable_positions_are_skipped_and_counted():

@@ -1,12 +1,14 @@
--- Store one live-data snapshot and announce it, atomically (a script runs like MULTI/EXEC).
+-- Store one live-data snapshot and announce it, atomically (run inside the publisher's MULTI/EXEC).
 -- KEYS[1] snapshot key (also the channel)
 -- KEYS[2] the diff base: a HASH of what the last stored snapshot held (symbol -> quantity, or
 --         balance field -> value) plus its as_of under "__as_of__"; the diff reads it, not the big JSON
--- ARGV[1] the new envelope (JSON)      ARGV[2] its as_of (text, sortable)
--- ARGV[3] the new diff map (JSON object of strings or null)
--- ARGV[4] notification JSON without its closing brace   ARGV[5] account id   ARGV[6] TTL seconds (0: none)
--- ARGV[7] kind: "positions" or "balances"   KEYS[3] the publish-time index (ZSET "kind:account" -> ms)
--- ARGV[8] published_at in epoch milliseconds
+-- KEYS[3] the publish-time index (ZSET "kind:account" -> ms)
+-- KEYS[4] the incoming key: the new envelope (JSON), SET with its TTL by the same transaction just before
+--         this script. It is renamed into place rather than passed as an argument: copying an argument of
+--         a few hundred KB into Lua costs Redis about a millisecond, a RENAME costs nothing.
+-- ARGV[1] the new envelope's as_of (text, sortable)   ARGV[2] the new diff map (JSON object of strings or null)
+-- ARGV[3] notification JSON without its closing brace   ARGV[4] account id   ARGV[5] TTL seconds (0: none)
+-- ARGV[6] kind: "positions" or "balances"   ARGV[7] published_at in epoch milliseconds
 -- Returns 1 when stored, 0 when the stored snapshot is newer (an older one never overwrites it).
 
 local AS_OF = "__as_of__"
@@ -17,7 +19,8 @@ local function array(items)
 end
 
 local old_as_of = redis.call("HGET", KEYS[2], AS_OF)
-if old_as_of and old_as_of > ARGV[2] then
+if old_as_of and old_as_of > ARGV[1] then
+  redis.call("DEL", KEYS[4])
   return 0
 end
 local first = redis.call("EXISTS", KEYS[1]) == 0
@@ -30,13 +33,13 @@ end
 if first then old_map = {} end
 
 local new_map = {}
-for name, value in pairs(cjson.decode(ARGV[3])) do
+for name, value in pairs(cjson.decode(ARGV[2])) do
   if value == cjson.null then value = "" end  -- a hash holds strings; "" stands for null
   new_map[name] = value
 end
 
 local changes
-if ARGV[7] == "positions" then
+if ARGV[6] == "positions" then
   local opened, closed, changed = {}, {}, {}
   for symbol, quantity in pairs(new_map) do
     local before = old_map[symbol]
@@ -63,14 +66,11 @@ else
   changes = '{"first":' .. tostring(first) .. ',"changed_fields":' .. array(fields) .. '}'
 end
 
-local ttl = tonumber(ARGV[6])
-if ttl and ttl > 0 then
-  redis.call("SET", KEYS[1], ARGV[1], "EX", ttl)
-else
-  redis.call("SET", KEYS[1], ARGV[1])
-end
+local ttl = tonumber(ARGV[5])
+redis.call("RENAME", KEYS[4], KEYS[1])  -- the incoming key carries the snapshot's TTL
+if not (ttl and ttl > 0) then redis.call("PERSIST", KEYS[1]) end
 -- Bring the diff base up to date by writing only what changed (cheap when little moved).
-local writes = {AS_OF, ARGV[2]}
+local writes = {AS_OF, ARGV[1]}
 local removals = {}
 for name, value in pairs(new_map) do
   if old_map[name] ~= value then
@@ -89,6 +89,6 @@ for i = 1, #removals, 1000 do
   redis.call("HDEL", KEYS[2], unpack(removals, i, math.min(i + 999, #removals)))
 end
 if ttl and ttl > 0 then redis.call("EXPIRE", KEYS[2], ttl) end
-redis.call("ZADD", KEYS[3], tonumber(ARGV[8]), ARGV[7] .. ":" .. ARGV[5])
-redis.call("PUBLISH", KEYS[1], ARGV[4] .. ',"changes":' .. changes .. '}')
+redis.call("ZADD", KEYS[3], tonumber(ARGV[7]), ARGV[6] .. ":" .. ARGV[4])
+redis.call("PUBLISH", KEYS[1], ARGV[3] .. ',"changes":' .. changes .. '}')
 return 1

@@ -107,6 +107,13 @@ def test_mark_stale_keeps_the_last_good_snapshot(store):
     assert publisher.mark_stale(account_id="B" * 64, reason="x", at=T0) == []  # nothing to mark, nothing made
 
 
+def test_the_incoming_key_never_outlives_the_publish(store):
+    publisher.publish(snapshots=snapshots({"AAPL": "10"}, at=T0 + timedelta(minutes=1)))
+    publisher.publish(snapshots=snapshots({"AAPL": "99"}, at=T0))  # older: dropped
+    assert store.keys("live_data:incoming:*") == []
+    assert store.ttl(contract.positions_key(ACCOUNT)) == -1  # no TTL configured: none carried over
+
+
 def test_ttl_is_applied_when_configured(store):
     publisher.publish(snapshots=snapshots({"AAPL": "10"}), ttl_seconds=120)
     assert 0 < store.ttl(contract.positions_key(ACCOUNT)) <= 120
