@@ -212,7 +212,10 @@ def _option(
 
 
 def parse_position(raw: account_document.Position | None) -> tuple[PositionRecord, Decimal | None] | str:
-    """The published position and its day P&L, or the reason it must be skipped."""
+    """The published position and its day P&L, or the reason it must be skipped.
+
+    Runs once per position per refresh: the common case (numbers present and Decimal, a plain multiplier)
+    takes no detour; the tests hold every shortcut to the previous implementation's output."""
     if raw is None:
         return "position is not an object"
     instrument = raw.instrument
@@ -227,9 +230,11 @@ def parse_position(raw: account_document.Position | None) -> tuple[PositionRecor
     if long_qty is None and short_qty is None:
         return "position has no quantity"
     # Quantities are canonical (no trailing zeros) so that "10" and "10.0" never look like a change.
-    long_qty, short_qty = _canonical(long_qty or ZERO), _canonical(short_qty or ZERO)
+    long_qty = long_qty.normalize() if long_qty else ZERO
+    short_qty = short_qty.normalize() if short_qty else ZERO
     quantity = long_qty if short_qty is ZERO else _canonical(long_qty - short_qty)
     long_side = quantity >= ZERO
+    size = quantity if long_side else -quantity  # |quantity|, already canonical
     asset_type = _text(instrument.assetType) or "UNKNOWN"
     instrument_type = _text(instrument.type)
 
@@ -243,7 +248,9 @@ def parse_position(raw: account_document.Position | None) -> tuple[PositionRecor
 
     average = _number(raw.averagePrice, "averagePrice", missing)
     market_value = _number(raw.marketValue, "marketValue", missing)
-    cost = abs(quantity) * average * multiplier if average is not None else None
+    cost = None
+    if average is not None:  # x 1 changes neither value nor digits, so a plain multiplier is skipped
+        cost = size * average if multiplier is ONE else size * average * multiplier
     reported = raw.longOpenProfitLoss if long_side else raw.shortOpenProfitLoss
     if type(reported) is not Decimal or not reported.is_finite():
         reported = to_decimal(reported)
@@ -255,7 +262,8 @@ def parse_position(raw: account_document.Position | None) -> tuple[PositionRecor
         unrealized = None
     price = None
     if market_value is not None and quantity:
-        price = (market_value / (quantity * multiplier)).quantize(PRICE_PLACES).normalize()
+        units = quantity if multiplier is ONE else quantity * multiplier
+        price = (market_value / units).quantize(PRICE_PLACES).normalize()
     day_pnl = _number(raw.currentDayProfitLoss, "currentDayProfitLoss", missing)
     day_pct = _number(raw.currentDayProfitLossPercentage, "currentDayProfitLossPercentage", missing)
     maintenance = _number(raw.maintenanceRequirement, "maintenanceRequirement", missing)
@@ -269,8 +277,8 @@ def parse_position(raw: account_document.Position | None) -> tuple[PositionRecor
         _text(instrument.cusip),
         text(quantity),  # type: ignore[arg-type]  # never None here, as the three below
         text(long_qty),  # type: ignore[arg-type]
-        text(short_qty),  # type: ignore[arg-type]
-        text(multiplier),  # type: ignore[arg-type]
+        "0" if short_qty is ZERO else text(short_qty),  # type: ignore[arg-type]
+        "1" if multiplier is ONE else text(multiplier),  # type: ignore[arg-type]
         text(average),
         text(price),
         text(market_value),

@@ -11,6 +11,7 @@ the stored one (by `as_of`) is dropped, never stored over a newer one. Who owns 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ def publish(
             published_at=snapshot.envelope["published_at"],
         )
         published_ms = int(contract.parse_timestamp(snapshot.envelope["published_at"]).timestamp() * 1000)
+        diff_map = encode(snapshot.diff_map)
         pipe.set(
             incoming, encode(snapshot.envelope), ex=ttl_seconds if ttl_seconds > 0 else _INCOMING_TTL_SECONDS
         )
@@ -84,12 +86,13 @@ def publish(
             contract.PUBLISHED_INDEX_KEY,
             incoming,
             snapshot.envelope["as_of"],
-            _dumps(snapshot.diff_map),
+            diff_map,
             _dumps(note)[:-1],
             snapshot.account_id,
             str(ttl_seconds),
             snapshot.kind,
             published_ms,
+            hashlib.sha1(diff_map, usedforsecurity=False).hexdigest(),  # lets the script skip an unmoved map
         )
     results = pipe.execute()[1::2]  # each SET's "OK", then its script's 1 (stored) or 0
     return {key: bool(stored) for key, stored in zip(keys, results, strict=True)}

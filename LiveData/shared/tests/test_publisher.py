@@ -84,6 +84,24 @@ def test_notifications_say_what_changed(store):
     assert balances["changes"] == {"first": False, "changed_fields": ["net_liquidation_value"]}
 
 
+def test_an_unchanged_map_announces_no_changes_and_the_next_change_is_seen(store):
+    with reader.subscribe(account_ids=[ACCOUNT], kind=contract.POSITIONS, client=store) as subscription:
+        for seconds, quantities in enumerate(
+            [{"AAPL": "10", "KO": "5"}, {"AAPL": "10", "KO": "5"}, {"AAPL": "11"}]
+        ):
+            publisher.publish(snapshots=snapshots(quantities, at=T0 + timedelta(seconds=seconds)))
+        notes = [subscription.get(timeout=2)["changes"] for _ in range(3)]
+    assert notes[1] == {"first": False, "opened": [], "closed": [], "quantity_changed": []}
+    assert notes[2] == {
+        "first": False,
+        "opened": [],
+        "closed": ["KO"],
+        "quantity_changed": [{"symbol": "AAPL", "from": "10", "to": "11"}],
+    }
+    positions = reader.latest_positions(ACCOUNT, client=store)
+    assert positions["as_of"] == "2026-11-25T15:30:02.000000Z"
+
+
 def test_an_older_snapshot_never_overwrites_a_newer_one(store):
     publisher.publish(snapshots=snapshots({"AAPL": "10"}, at=T0 + timedelta(minutes=1)))
     stored = publisher.publish(snapshots=snapshots({"AAPL": "99"}, at=T0))
