@@ -98,14 +98,16 @@ def start() -> dict[str, Any]:
 
 
 def login_cookie(user: Any) -> str:
-    """A Cookie header value carrying a Thor login for `user` (a session row in the bench database)."""
+    """A Cookie header value carrying a Thor login for `user`, stored as the configured session engine
+    stores it, through the first authentication backend (as a login would)."""
+    from importlib import import_module
+
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
 
-    session = SessionStore()
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "LiveData.schwab",
     "ActAndPos",
     "FutureTrading",
+    "thor_project",
 ]
 if DEBUG:  # development tooling (the Schwab sandbox, the demo): never installed in production
     INSTALLED_APPS.append("devtools")
@@ -199,7 +200,7 @@ TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[DEV_TOKEN_ENC
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "thor_project.cache.RedisCache",  # Django's, minus a client built per call
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "thor:cache",
             "OPTIONS": {
@@ -211,6 +212,18 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+
+# With Redis shared by every process, a logged-in request reads its session and its user from Redis instead
+# of two database queries (thor_project/auth.py keeps the cached user exact across processes). Sessions are
+# still written to the database too (cached_db), so a Redis flush logs nobody out. The in-process stand-in
+# is one process's memory, which other processes cannot see: then both come from the database.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db" if REDIS_URL else "django.contrib.sessions.backends.db"
+)
+AUTHENTICATION_BACKENDS = [
+    *(["thor_project.auth.CachedModelBackend"] if REDIS_URL else []),
+    "django.contrib.auth.backends.ModelBackend",  # and sessions that logged in through it before
+]
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,108 @@
+"""The user behind a session, read from the cache every process shares instead of the database.
+
+Django's session login loads the user by id on every request (a query), to check the session against a
+hash of the password and the active flag. This backend answers from Redis and stays exact across
+processes: each cached copy is tagged with the user's generation token, a random token replaced after
+every commit that saves or deletes the user (`user_changed`), and a copy counts only while its tag is the
+current token. Copy and token are read in one round trip. The token is replaced after the commit, so a
+process that read the old row tags its copy with a token that is, or is about to be, superseded; and a
+missing token (never set, or evicted) is created before anything is cached under it.
+
+A copy never holds the password hash: it holds the user's other fields and the session hash Django
+checks (an HMAC of the password under SECRET_KEY, the very value each session already stores). The user
+built from it has its password deferred, so reading `user.password` loads it from the database, and
+save() writes only the fields that were loaded.
+
+Changes that bypass the model's signals (QuerySet.update, raw SQL) are seen when the copy expires
+(COPY_SECONDS): change users through save(), as the admin and Django's password views do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+from functools import cache as memoize
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS, transaction
+
+COPY_SECONDS = 300
+
+
+@memoize
+def _copied_fields() -> tuple[str, ...]:
+    return tuple(field.attname for field in User._meta.concrete_fields if field.attname != "password")
+
+
+@memoize
+def _secret_id() -> str:
+    """Names the SECRET_KEY the copies' session hashes were made under (a new key: new copies)."""
+    return hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest()[:8]
+
+
+def _copy_key(user_id: Any) -> str:
+    return f"auth:user:{user_id}:{_secret_id()}"
+
+
+def _token_key(user_id: Any) -> str:
+    return f"auth:user:{user_id}:generation"
+
+
+class CachedModelBackend(ModelBackend):
+    """ModelBackend whose get_user (once per request) reads a generation-checked copy from the cache."""
+
+    def get_user(self, user_id: Any) -> User | None:
+        copy_key, token_key = _copy_key(user_id), _token_key(user_id)
+        try:
+            found = cache.get_many([copy_key, token_key])
+            token = found.get(token_key)
+            cached = _from_copy(found.get(copy_key), token)
+            if cached is not None:
+                return cached if self.user_can_authenticate(cached) else None
+            if token is None:
+                token = secrets.token_hex(8)
+                if not cache.add(token_key, token, None):
+                    token = None  # another process made it first: cache nothing this time
+        except redis.RedisError:
+            return super().get_user(user_id)  # the database answers while the cache cannot
+        user = super().get_user(user_id)
+        if user is not None and token is not None:
+            copy = (
+                token,
+                tuple(getattr(user, name) for name in _copied_fields()),
+                user.get_session_auth_hash(),
+            )
+            with contextlib.suppress(redis.RedisError):  # then the next request reads the database again
+                cache.set(copy_key, copy, COPY_SECONDS)
+        return user
+
+
+def _from_copy(copy: Any, token: str | None) -> User | None:
+    """The user of a copy tagged with the current token (password deferred); None for anything else."""
+    if token is None or not isinstance(copy, tuple) or len(copy) != 3 or copy[0] != token:
+        return None
+    _, values, session_hash = copy
+    user = User.from_db(DEFAULT_DB_ALIAS, list(_copied_fields()), values)
+    # Django checks the session with this; a failed check (rotated SECRET_KEY) goes through
+    # _get_session_auth_hash, which loads the password.
+    user.get_session_auth_hash = lambda: session_hash  # type: ignore[method-assign]
+    return user
+
+
+def user_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """Supersede every cached copy of the user, once the change is committed (post_save, post_delete)."""
+    user_id = instance.pk
+    transaction.on_commit(lambda: cache.set(_token_key(user_id), secrets.token_hex(8), None))
+
+
+def connect_signals() -> None:
+    from django.db.models.signals import post_delete, post_save
+
+    post_save.connect(user_changed, sender=User, dispatch_uid="thor_auth_user_saved")
+    post_delete.connect(user_changed, sender=User, dispatch_uid="thor_auth_user_deleted")
