@@ -1,5 +1,7 @@
 """The whole pipeline (fetch, transform, publish) per account vs. a bare `requests` GET of the same URL,
-for accounts of 1, 50 and 500 positions, and the Redis round trips per publish.
+for accounts of 1, 50 and 500 positions; then the decoding and transform alone, the previous
+implementation (devtools/previous_pipeline.py) against today's on the same bytes; and the Redis round trips
+per publish.
 
     REDIS_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/pipeline.py [--iterations 40]
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from typing import Any
 
 from setup import median, percentile, start  # type: ignore[import-not-found]
 
@@ -55,6 +58,8 @@ def main() -> None:
             f"{percentile(pipeline, 0.9):>9.2f} {p50 / b50:>8.2f}x"
         )
 
+    _compare_with_previous(env, session, args.iterations)
+
     sent: list[str] = []
     original = redis.connection.Connection.send_packed_command
     original_publish = publisher.publish
@@ -84,6 +89,47 @@ def main() -> None:
     )
     print(f"Redis round trips per published snapshot (positions + balances): {publishing / 2:g}")
     sandbox.stop()
+
+
+def _compare_with_previous(env: dict[str, Any], session: Any, iterations: int) -> None:
+    """Schwab's document to the bytes stored in Redis, in this process: the previous implementation
+    against today's, interleaved, on the very same bytes (the Redis write is not in either)."""
+    from datetime import UTC, datetime
+
+    from django.conf import settings
+
+    from devtools import previous_pipeline
+    from LiveData.schwab import account_document, services, snapshots, transforms
+    from LiveData.shared import publisher
+
+    moment = datetime.now(UTC)
+
+    def today(data: bytes, account_id: str) -> None:
+        account = transforms.parse_account(account_document.decode(data))
+        for snapshot in snapshots.build(
+            account_id=account_id, account=account, as_of=moment, published_at=moment
+        ):
+            publisher.encode(snapshot.envelope)
+            publisher.encode(snapshot.diff_map)
+
+    token = services.connection_access_token(connection=env["api"].connection)
+    print(f"\ndecode + transform + encode, previous vs today, same bytes, {iterations * 5} runs each (ms)")
+    print(f"{'positions':>9} {'bytes':>8} {'previous':>9} {'today':>9} {'speed-up':>9}")
+    for size, account_id in sorted(env["accounts"].items()):
+        url = f"{settings.SCHWAB_API_BASE_URL}/trader/v1/accounts/{account_id}"
+        data = session.get(
+            url, params={"fields": "positions"}, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        ).content
+        previous, current = [], []
+        for _ in range(iterations * 5):
+            started = time.perf_counter()
+            previous_pipeline.published(data, account_id=account_id, as_of=moment, published_at=moment)
+            previous.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            today(data, account_id)
+            current.append((time.perf_counter() - started) * 1000)
+        old, new = median(previous), median(current)
+        print(f"{size:>9} {len(data):>8} {old:>9.3f} {new:>9.3f} {old / new:>8.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Background refresh of a fleet: 2,000 accounts (200 connections x 10) against the sandbox with 100 ms of
-injected latency, wall time beside the floor (accounts x latency / concurrency); then again with a global
-cap low enough to bind, printing the highest request rates the sandbox saw beside the configured limits.
+injected latency, wall time beside the floor (every upstream call, the 200 listings included, x latency /
+concurrency) and the peak memory of this, the refreshing process; then again with a global cap low enough
+to bind, printing the highest request rates the sandbox saw beside the configured limits.
 
     REDIS_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/refresh_fleet.py [--concurrency 20]
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -86,11 +88,14 @@ def main() -> None:
         session.post(f"{url}/sandbox/config", json={"latency_ms": args.latency_ms}, timeout=10)
 
         accounts = args.connections * args.accounts
-        floor = accounts * args.latency_ms / 1000 / args.concurrency
+        calls = accounts + args.connections  # a listing per connection, then a GET per account
+        floor = calls * args.latency_ms / 1000 / args.concurrency
         print(
             f"{accounts} accounts on {args.connections} connections, {args.latency_ms} ms latency, "
-            f"concurrency {args.concurrency}; floor = accounts x latency / concurrency = {floor:.2f} s"
+            f"concurrency {args.concurrency}; floor = {calls} upstream calls x latency / concurrency "
+            f"= {floor:.2f} s"
         )
+        rss_before = _peak_rss_mib()
         for label, cap in (("no global cap", 0), (f"global cap {args.global_cap}/s", args.global_cap)):
             settings.SCHWAB_RATE_LIMIT_GLOBAL_PER_SECOND = cap
             schwab_settings.cache_clear()  # changed by hand: no setting_changed signal
@@ -111,6 +116,10 @@ def main() -> None:
                 f"= {wall / floor:.2f}x the floor; upstream calls {rates['requests']}"
             )
             print(
+                f"  peak memory of this process: {_peak_rss_mib():.0f} MiB "
+                f"(before the rounds: {rss_before:.0f} MiB)"
+            )
+            print(
                 f"  highest rate seen by the sandbox: {rates['max_total_per_second']} req/s in total "
                 f"(limit: {cap or 'none'}), {rates['max_per_user_per_minute']} req/min per connection "
                 f"(limit: {settings.SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE})"
@@ -118,6 +127,10 @@ def main() -> None:
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=30)
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 if __name__ == "__main__":

@@ -37,6 +37,8 @@ def test_an_order_goes_working_then_filled_live(chrome, servers_environment, sch
             connect_in_browser(chrome, wait, server.url)
             wait.until(lambda driver: schwab.state.stream_sessions["trader1"] == 1)  # the worker streams it
             wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
+            # The page's order stream is open ("ready" came): an event sent before it would not reach it.
+            wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, 'body[data-order-stream="open"]'))
             connection = BrokerConnection.objects.get()
             account = api(schwab, connection.access_token, "/accounts/accountNumbers").json()[0]["hashValue"]
             placed = api(
