@@ -11,8 +11,8 @@ document live in `LiveData/shared/schemas/` (JSON Schema, draft 2020-12).
     live_data:owners:{account_id}      SET: the Thor user ids entitled to the account (the reverse index)
     live_data:ownership                PUBLISH channel: a notification per change of a user's accounts
     live_data:diffbase:{kind}:{account_id}   internal to the publisher (the last snapshot's quantities)
-    live_data:incoming:{kind}:{account_id}   internal to the publisher: a new snapshot on its way into
-                                       place, inside one MULTI/EXEC (no reader ever sees it)
+    live_data:incoming:{kind}:{account_id}:{token}   internal to the publisher: a new snapshot on its way
+                                       into place, renamed by the publish script in the same round trip
     live_data:published                ZSET "kind:account_id" -> last publish time (epoch ms), for health
     live_data:order_events:{account_id}  STREAM: one entry per change of an order's status or fills, field
                                        "event" = an order_event document (JSON); capped (MAXLEN ~)
@@ -89,9 +89,10 @@ def diff_base_key(kind: Kind, account_id: str) -> str:
     return f"{KEY_PREFIX}:diffbase:{kind}:{account_id}"
 
 
-def incoming_key(kind: Kind, account_id: str) -> str:
-    """Internal to the publisher: where a new snapshot is SET before its script renames it into place."""
-    return f"{KEY_PREFIX}:incoming:{kind}:{account_id}"
+def incoming_key(kind: Kind, account_id: str, token: str) -> str:
+    """Internal to the publisher: where a new snapshot is SET before its script renames it into place
+    (`token` makes it this publish's own)."""
+    return f"{KEY_PREFIX}:incoming:{kind}:{account_id}:{token}"
 
 
 def user_accounts_key(user_id: int | str) -> str:

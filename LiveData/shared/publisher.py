@@ -1,9 +1,10 @@
 """Publish live-data snapshots to Redis: store and announce, in one atomic round trip.
 
-All snapshots of one account (positions and balances) go in one MULTI/EXEC pipeline: per snapshot, a SET
-of the encoded envelope under an incoming key, then one script call. The script moves the envelope into
-place (RENAME: the big text never passes through Lua), records the publish time and PUBLISHes a notification
-with what changed since the stored snapshot. The change summary is computed against a small diff base (a
+All snapshots of one account (positions and balances) go in one round trip: per snapshot, a SET of the
+encoded envelope under an incoming key of its own, then one script call for them all (EVALSHA), the atomic
+step. Per snapshot, the script moves the envelope into place (RENAME: the big text never passes through
+Lua), records the publish time and PUBLISHes a notification with what changed since the stored
+snapshot. The change summary is computed against a small diff base (a
 HASH of symbol -> quantity) kept beside the snapshot, inside the same atomic step. A snapshot older than
 the stored one (by `as_of`) is dropped, never stored over a newer one. Who owns an account is recorded by
 `ownership`, not here.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,10 +24,10 @@ from typing import Any
 import msgspec
 import redis
 
-from LiveData.shared import contract
+from LiveData.shared import contract, scripts
 from LiveData.shared.redis_client import get_redis
 
-_SCRIPT = resources.files("LiveData.shared").joinpath("lua/publish_snapshot.lua").read_text()
+_SCRIPT = scripts.Script(resources.files("LiveData.shared").joinpath("lua/publish_snapshot.lua").read_text())
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -59,43 +61,38 @@ def publish(
     *, snapshots: list[Snapshot], ttl_seconds: int = 0, client: redis.Redis | None = None
 ) -> dict[str, bool]:
     """Publish `snapshots` atomically in one round trip; return {key: stored?}."""
-    redis_client = client or get_redis()
-    pipe = redis_client.pipeline(transaction=True)
-    keys = []
-    for snapshot in snapshots:
-        key = contract.snapshot_key(snapshot.kind, snapshot.account_id)
-        incoming = contract.incoming_key(snapshot.kind, snapshot.account_id)
-        keys.append(key)
+    keys = [contract.snapshot_key(snapshot.kind, snapshot.account_id) for snapshot in snapshots]
+    incoming: list[tuple[str, bytes, int]] = []
+    script_keys: list[str] = [contract.PUBLISHED_INDEX_KEY]
+    script_args: list[str | bytes | int] = [ttl_seconds]
+    for key, snapshot in zip(keys, snapshots, strict=True):
+        # A name of its own: a concurrent publish of the same account never renames this one's envelope.
+        incoming_key = contract.incoming_key(snapshot.kind, snapshot.account_id, secrets.token_hex(8))
+        expiry = ttl_seconds if ttl_seconds > 0 else _INCOMING_TTL_SECONDS
+        incoming.append((incoming_key, encode(snapshot.envelope), expiry))
+        script_keys += [key, contract.diff_base_key(snapshot.kind, snapshot.account_id), incoming_key]
+        envelope = snapshot.envelope
         note = contract.notification(
             "snapshot",
             snapshot.kind,
             account_id=snapshot.account_id,
-            as_of=snapshot.envelope["as_of"],
-            published_at=snapshot.envelope["published_at"],
+            as_of=envelope["as_of"],
+            published_at=envelope["published_at"],
         )
-        published_ms = int(contract.parse_timestamp(snapshot.envelope["published_at"]).timestamp() * 1000)
         diff_map = encode(snapshot.diff_map)
-        pipe.set(
-            incoming, encode(snapshot.envelope), ex=ttl_seconds if ttl_seconds > 0 else _INCOMING_TTL_SECONDS
-        )
-        pipe.eval(
-            _SCRIPT,
-            4,
-            key,
-            contract.diff_base_key(snapshot.kind, snapshot.account_id),
-            contract.PUBLISHED_INDEX_KEY,
-            incoming,
-            snapshot.envelope["as_of"],
-            diff_map,
-            _dumps(note)[:-1],
-            snapshot.account_id,
-            str(ttl_seconds),
+        script_args += [
             snapshot.kind,
-            published_ms,
+            snapshot.account_id,
+            envelope["as_of"],
+            int(contract.parse_timestamp(envelope["published_at"]).timestamp() * 1000),
+            diff_map,
             hashlib.sha1(diff_map, usedforsecurity=False).hexdigest(),  # lets the script skip an unmoved map
-        )
-    results = pipe.execute()[1::2]  # each SET's "OK", then its script's 1 (stored) or 0
-    return {key: bool(stored) for key, stored in zip(keys, results, strict=True)}
+            _dumps(note)[:-1],
+        ]
+    stored = scripts.run_after_sets(
+        client or get_redis(), incoming, _SCRIPT, keys=script_keys, args=script_args
+    )
+    return {key: bool(flag) for key, flag in zip(keys, stored, strict=True)}
 
 
 def mark_stale(*, account_id: str, reason: str, at: datetime, client: redis.Redis | None = None) -> list[str]:

@@ -13,10 +13,10 @@ from importlib import resources
 
 import redis
 
-from LiveData.shared import contract
+from LiveData.shared import contract, scripts
 from LiveData.shared.redis_client import get_redis
 
-_SCRIPT = resources.files("LiveData.shared").joinpath("lua/rate_limit.lua").read_text()
+_SCRIPT = scripts.Script(resources.files("LiveData.shared").joinpath("lua/rate_limit.lua").read_text())
 
 
 class RateLimitExceeded(Exception):
@@ -46,7 +46,7 @@ def acquire(limits: list[Limit], *, max_wait: float, client: redis.Redis | None 
         args += [limit.limit, int(limit.window_seconds * 1000)]
     waited = 0.0
     while True:
-        wait_ms = int(redis_client.eval(_SCRIPT, len(keys), *keys, *args, uuid.uuid4().hex))
+        wait_ms = int(_SCRIPT(redis_client, keys=keys, args=[*args, uuid.uuid4().hex]))
         if wait_ms <= 0:
             return waited
         wait = wait_ms / 1000

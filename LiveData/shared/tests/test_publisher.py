@@ -132,6 +132,15 @@ def test_the_incoming_key_never_outlives_the_publish(store):
     assert store.ttl(contract.positions_key(ACCOUNT)) == -1  # no TTL configured: none carried over
 
 
+def test_a_redis_that_forgot_the_script_gets_it_again(store):
+    publisher.publish(snapshots=snapshots({"AAPL": "10"}))
+    store.script_flush()  # a restarted or new Redis: EVALSHA answers NOSCRIPT
+    stored = publisher.publish(snapshots=snapshots({"AAPL": "11"}, at=T0 + timedelta(seconds=1)))
+    assert set(stored.values()) == {True}
+    assert reader.latest_positions(ACCOUNT, client=store)["positions"][0]["quantity"] == "11"
+    assert store.keys("live_data:incoming:*") == []
+
+
 def test_ttl_is_applied_when_configured(store):
     publisher.publish(snapshots=snapshots({"AAPL": "10"}), ttl_seconds=120)
     assert 0 < store.ttl(contract.positions_key(ACCOUNT)) <= 120
