@@ -19,10 +19,16 @@ from setup import median, percentile, start  # type: ignore[import-not-found]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--iterations", type=int, default=40)
+    parser.add_argument(
+        "--sandbox-in-process",
+        action="store_true",
+        help="serve the sandbox from this process's threads (its rendering and garbage collection then "
+        "share this process's GIL, and land on whatever runs after a response: the pipeline)",
+    )
     args = parser.parse_args()
     # Hundreds of calls on one connection: keep the shared limiter in the path, but out of the way.
     os.environ["SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE"] = "1000000"
-    env = start()
+    env = start(sandbox_process=not args.sandbox_in_process)
     import redis
     import requests
     from django.conf import settings
@@ -33,7 +39,8 @@ def main() -> None:
 
     api, sandbox = env["api"], env["sandbox"]
     session = requests.Session()
-    print(f"pipeline vs bare GET, {args.iterations} iterations each, interleaved (ms)")
+    where = "in this process" if args.sandbox_in_process else "in its own process"
+    print(f"pipeline vs bare GET, {args.iterations} iterations each, interleaved, sandbox {where} (ms)")
     print(
         f"{'positions':>9} {'bare p50':>9} {'pipe p50':>9} {'bare p90':>9} {'pipe p90':>9} {'ratio p50':>9}"
     )

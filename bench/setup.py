@@ -45,8 +45,50 @@ def environment() -> dict[str, str]:
     return {**defaults, **{name: os.environ[name] for name in defaults if name in os.environ}}
 
 
-def start() -> dict[str, Any]:
-    """Set Django up, start the sandbox, connect a user; return what the benchmarks need."""
+class SandboxProcess:
+    """The sandbox served from a child process, as Schwab is served from elsewhere: its threads never take
+    this process's GIL (nor its garbage collector), so they are not charged to what runs here after a
+    response. `url`, `accounts` (positions -> account hash) and `stop()`."""
+
+    def __init__(self, config: Any) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        receiving, sending = context.Pipe(duplex=False)
+        self._process = context.Process(target=_serve_sandbox, args=(config, sending), daemon=True)
+        self._process.start()
+        self.url, self.accounts = receiving.recv()
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.join(timeout=10)
+
+
+def _serve_sandbox(config: Any, sending: Any) -> None:
+    from devtools.sandbox.server import SandboxServer
+
+    sandbox = SandboxServer(config).start()
+    sending.send((sandbox.url, _sized_accounts(sandbox)))
+    sandbox.state.stopping.wait()
+
+
+def _sized_accounts(sandbox: Any) -> dict[int, str]:
+    """Give the `bulk` login accounts of 1 and 50 positions beside its 500-position one; their hashes."""
+    from devtools.sandbox.book import Account, account_hash
+
+    bulk = sandbox.state.users["bulk"]
+    big = bulk.accounts[0]
+    for size in (1, 50):  # two more accounts, sliced from the 500-position one
+        number = f"49{size:06d}"
+        account = Account(number, account_hash(1, number), "MARGIN", big.cash, list(big.holdings[:size]))
+        bulk.accounts.append(account)
+        sandbox.state.accounts_by_hash[account.hash_value] = (bulk, account)
+    return {len(a.holdings): a.hash_value for a in bulk.accounts if len(a.holdings) in SIZES}
+
+
+def start(*, sandbox_process: bool = False) -> dict[str, Any]:
+    """Set Django up, start the sandbox (in this process, or in its own), connect a user; return what the
+    benchmarks need."""
     os.environ.update(environment())
     BENCH_DB.unlink(missing_ok=True)
     import django
@@ -57,29 +99,26 @@ def start() -> dict[str, Any]:
     from django.contrib.auth.models import User
     from django.core.management import call_command
 
-    from devtools.sandbox.book import Account, account_hash
     from devtools.sandbox.server import SandboxServer
     from devtools.sandbox.state import SandboxConfig
     from LiveData.schwab.api import SchwabTraderAPI
     from LiveData.schwab.conf import schwab_settings
     from LiveData.shared.redis_client import get_redis
 
+    config = SandboxConfig(
+        app_key=settings.SCHWAB_APP_KEY, app_secret=settings.SCHWAB_APP_SECRET, callback_urls=(CALLBACK,)
+    )
+    sandbox: Any
+    if sandbox_process:  # forked before this process opens any connection the child would inherit
+        sandbox = SandboxProcess(config)
+        by_size = sandbox.accounts
+    else:
+        sandbox = SandboxServer(config).start()
+        by_size = _sized_accounts(sandbox)
     call_command("migrate", verbosity=0)
     get_redis().flushdb()
-    sandbox = SandboxServer(
-        SandboxConfig(
-            app_key=settings.SCHWAB_APP_KEY, app_secret=settings.SCHWAB_APP_SECRET, callback_urls=(CALLBACK,)
-        )
-    ).start()
     settings.SCHWAB_API_BASE_URL = sandbox.url
     schwab_settings.cache_clear()  # changed by hand, so no setting_changed signal told it
-    bulk = sandbox.state.users["bulk"]
-    big = bulk.accounts[0]
-    for size in (1, 50):  # two more accounts, sliced from the 500-position one
-        number = f"49{size:06d}"
-        account = Account(number, account_hash(1, number), "MARGIN", big.cash, list(big.holdings[:size]))
-        bulk.accounts.append(account)
-        sandbox.state.accounts_by_hash[account.hash_value] = (bulk, account)
 
     form = {
         "client_id": settings.SCHWAB_APP_KEY,
@@ -93,7 +132,6 @@ def start() -> dict[str, Any]:
     user = User.objects.create_user("bench", password=secrets.token_urlsafe(12))
     api = SchwabTraderAPI(user)
     api.exchange_code_for_tokens(code, redirect_uri=CALLBACK)
-    by_size = {len(a.holdings): a.hash_value for a in bulk.accounts if len(a.holdings) in SIZES}
     return {"sandbox": sandbox, "user": user, "api": api, "accounts": by_size}
 
 

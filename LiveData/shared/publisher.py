@@ -1,9 +1,9 @@
 """Publish live-data snapshots to Redis: store and announce, in one atomic round trip.
 
-All snapshots of one account (positions and balances) go in one round trip: per snapshot, a SET of the
-encoded envelope under an incoming key of its own, then one script call for them all (EVALSHA), the atomic
-step. Per snapshot, the script moves the envelope into place (RENAME: the big text never passes through
-Lua), records the publish time and PUBLISHes a notification with what changed since the stored
+All snapshots of one account (positions and balances) go in one round trip: one script call for them all
+(EVALSHA), the atomic step, preceded by a SET of each large envelope under an incoming key of its own. Per
+snapshot, the script stores the envelope (a large one by RENAME: its text never passes through Lua),
+records the publish time and PUBLISHes a notification with what changed since the stored
 snapshot. The change summary is computed against a small diff base (a
 HASH of symbol -> quantity) kept beside the snapshot, inside the same atomic step. A snapshot older than
 the stored one (by `as_of`) is dropped, never stored over a newer one. Who owns an account is recorded by
@@ -31,8 +31,12 @@ _SCRIPT = scripts.Script(resources.files("LiveData.shared").joinpath("lua/publis
 
 
 _ENCODER = msgspec.json.Encoder()
-# An incoming key lives only inside one transaction; this bounds its life should the script not run.
+# An incoming key lives only until the script that follows it renames it; this bounds its life should the
+# script not run.
 _INCOMING_TTL_SECONDS = 60
+# Envelopes up to this size go to the script as an argument (one command fewer than SET, then RENAME);
+# beyond it, copying the argument into Lua costs Redis more than the extra command.
+_INLINE_BYTES = 16 * 1024
 
 
 def encode(document: Any) -> bytes:
@@ -68,8 +72,10 @@ def publish(
     for key, snapshot in zip(keys, snapshots, strict=True):
         # A name of its own: a concurrent publish of the same account never renames this one's envelope.
         incoming_key = contract.incoming_key(snapshot.kind, snapshot.account_id, secrets.token_hex(8))
-        expiry = ttl_seconds if ttl_seconds > 0 else _INCOMING_TTL_SECONDS
-        incoming.append((incoming_key, encode(snapshot.envelope), expiry))
+        text = encode(snapshot.envelope)
+        if len(text) > _INLINE_BYTES:
+            incoming.append((incoming_key, text, ttl_seconds if ttl_seconds > 0 else _INCOMING_TTL_SECONDS))
+            text = b""
         script_keys += [key, contract.diff_base_key(snapshot.kind, snapshot.account_id), incoming_key]
         envelope = snapshot.envelope
         note = contract.notification(
@@ -88,10 +94,13 @@ def publish(
             diff_map,
             hashlib.sha1(diff_map, usedforsecurity=False).hexdigest(),  # lets the script skip an unmoved map
             _dumps(note)[:-1],
+            text,
         ]
-    stored = scripts.run_after_sets(
-        client or get_redis(), incoming, _SCRIPT, keys=script_keys, args=script_args
-    )
+    redis_client = client or get_redis()
+    if incoming:
+        stored = scripts.run_after_sets(redis_client, incoming, _SCRIPT, keys=script_keys, args=script_args)
+    else:
+        stored = _SCRIPT(redis_client, keys=script_keys, args=script_args)
     return {key: bool(flag) for key, flag in zip(keys, stored, strict=True)}
 
 

@@ -3,13 +3,15 @@
 --   KEYS[2+3i] snapshot key (also the channel)
 --   KEYS[3+3i] the diff base: a HASH of what the last stored snapshot held (symbol -> quantity, or balance
 --              field -> value), its as_of under "__as_of__" and the digest of that map under "__digest__"
---   KEYS[4+3i] the incoming key: the new envelope (JSON), SET with a TTL just before this script (in the
---              same round trip) under a name no other publish uses. It is renamed into place rather than
---              passed as an argument: copying a few hundred KB into Lua costs Redis about a millisecond.
+--   KEYS[4+3i] the incoming key: when ARGV[9+8i] is empty, the new envelope (JSON), SET with a TTL just
+--              before this script (in the same round trip) under a name no other publish uses. A large
+--              envelope is renamed into place rather than passed as an argument: copying a few hundred KB
+--              into Lua costs Redis about a millisecond; a small one comes as ARGV[9+8i], saving commands.
 -- ARGV[1] TTL seconds (0: none); then, per snapshot i:
---   ARGV[2+7i] kind ("positions" or "balances")   ARGV[3+7i] account id   ARGV[4+7i] as_of (sortable text)
---   ARGV[5+7i] published_at in epoch ms   ARGV[6+7i] the new diff map (JSON object of strings or null)
---   ARGV[7+7i] its digest   ARGV[8+7i] notification JSON without its closing brace
+--   ARGV[2+8i] kind ("positions" or "balances")   ARGV[3+8i] account id   ARGV[4+8i] as_of (sortable text)
+--   ARGV[5+8i] published_at in epoch ms   ARGV[6+8i] the new diff map (JSON object of strings or null)
+--   ARGV[7+8i] its digest   ARGV[8+8i] notification JSON without its closing brace
+--   ARGV[9+8i] the envelope itself, or "" when it waits under the incoming key
 -- Returns, per snapshot, 1 when stored, 0 when the stored one is newer (an older one never overwrites it).
 -- When the new map has the digest of the stored one (nothing moved: the usual case for quantities), the
 -- change summary is empty and the map is neither read nor decoded: most of this script's work otherwise.
@@ -73,10 +75,10 @@ local function update_base(base, first, old_map, new_map)
   end
 end
 
-local function publish(key, base, incoming, kind, account, as_of, published_ms, map_json, digest, note)
+local function publish(key, base, incoming, kind, account, as_of, published_ms, map_json, digest, note, inline)
   local stored = redis.call("HMGET", base, AS_OF, DIGEST)
   if stored[1] and stored[1] > as_of then
-    redis.call("DEL", incoming)
+    if inline == "" then redis.call("DEL", incoming) end
     return 0
   end
   local first = redis.call("EXISTS", key) == 0
@@ -103,8 +105,12 @@ local function publish(key, base, incoming, kind, account, as_of, published_ms, 
     changes = changes_between(kind, first, old_map, new_map)
     update_base(base, first, old_map, new_map)
   end
-  redis.call("RENAME", incoming, key)  -- the incoming key carries the snapshot's TTL
-  if not expires then redis.call("PERSIST", key) end
+  if inline ~= "" then
+    if expires then redis.call("SET", key, inline, "EX", ttl) else redis.call("SET", key, inline) end
+  else
+    redis.call("RENAME", incoming, key)  -- the incoming key carries the snapshot's TTL
+    if not expires then redis.call("PERSIST", key) end
+  end
   redis.call("HSET", base, AS_OF, as_of, DIGEST, digest)
   if expires then redis.call("EXPIRE", base, ttl) end
   redis.call("ZADD", KEYS[1], tonumber(published_ms), kind .. ":" .. account)
@@ -114,8 +120,8 @@ end
 
 local results = {}
 for i = 0, (#KEYS - 1) / 3 - 1 do
-  local k, a = 2 + 3 * i, 2 + 7 * i
-  results[i + 1] = publish(KEYS[k], KEYS[k + 1], KEYS[k + 2],
-                           ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6])
+  local k, a = 2 + 3 * i, 2 + 8 * i
+  results[i + 1] = publish(KEYS[k], KEYS[k + 1], KEYS[k + 2], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
+                           ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7])
 end
 return results

@@ -125,19 +125,33 @@ def test_mark_stale_keeps_the_last_good_snapshot(store):
     assert publisher.mark_stale(account_id="B" * 64, reason="x", at=T0) == []  # nothing to mark, nothing made
 
 
-def test_the_incoming_key_never_outlives_the_publish(store):
-    publisher.publish(snapshots=snapshots({"AAPL": "10"}, at=T0 + timedelta(minutes=1)))
-    publisher.publish(snapshots=snapshots({"AAPL": "99"}, at=T0))  # older: dropped
+# A large positions envelope is SET under an incoming key and renamed; a small one is the script's argument.
+BIG = {f"S{number:04d}": "10" for number in range(600)}
+
+
+@pytest.mark.parametrize("holdings", [{"AAPL": "10"}, BIG], ids=["inline", "renamed"])
+def test_the_incoming_key_never_outlives_the_publish(store, holdings):
+    assert (len(publisher.encode(snapshots(holdings)[0].envelope)) > publisher._INLINE_BYTES) == (
+        holdings is BIG
+    )
+    publisher.publish(snapshots=snapshots(holdings, at=T0 + timedelta(minutes=1)))
+    stored = publisher.publish(snapshots=snapshots({"AAPL": "99"} | holdings, at=T0))  # older: dropped
+    assert set(stored.values()) == {False}
     assert store.keys("live_data:incoming:*") == []
     assert store.ttl(contract.positions_key(ACCOUNT)) == -1  # no TTL configured: none carried over
+    assert len(reader.latest_positions(ACCOUNT, client=store)["positions"]) == len(holdings)
+    publisher.publish(snapshots=snapshots(holdings, at=T0 + timedelta(minutes=2)), ttl_seconds=120)
+    assert 0 < store.ttl(contract.positions_key(ACCOUNT)) <= 120
 
 
-def test_a_redis_that_forgot_the_script_gets_it_again(store):
-    publisher.publish(snapshots=snapshots({"AAPL": "10"}))
+@pytest.mark.parametrize("holdings", [{"AAPL": "10"}, BIG], ids=["inline", "renamed"])
+def test_a_redis_that_forgot_the_script_gets_it_again(store, holdings):
+    publisher.publish(snapshots=snapshots(holdings))
     store.script_flush()  # a restarted or new Redis: EVALSHA answers NOSCRIPT
-    stored = publisher.publish(snapshots=snapshots({"AAPL": "11"}, at=T0 + timedelta(seconds=1)))
+    stored = publisher.publish(snapshots=snapshots({**holdings, "AAPL": "11"}, at=T0 + timedelta(seconds=1)))
     assert set(stored.values()) == {True}
-    assert reader.latest_positions(ACCOUNT, client=store)["positions"][0]["quantity"] == "11"
+    positions = reader.latest_positions(ACCOUNT, client=store)["positions"]
+    assert {p["symbol"]: p["quantity"] for p in positions}["AAPL"] == "11"
     assert store.keys("live_data:incoming:*") == []
 
 
