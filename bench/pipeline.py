@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 from setup import median, percentile, start  # type: ignore[import-not-found]
@@ -38,6 +40,7 @@ def main() -> None:
     from LiveData.shared import publisher
 
     api, sandbox = env["api"], env["sandbox"]
+    order = random.Random(13)
     session = requests.Session()
     where = "in this process" if args.sandbox_in_process else "in its own process"
     print(f"pipeline vs bare GET, {args.iterations} iterations each, interleaved, sandbox {where} (ms)")
@@ -48,17 +51,27 @@ def main() -> None:
         url = f"{settings.SCHWAB_API_BASE_URL}/trader/v1/accounts/{account_id}"
         token = services.connection_access_token(connection=api.connection)
         headers = {"Authorization": f"Bearer {token}"}
-        bare, pipeline = [], []
+        bare: list[float] = []
+        pipeline: list[float] = []
         for _ in range(3):  # warm up both paths
             _ = session.get(url, params={"fields": "positions"}, headers=headers, timeout=10).content
             api.refresh_account(account_id)
-        for _ in range(args.iterations):
-            started = time.perf_counter()
+
+        def get_bare(url: str = url, headers: dict[str, str] = headers) -> None:
             _ = session.get(url, params={"fields": "positions"}, headers=headers, timeout=10).content
-            bare.append((time.perf_counter() - started) * 1000)
-            started = time.perf_counter()
+
+        def refresh(account_id: str = account_id) -> None:
             api.refresh_account(account_id)
-            pipeline.append((time.perf_counter() - started) * 1000)
+
+        for _ in range(args.iterations):
+            # In a random order each time: anything periodic at the sandbox (its garbage collector) must
+            # not fall on the same path every time.
+            pair: list[tuple[Callable[[], None], list[float]]] = [(get_bare, bare), (refresh, pipeline)]
+            order.shuffle(pair)
+            for call, samples in pair:
+                started = time.perf_counter()
+                call()
+                samples.append((time.perf_counter() - started) * 1000)
         b50, p50 = median(bare), median(pipeline)
         print(
             f"{size:>9} {b50:>9.2f} {p50:>9.2f} {percentile(bare, 0.9):>9.2f} "
