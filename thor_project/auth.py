@@ -55,7 +55,8 @@ def _token_key(user_id: Any) -> str:
 
 
 class CachedModelBackend(ModelBackend):
-    """ModelBackend whose get_user (once per request) reads a generation-checked copy from the cache."""
+    """ModelBackend whose get_user (once per request) reads a generation-checked copy from the cache;
+    aget_user (the ASGI order stream) does the same on the event loop."""
 
     def get_user(self, user_id: Any) -> User | None:
         copy_key, token_key = _copy_key(user_id), _token_key(user_id)
@@ -66,21 +67,45 @@ class CachedModelBackend(ModelBackend):
             if cached is not None:
                 return cached if self.user_can_authenticate(cached) else None
             if token is None:
-                token = secrets.token_hex(8)
+                token = _new_token()
                 if not cache.add(token_key, token, None):
                     token = None  # another process made it first: cache nothing this time
         except redis.RedisError:
             return super().get_user(user_id)  # the database answers while the cache cannot
         user = super().get_user(user_id)
         if user is not None and token is not None:
-            copy = (
-                token,
-                tuple(getattr(user, name) for name in _copied_fields()),
-                user.get_session_auth_hash(),
-            )
             with contextlib.suppress(redis.RedisError):  # then the next request reads the database again
-                cache.set(copy_key, copy, COPY_SECONDS)
+                cache.set(copy_key, _copy(token, user), COPY_SECONDS)
         return user
+
+    async def aget_user(self, user_id: Any) -> User | None:
+        copy_key, token_key = _copy_key(user_id), _token_key(user_id)
+        try:
+            found = await cache.aget_many([copy_key, token_key])
+            token = found.get(token_key)
+            cached = _from_copy(found.get(copy_key), token)
+            if cached is not None:
+                return cached if self.user_can_authenticate(cached) else None
+            if token is None:
+                token = _new_token()
+                if not await cache.aadd(token_key, token, None):
+                    token = None
+        except redis.RedisError:
+            return await super().aget_user(user_id)
+        user = await super().aget_user(user_id)
+        if user is not None and token is not None:
+            with contextlib.suppress(redis.RedisError):
+                await cache.aset(copy_key, _copy(token, user), COPY_SECONDS)
+        return user
+
+
+def _new_token() -> str:
+    return secrets.token_hex(8)
+
+
+def _copy(token: str, user: User) -> tuple[str, tuple[Any, ...], str]:
+    """What is cached: the token, every field but the password, and the session hash."""
+    return token, tuple(getattr(user, name) for name in _copied_fields()), user.get_session_auth_hash()
 
 
 def _from_copy(copy: Any, token: str | None) -> User | None:
@@ -98,7 +123,7 @@ def _from_copy(copy: Any, token: str | None) -> User | None:
 def user_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     """Supersede every cached copy of the user, once the change is committed (post_save, post_delete)."""
     user_id = instance.pk
-    transaction.on_commit(lambda: cache.set(_token_key(user_id), secrets.token_hex(8), None))
+    transaction.on_commit(lambda: cache.set(_token_key(user_id), _new_token(), None))
 
 
 def connect_signals() -> None:

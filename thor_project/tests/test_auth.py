@@ -95,6 +95,17 @@ def test_a_copy_read_before_a_commit_is_never_served_after_it(
     assert backend.get_user(alice.pk) is None  # every later one sees it
 
 
+def test_the_async_path_reads_the_same_copies(backend, alice, django_capture_on_commit_callbacks):
+    from asgiref.sync import async_to_sync
+
+    sync_first = backend.get_user(alice.pk)  # cached by the sync path ...
+    from_async = async_to_sync(backend.aget_user)(alice.pk)  # ... served by the async one
+    assert from_async.get_session_auth_hash() == sync_first.get_session_auth_hash()
+    alice.is_active = False
+    _saved(django_capture_on_commit_callbacks, alice)
+    assert async_to_sync(backend.aget_user)(alice.pk) is None
+
+
 def test_the_cache_down_means_the_database_answers(backend, alice, monkeypatch):
     import redis
 
