@@ -6,8 +6,8 @@ once as exact decimal text, in a struct that encodes as the snapshot's JSON obje
 hundreds of positions, refreshed often, so this loop is the pipeline's hot path (see bench/pipeline.py).
 
 Decisions for odd shapes:
-- the document is refused (MalformedAccount) when it is not an object, has no `securitiesAccount`
-  object, or has `positions` that is not a list: nothing sensible can be published from it;
+- the document is refused (account_document.MalformedAccount) when it is not an object, has no
+  `securitiesAccount` object, or has `positions` that is not a list: nothing sensible can be published;
 - a position is skipped, with a warning, when it is not an object, has no instrument symbol, or has
   neither quantity: it cannot be identified or sized;
 - any other missing or non-numeric field becomes null (never 0) and is named in `unavailable`.
@@ -27,7 +27,6 @@ from typing import Any
 import msgspec
 
 from LiveData.schwab import account_document
-from LiveData.schwab.account_document import MalformedAccount
 from LiveData.shared.contract import decimal_text
 
 logger = logging.getLogger(__name__)
@@ -48,7 +47,6 @@ ASSET_CLASSES = {
     "INDEX": "index",
     "CURRENCY": "currency",
 }
-__all__ = ["MalformedAccount", "parse_account"]
 
 
 @dataclass(frozen=True, slots=True)

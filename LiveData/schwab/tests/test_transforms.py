@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from LiveData.schwab.transforms import MalformedAccount, parse_account, parse_occ_symbol, to_decimal
+from LiveData.schwab.account_document import MalformedAccount
+from LiveData.schwab.transforms import parse_account, parse_occ_symbol, to_decimal
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
