@@ -8,8 +8,8 @@ hundreds of positions, refreshed often, so this loop is the pipeline's hot path 
 Decisions for odd shapes:
 - the document is refused (account_document.MalformedAccount) when it is not an object, has no
   `securitiesAccount` object, or has `positions` that is not a list: nothing sensible can be published;
-- a position is skipped, with a warning, when it is not an object, has no instrument symbol, or has
-  neither quantity: it cannot be identified or sized;
+- a position is skipped, with a warning, when it is not an object, has no instrument symbol, has neither
+  quantity (it cannot be identified or sized), or has numbers past exact arithmetic (a price of 1e30);
 - any other missing or non-numeric field becomes null (never 0) and is named in `unavailable`.
 Multipliers are applied once: Schwab's `marketValue` is already total; `averagePrice` is per unit
 (per share, per option contract unit, per 100 of bond face value), so cost basis = |qty| x price x multiplier.
@@ -359,7 +359,10 @@ def parse_account(document: account_document.Account | Any) -> AccountRecord:
     warnings: list[str] = []
     day_pnl: Decimal | None = ZERO
     for index, raw in enumerate(securities.positions):
-        parsed = parse_position(raw)
+        try:
+            parsed = parse_position(raw)
+        except ArithmeticError:  # a number past exact arithmetic (a price of 1e30): nothing sensible
+            parsed = "position has numbers out of range"
         if isinstance(parsed, str):
             warnings.append(f"position {index} skipped: {parsed}")
             logger.warning("schwab position %s skipped: %s", index, parsed)
@@ -369,7 +372,10 @@ def parse_account(document: account_document.Account | Any) -> AccountRecord:
         if position_day_pnl is None:
             day_pnl = None
         elif day_pnl is not None:
-            day_pnl += position_day_pnl
+            try:
+                day_pnl += position_day_pnl
+            except ArithmeticError:  # the total is past exact arithmetic: unknown, like a missing one
+                day_pnl = None
     current = securities.currentBalances
     return AccountRecord(
         account_type=_text(securities.type) or "UNKNOWN",

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +67,8 @@ def _outcome(produce: Any, data: bytes) -> dict[str, bytes] | str:
         return produce(data)  # type: ignore[no-any-return]
     except (account_document.MalformedAccount, previous_pipeline.MalformedAccount):
         return "refused"
-    except InvalidOperation:
-        return "InvalidOperation"
+    except ArithmeticError:  # the previous implementation's crash on numbers past exact arithmetic
+        return "ArithmeticError"
 
 
 def _previous(data: bytes) -> dict[str, bytes]:
@@ -173,7 +173,11 @@ def documents(draw: Any) -> bytes:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents())
 def test_odd_documents_publish_what_the_previous_implementation_published(data):
-    assert _outcome(published, data) == _outcome(_previous, data)
+    previous = _outcome(_previous, data)
+    if previous == "ArithmeticError":  # it crashed the refresh; today the position is skipped
+        assert isinstance(_outcome(published, data), dict)
+    else:
+        assert _outcome(published, data) == previous
 
 
 def test_a_document_that_is_not_json_is_refused_by_both():

@@ -153,6 +153,31 @@ def test_missing_balance_fields_are_null():
     assert balances.buying_power is None and "buying_power" in balances.unavailable
 
 
+ONE = Decimal(1)
+
+
+def test_numbers_past_exact_arithmetic_skip_their_position_not_the_account():
+    """Before, a price of 1e30 raised InvalidOperation out of the refresh (a 500, and the end of a fleet
+    refresh round); now that position is skipped and named, the others published."""
+    document = {
+        "securitiesAccount": {
+            "type": "CASH",
+            "accountNumber": "12345678",
+            "positions": [
+                {"instrument": {"symbol": "HUGE"}, "longQuantity": ONE, "marketValue": Decimal("1e30")},
+                {"instrument": {"symbol": "KO"}, "longQuantity": ONE, "marketValue": Decimal("120.50"),
+                 "currentDayProfitLoss": Decimal("9e999999")},
+                {"instrument": {"symbol": "PEP"}, "longQuantity": ONE, "marketValue": Decimal("170.00"),
+                 "currentDayProfitLoss": Decimal("9e999999")},
+            ],
+        }
+    }  # fmt: skip
+    account = parse_account(document)
+    assert [p.symbol for p in account.positions] == ["KO", "PEP"]
+    assert account.skipped_positions == 1 and "numbers out of range" in account.warnings[0]
+    assert account.day_pnl is None  # their sum is past exact arithmetic too: unknown
+
+
 @pytest.mark.parametrize("name", ["account_positions_not_list", "account_no_securities_account"])
 def test_broken_documents_are_refused(name):
     with pytest.raises(MalformedAccount):
