@@ -42,8 +42,9 @@ def _copied_fields() -> tuple[str, ...]:
 
 @memoize
 def _secret_id() -> str:
-    """Names the SECRET_KEY the copies' session hashes were made under (a new key: new copies)."""
-    return hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest()[:8]
+    """Names the keys the copies' session hashes were made under (new keys: new copies)."""
+    keys = "\n".join(str(key) for key in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS])
+    return hashlib.sha256(keys.encode()).hexdigest()[:8]
 
 
 def _copy_key(user_id: Any) -> str:
@@ -103,20 +104,23 @@ def _new_token() -> str:
     return secrets.token_hex(8)
 
 
-def _copy(token: str, user: User) -> tuple[str, tuple[Any, ...], str]:
-    """What is cached: the token, every field but the password, and the session hash."""
-    return token, tuple(getattr(user, name) for name in _copied_fields()), user.get_session_auth_hash()
+def _copy(token: str, user: User) -> tuple[str, tuple[Any, ...], str, tuple[str, ...]]:
+    """What is cached: the token, every field but the password, and the session hashes Django checks
+    (under SECRET_KEY, and under each of SECRET_KEY_FALLBACKS)."""
+    values = tuple(getattr(user, name) for name in _copied_fields())
+    return token, values, user.get_session_auth_hash(), tuple(user.get_session_auth_fallback_hash())
 
 
 def _from_copy(copy: Any, token: str | None) -> User | None:
     """The user of a copy tagged with the current token (password deferred); None for anything else."""
-    if token is None or not isinstance(copy, tuple) or len(copy) != 3 or copy[0] != token:
+    if token is None or not isinstance(copy, tuple) or len(copy) != 4 or copy[0] != token:
         return None
-    _, values, session_hash = copy
+    _, values, session_hash, fallback_hashes = copy
     user = User.from_db(DEFAULT_DB_ALIAS, list(_copied_fields()), values)
-    # Django checks the session with this; a failed check (rotated SECRET_KEY) goes through
-    # _get_session_auth_hash, which loads the password.
+    # What Django checks a session against, so it never needs the (deferred) password: a read of it from
+    # the event loop (the order stream) would be a database query there, which Django refuses.
     user.get_session_auth_hash = lambda: session_hash  # type: ignore[method-assign]
+    user.get_session_auth_fallback_hash = lambda: iter(fallback_hashes)  # type: ignore[method-assign]
     return user
 
 

@@ -106,6 +106,24 @@ def test_the_async_path_reads_the_same_copies(backend, alice, django_capture_on_
     assert async_to_sync(backend.aget_user)(alice.pk) is None
 
 
+def test_a_session_made_under_a_retired_secret_key_is_checked_without_the_password(backend, alice, settings):
+    """Django checks a session hash that does not verify against SECRET_KEY_FALLBACKS too; the copy answers
+    that without reading the deferred password (which the async path could not)."""
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    settings.SECRET_KEY_FALLBACKS = ["the-retired-key"]
+    auth._secret_id.cache_clear()
+    try:
+        backend.get_user(alice.pk)
+        cached = backend.get_user(alice.pk)
+        assert "password" in cached.get_deferred_fields()
+        expected = list(AbstractBaseUser.get_session_auth_fallback_hash(User.objects.get(pk=alice.pk)))
+        assert list(cached.get_session_auth_fallback_hash()) == expected and len(expected) == 1
+        assert "password" in cached.get_deferred_fields()  # still not read
+    finally:
+        auth._secret_id.cache_clear()  # the settings fixture restores the keys: forget these
+
+
 def test_the_cache_down_means_the_database_answers(backend, alice, monkeypatch):
     import redis
 
