@@ -109,7 +109,10 @@ def test_an_order_placed_and_filled_becomes_two_events_and_live_orders(worker, s
         ("WORKING", "FILLED", "10", "stream"),
     ]
     placed, partly, filled = (event["schwab_event"] for _, event in order_events.events(account))
-    assert placed in activity.PLACED and partly == "ExecutionCreated" and filled in activity.FILLED
+    # An event names the message after which the worker's read saw the change. The partial fill may be
+    # seen after the last of the placing messages, when the fill lands before the worker has read them all.
+    assert placed in activity.PLACED and filled in activity.FILLED
+    assert partly in (*activity.PLACED, *activity.PARTLY_FILLED)
     stored = reader.latest_orders(account)
     assert stored is not None and stored["orders"][0]["status"] == "FILLED"
     assert leases.holder_of(contract.stream_lease_key(connected.schwab_token.pk)) == "test-worker"
