@@ -6,6 +6,7 @@ Benchmarks print figures; they are not tests. They need a real Redis (REDIS_URL,
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 import statistics
@@ -69,6 +70,9 @@ def _serve_sandbox(config: Any, sending: Any) -> None:
 
     sandbox = SandboxServer(config).start()
     sending.send((sandbox.url, _sized_accounts(sandbox)))
+    # The sandbox's own objects (its book, Django) out of reach of its garbage collector: otherwise a full
+    # collection lands on every few 500-position renders, and the GET's time swings between two values.
+    gc.freeze()
     sandbox.state.stopping.wait()
 
 
