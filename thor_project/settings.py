@@ -215,11 +215,10 @@ CACHES = {
 
 # With Redis shared by every process, a logged-in request reads its session and its user from Redis instead
 # of two database queries (thor_project/auth.py keeps the cached user exact across processes). Sessions are
-# still written to the database too (cached_db), so a Redis flush logs nobody out. The in-process stand-in
+# still written to the database too (cached_db, made exact when Redis is down: thor_project/sessions.py),
+# so a Redis flush logs nobody out. The in-process stand-in
 # is one process's memory, which other processes cannot see: then both come from the database.
-SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db" if REDIS_URL else "django.contrib.sessions.backends.db"
-)
+SESSION_ENGINE = "thor_project.sessions" if REDIS_URL else "django.contrib.sessions.backends.db"
 AUTHENTICATION_BACKENDS = [
     *(["thor_project.auth.CachedModelBackend"] if REDIS_URL else []),
     "django.contrib.auth.backends.ModelBackend",  # and sessions that logged in through it before
