@@ -15,7 +15,6 @@ other wrote.
 from __future__ import annotations
 
 import asyncio
-import re
 import weakref
 from collections.abc import Iterable
 from typing import Any
@@ -39,14 +38,13 @@ class RedisCacheClient(django_redis.RedisCacheClient):
 
 
 class RedisCache(django_redis.RedisCache):
+    # Django's own attributes (LOCATION split into servers, and OPTIONS), which its type stubs leave out.
+    _servers: list[str]
+    _options: dict[str, Any]
+
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
-        # Where the sync client writes too (Django's own split of LOCATION).
-        self._first_server = re.split("[;,]", server)[0] if isinstance(server, str) else server[0]
-        self._socket_options = {
-            name: value for name, value in params.get("OPTIONS", {}).items() if name.startswith("socket_")
-        }
         self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis]
         self._async_clients = weakref.WeakKeyDictionary()
 
@@ -54,7 +52,9 @@ class RedisCache(django_redis.RedisCache):
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(loop)
         if client is None:
-            client = redis.asyncio.Redis.from_url(self._first_server, **self._socket_options)
+            # The server the sync client writes to, with the same socket timeouts.
+            options = {name: value for name, value in self._options.items() if name.startswith("socket_")}
+            client = redis.asyncio.Redis.from_url(self._servers[0], **options)
             self._async_clients[loop] = client
         return client
 
