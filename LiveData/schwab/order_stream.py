@@ -251,7 +251,9 @@ async def _follow(user_id: int | str, accounts: frozenset[str], cursor: Cursor) 
             if wait <= 0:
                 break
             try:
-                item = await asyncio.wait_for(listener.queue.get(), wait)
+                # Not wait_for: on Python 3.11 it can swallow the cancel of a disconnect.
+                async with asyncio.timeout(wait):
+                    item = await listener.queue.get()
             except TimeoutError:
                 if await user_accounts(user_id) != accounts:
                     break  # accounts gained or lost: reconnect to follow what the user may see now

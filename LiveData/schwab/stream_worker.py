@@ -80,6 +80,14 @@ def backoff_delay(attempt: int, *, maximum: float) -> float:
     return random.uniform(0, min(maximum, BACKOFF_BASE_SECONDS * 2 ** min(attempt, 16)))  # noqa: S311
 
 
+async def receive(socket_: Any, seconds: float) -> Any:
+    """The socket's next frame; TimeoutError after `seconds`. Not asyncio.wait_for: on Python 3.11 it
+    returns a frame that arrives with a cancel and drops the cancel, so a stream told to stop went on
+    following (and logged in again), holding the login's one streamer session."""
+    async with asyncio.timeout(seconds):
+        return await socket_.recv()
+
+
 def active_connections() -> dict[int, int]:
     """The connections that can stream now (active, with a living refresh token): id -> generation."""
     alive_since = clock.now() - REFRESH_TOKEN_LIFETIME
@@ -124,7 +132,8 @@ class WorkerStats:
     events: int = 0
     last_event_at: datetime | None = None
     lag_ms: int | None = None  # Schwab's message timestamp to the event recorded, for the last event
-    sockets: int = 0  # sessions logged in and subscribed now
+    sockets: int = 0  # sessions logged in, subscribed and caught up: following live now
+    messages: int = 0  # account activity messages received
 
 
 class StreamWorker:
@@ -148,6 +157,10 @@ class StreamWorker:
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, run)
 
+    def reading(self) -> bool:
+        """Whether an order read (set off by a message) is in flight on any of the streams."""
+        return any(stream.reading() for stream in self.streams.values())
+
     @property
     def lease_ms(self) -> int:
         return int(self.conf.stream_lease_seconds * 1000)
@@ -162,7 +175,8 @@ class StreamWorker:
                 except (redis.RedisError, DatabaseError) as failure:
                     logger.warning("stream worker round failed: %s", type(failure).__name__)
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.conf.stream_poll_seconds)
+                    async with asyncio.timeout(self.conf.stream_poll_seconds):
+                        await stop.wait()
         finally:
             for connection_id in list(self.streams):
                 await self._drop(connection_id)
@@ -258,6 +272,9 @@ class ConnectionStream:
         self._latest: dict[tuple[str, str], Activity] = {}  # the newest message per read, for its event
         self.task = asyncio.create_task(self.run(), name=f"stream-{connection_id}")
 
+    def reading(self) -> bool:
+        return bool(self._fetches)
+
     async def run(self) -> None:
         attempt = 0
         while True:
@@ -308,13 +325,15 @@ class ConnectionStream:
             await self._expect(socket_, "LOGIN")
             self._force_refresh = False
             await self._expect(socket_, "SUBS")
-            self.worker.stats.sockets += 1
             try:
                 # Subscribed first, then caught up: whatever changes meanwhile arrives on the socket too.
                 await self.worker.blocking(self._catch_up, login, None)
-                await self._follow(socket_, login)
+                self.worker.stats.sockets += 1  # streaming: following live from here on
+                try:
+                    await self._follow(socket_, login)
+                finally:
+                    self.worker.stats.sockets -= 1
             finally:
-                self.worker.stats.sockets -= 1
                 for task in self._fetches.values():
                     task.cancel()
                 with suppress(ConnectionClosed, WebSocketException, OSError):
@@ -324,7 +343,7 @@ class ConnectionStream:
         """Wait for the reply to LOGIN or SUBS; raise unless it succeeded."""
         deadline = time.monotonic() + self.conf.stream_silence_seconds
         while True:
-            frame = await asyncio.wait_for(socket_.recv(), max(0.1, deadline - time.monotonic()))
+            frame = await receive(socket_, max(0.1, deadline - time.monotonic()))
             for message in parse(frame):
                 if isinstance(message, Reply | Notice) and message.code == CLOSE_CONNECTION:
                     raise StreamerBusy
@@ -339,7 +358,7 @@ class ConnectionStream:
         """Act on frames until the socket ends or falls silent past the allowance."""
         broken = asyncio.Event()
         while not broken.is_set():
-            frame = await asyncio.wait_for(socket_.recv(), self.conf.stream_silence_seconds)
+            frame = await receive(socket_, self.conf.stream_silence_seconds)
             for message in parse(frame):
                 if isinstance(message, Activity):
                     self._on_activity(login, message, broken, socket_)
@@ -352,6 +371,7 @@ class ConnectionStream:
                     continue
 
     def _on_activity(self, login: _Login, activity: Activity, broken: asyncio.Event, socket_: Any) -> None:
+        self.worker.stats.messages += 1
         account_id = login.accounts_by_number.get(activity.account_number)
         if account_id is None or activity.order_id is None:
             key = (account_id or "*", "*")  # an account or a message we cannot place: catch up

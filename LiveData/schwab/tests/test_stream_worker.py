@@ -5,11 +5,13 @@ catch-up after the reconnect records what the socket missed)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -42,6 +44,8 @@ class RunningWorker:
     def __exit__(self, *exc: object) -> None:
         self.loop.call_soon_threadsafe(self.stop.set)
         self.thread.join(timeout=30)
+        # A worker still running would hold the login's one streamer session into the next test.
+        assert not self.thread.is_alive(), "the stream worker did not stop"
 
     def streaming(self) -> bool:
         return self.worker.stats.sockets == 1
@@ -83,6 +87,16 @@ def place(schwab, connected, account: str) -> str:
     return str(answer.headers["Location"].rsplit("/", 1)[1])
 
 
+def place_and_stream(schwab, connected, account: str, running: RunningWorker) -> str:
+    """Place an order and wait until the worker has received and read every placement message: a stream
+    fault queued next then falls on the next order change, and no read of a placement message is left
+    to see that change first."""
+    order_id = place(schwab, connected, account)
+    eventually(lambda: running.worker.stats.messages == len(activity.PLACED) and not running.worker.reading())
+    assert len(history(account)) == 1
+    return order_id
+
+
 def execute(schwab, order_id: str, **body: Any) -> None:
     answer = requests.post(f"{schwab.url}/sandbox/orders/{order_id}/execute", json=body, timeout=5)
     assert answer.status_code == 200, answer.text
@@ -121,8 +135,7 @@ def test_an_order_placed_and_filled_becomes_two_events_and_live_orders(worker, s
 
 
 def test_a_socket_dropped_during_a_fill_loses_nothing(worker, schwab, connected, account):
-    order_id = place(schwab, connected, account)
-    eventually(lambda: len(history(account)) == 1)
+    order_id = place_and_stream(schwab, connected, account, worker)
     stream_fault(schwab, kind="drop")
     execute(schwab, order_id)  # its messages never leave the sandbox: the socket drops instead
 
@@ -140,8 +153,7 @@ def test_a_refused_login_and_a_token_dying_mid_stream_are_survived(account, schw
     with RunningWorker() as running:
         eventually(running.streaming)
         assert schwab.state.stream_stats["login_denied"] == 1
-        order_id = place(schwab, connected, account)
-        eventually(lambda: len(history(account)) == 1)
+        order_id = place_and_stream(schwab, connected, account, running)
 
         stream_fault(schwab, kind="expire_token")
         execute(schwab, order_id, quantity="3")  # the session ends on this fill, unseen
@@ -168,6 +180,47 @@ def test_redis_failing_under_an_event_loses_nothing(worker, schwab, connected, a
     eventually(lambda: len(history(account)) == 1)
     assert failures == ["WORKING"]
     assert history(account) == [(None, "WORKING", "0", "catch_up")]
+
+
+def test_a_session_counts_as_streaming_once_it_has_caught_up(account, schwab, connected, monkeypatch):
+    """`streaming` (and /schwab/health/) means following live: a change made while the catch-up reads is
+    the catch-up's or the socket's, but one made after streaming shows is always the socket's."""
+    reading, release = threading.Event(), threading.Event()
+    real_catch_up = stream_worker.ConnectionStream._catch_up
+
+    def slow_catch_up(self: stream_worker.ConnectionStream, *args: Any) -> None:
+        reading.set()
+        release.wait(timeout=30)
+        real_catch_up(self, *args)
+
+    monkeypatch.setattr(stream_worker.ConnectionStream, "_catch_up", slow_catch_up)
+    with RunningWorker() as running:
+        try:
+            eventually(reading.is_set)
+            assert not running.streaming()  # subscribed, still catching up
+        finally:
+            release.set()
+        eventually(running.streaming)
+        place(schwab, connected, account)
+        eventually(lambda: len(history(account)) == 1)
+    assert history(account) == [(None, "WORKING", "0", "stream")]
+
+
+def test_a_cancel_that_arrives_with_a_frame_still_stops_the_stream():
+    """asyncio.wait_for on Python 3.11 returns such a frame and drops the cancel: a worker told to stop
+    went on following, logged in again, and held the login's one streamer session."""
+
+    async def scenario() -> bool:
+        frame: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        receiving = asyncio.create_task(stream_worker.receive(SimpleNamespace(recv=lambda: frame), 5.0))
+        await asyncio.sleep(0)  # waiting for the frame now
+        frame.set_result('{"notify": []}')
+        receiving.cancel()  # in the same turn of the loop as the frame
+        with contextlib.suppress(asyncio.CancelledError):
+            await receiving
+        return receiving.cancelled()
+
+    assert asyncio.run(scenario())
 
 
 def test_the_same_state_seen_twice_is_one_event(fake_redis):
@@ -224,8 +277,7 @@ def test_a_stalled_socket_is_given_up_after_the_silence_allowance(
     streaming_settings.SCHWAB_STREAM_SILENCE_SECONDS = 1.0  # heartbeats come every 0.2 s until the stall
     with RunningWorker() as running:
         eventually(running.streaming)
-        order_id = place(schwab, connected, account)
-        eventually(lambda: len(history(account)) == 1)
+        order_id = place_and_stream(schwab, connected, account, running)
         stream_fault(schwab, kind="stall", seconds=60)  # silent from the next message on, socket open
         execute(schwab, order_id)
 
