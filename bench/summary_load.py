@@ -1,8 +1,10 @@
 """The summary endpoint served from Redis under load (gunicorn, two workers) vs. bare Django JSON views
 on the same server (anonymous, and behind the same session login check); req/s, p50 and p99, from wrk.
 
-    REDIS_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/summary_load.py [--seconds 10]
+    REDIS_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/summary_load.py [--rounds 5] [--seconds 4]
 
+The three endpoints take turns, `--rounds` times, `--seconds` each: the machine's speed drifts by a
+third over minutes, so each ratio is taken within a round and the median of the rounds is printed.
 Needs `wrk` (Debian: apt-get install wrk) and a real Redis.
 """
 
@@ -13,6 +15,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -57,7 +60,8 @@ def run_wrk(url: str, cookie: str, seconds: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=4)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -97,22 +101,28 @@ def main() -> None:
         for url in urls.values():
             run_wrk(url, cookie, 2)  # warm every worker
         calls_before = sandbox.state.calls["accounts.get"]
-        results = {name: run_wrk(url, cookie, args.seconds) for name, url in urls.items()}
+        rounds = [
+            {name: run_wrk(url, cookie, args.seconds) for name, url in urls.items()}
+            for _ in range(args.rounds)
+        ]
         upstream = sandbox.state.calls["accounts.get"] - calls_before
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
         sandbox.stop()
-    print(f"gunicorn --workers 2, wrk -t2 -c16 -d{args.seconds}s, same server (ms)")
-    print(f"{'endpoint':<28} {'req/s':>9} {'p50':>8} {'p99':>8} {'non-2xx':>8}")
-    for name, figures in results.items():
-        print(
-            f"{name:<28} {figures['rps']:>9.0f} {figures['p50']:>8.2f} {figures['p99']:>8.2f} "
-            f"{figures['errors']:>8.0f}"
-        )
-    summary = results["/schwab/account/summary/"]["rps"]
-    print(f"summary / bare view, logged in: {summary / results['bare view, logged in']['rps']:.0%}")
-    print(f"summary / bare view, anonymous: {summary / results['bare Django JSON view']['rps']:.0%}")
+    print(f"gunicorn --workers 2, wrk -t2 -c16, {args.rounds} rounds of {args.seconds} s each (ms)")
+    print(f"{'endpoint (median of rounds)':<28} {'req/s':>9} {'p50':>8} {'p99':>8} {'non-2xx':>8}")
+    for name in urls:
+        runs = [figures[name] for figures in rounds]
+        median = {key: statistics.median(run[key] for run in runs) for key in ("rps", "p50", "p99")}
+        errors = sum(run["errors"] for run in runs)
+        print(f"{name:<28} {median['rps']:>9.0f} {median['p50']:>8.2f} {median['p99']:>8.2f} {errors:>8.0f}")
+    for yardstick in ("bare view, logged in", "bare Django JSON view"):
+        ratios = [
+            figures["/schwab/account/summary/"]["rps"] / figures[yardstick]["rps"] for figures in rounds
+        ]
+        each = " ".join(f"{ratio:.0%}" for ratio in ratios)
+        print(f"summary / {yardstick}: {statistics.median(ratios):.0%} (rounds: {each})")
     print(f"upstream Schwab calls during the summary load: {upstream}")
 
 

@@ -13,10 +13,9 @@ from datetime import timedelta
 
 import redis
 from django.contrib.auth.models import User
-from django.db import connection as db_connection
 from django.db import transaction
 
-from LiveData.schwab import oauth
+from LiveData.schwab import logins, oauth
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import (
     RefreshTokenRejected,
@@ -62,20 +61,10 @@ def connection_get(*, user: User) -> BrokerConnection:
 
 
 def connection_check(*, user: User) -> Login:
-    """The user's current login, or raise unless the connection is usable; one cheap query (the summary's
-    hot path serves from Redis and needs only the status and the login: no model, no tokens)."""
-    table = db_connection.ops.quote_name(BrokerConnection._meta.db_table)
-    with db_connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, generation, status FROM {table} WHERE user_id = %s",  # noqa: S608 - fixed table
-            [user.pk],
-        )
-        row = cursor.fetchone()
-    if row is None or row[2] == BrokerConnection.Status.DISCONNECTED:
-        raise SchwabNotConnected
-    if row[2] == BrokerConnection.Status.REAUTH_REQUIRED:
-        raise SchwabReauthRequired
-    return Login(connection_id=row[0], generation=row[1])
+    """The user's current login, or raise unless the connection is usable: from the login's copy in
+    Redis, else one cheap query (no model, no tokens)."""
+    login, _ = logins.current(user_id=user.pk)
+    return login
 
 
 def connection_connect(*, user: User, tokens: oauth.TokenSet) -> BrokerConnection:

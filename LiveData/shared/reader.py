@@ -39,7 +39,11 @@ def latest(
     kind: contract.Kind, account_id: str, *, client: redis.Redis | None = None
 ) -> dict[str, Any] | None:
     """The latest snapshot of `kind` for the account, or None when none has been published."""
-    text = (client or get_redis()).get(contract.snapshot_key(kind, account_id))
+    return parse(kind, (client or get_redis()).get(contract.snapshot_key(kind, account_id)))
+
+
+def parse(kind: contract.Kind, text: str | bytes | None) -> dict[str, Any] | None:
+    """A snapshot of `kind` from the text stored under its key (read by the caller), or None for none."""
     if text is None:
         return None
     try:

@@ -112,3 +112,31 @@ def test_one_key_sends_one_order_across_server_processes(servers_environment, sc
     assert {answer.status_code for answer in answers} == {201}
     assert schwab.state.calls["orders.place"] == 1 and len(schwab.state.orders) == 1
     assert {answer.json()["order_id"] for answer in answers} == {str(next(iter(schwab.state.orders)))}
+
+
+def test_a_disconnect_through_one_process_is_seen_by_every_other_at_once(
+    servers_environment, schwab, tmp_path
+):
+    """Both servers answer the summary from their copy of the login; a disconnect through one of them ends
+    it in the other at once (the copy's token is replaced at the commit)."""
+    environment = {**servers_environment, "SCHWAB_SUMMARY_MAX_AGE_SECONDS": "600"}
+    alice = User.objects.create_user("alice")
+    as_alice = logged_in_session(alice)
+    as_alice.cookies.set("csrftoken", "c" * 32)
+    with (
+        thor_server(environment, log=tmp_path / "a.log") as server_a,
+        thor_server(environment, log=tmp_path / "b.log") as server_b,
+    ):
+        _connect(server_a, as_alice, schwab, "trader1")
+        account_id = schwab.state.users["trader1"].accounts[0].hash_value
+        summary = f"/schwab/account/summary/?account_hash={account_id}"
+        for server in (server_a, server_b, server_a, server_b):  # the second round from the copies
+            assert as_alice.get(f"{server.url}{summary}", timeout=30).status_code == 200
+        disconnect = as_alice.post(
+            f"{server_a.url}/schwab/oauth/disconnect/", headers={"X-CSRFToken": "c" * 32}, timeout=30
+        )
+        assert disconnect.status_code == 200, disconnect.text
+        answers = [as_alice.get(f"{server.url}{summary}", timeout=30) for server in (server_b, server_a)]
+    assert [(answer.status_code, answer.json()["error"]) for answer in answers] == [
+        (404, "schwab_not_connected")
+    ] * 2
