@@ -43,7 +43,7 @@ class TraderSession:
         return self._connection
 
     def use(self, connection: BrokerConnection) -> None:
-        """Continue with `connection` (just connected, so a new login)."""
+        """Continue with `connection`, just read or just connected: its tokens and its login."""
         self._connection = connection
         self._login = connection.login
 
