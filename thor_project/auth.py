@@ -15,6 +15,12 @@ save() writes only the fields that were loaded.
 
 Changes that bypass the model's signals (QuerySet.update, raw SQL) are seen when the copy expires
 (COPY_SECONDS): change users through save(), as the admin and Django's password views do.
+
+One round trip for the whole login: a session key belongs to one user for its life (logging in gives the
+session a new key), so once a process has loaded a session it knows whose it is, and the session store
+(thor_project/sessions.py) reads the session, the user's copy and the token in one MGET. `LoginMiddleware`
+hands this request's session to get_user while Django's login check runs, and get_user takes the copy and
+token from it when they were read for this user (once: a second check in the request reads them anew).
 """
 
 from __future__ import annotations
@@ -22,15 +28,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import secrets
+from contextvars import ContextVar
 from functools import cache as memoize
 from typing import Any
 
 import redis
 from django.conf import settings
+from django.contrib import auth
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, transaction
+from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 COPY_SECONDS = 300
 
@@ -55,6 +66,15 @@ def _token_key(user_id: Any) -> str:
     return f"auth:user:{user_id}:generation"
 
 
+def copy_keys(user_id: Any) -> tuple[str, str]:
+    """The cache keys of the user's copy and of its token, read together."""
+    return _copy_key(user_id), _token_key(user_id)
+
+
+# The session of the request whose login is being checked, only while Django's get_user runs for it.
+_checking: ContextVar[Any] = ContextVar("thor_auth_checking", default=None)
+
+
 class CachedModelBackend(ModelBackend):
     """ModelBackend whose get_user (once per request) reads a generation-checked copy from the cache;
     aget_user (the ASGI order stream) does the same on the event loop."""
@@ -62,7 +82,9 @@ class CachedModelBackend(ModelBackend):
     def get_user(self, user_id: Any) -> User | None:
         copy_key, token_key = _copy_key(user_id), _token_key(user_id)
         try:
-            found = cache.get_many([copy_key, token_key])
+            found = _read_with_the_session(user_id)
+            if found is None:
+                found = cache.get_many([copy_key, token_key])
             token = found.get(token_key)
             cached = _from_copy(found.get(copy_key), token)
             if cached is not None:
@@ -135,3 +157,28 @@ def connect_signals() -> None:
 
     post_save.connect(user_changed, sender=User, dispatch_uid="thor_auth_user_saved")
     post_delete.connect(user_changed, sender=User, dispatch_uid="thor_auth_user_deleted")
+
+
+def _read_with_the_session(user_id: Any) -> dict[str, Any] | None:
+    """The copy and token this request's session store read with the session, if it did for this user."""
+    session = _checking.get()
+    take = getattr(session, "take_prefetched_user", None)
+    return None if take is None else take(user_id)
+
+
+def _get_user(request: HttpRequest) -> Any:
+    if not hasattr(request, "_cached_user"):
+        checking = _checking.set(request.session)
+        try:
+            request._cached_user = auth.get_user(request)  # type: ignore[attr-defined]
+        finally:
+            _checking.reset(checking)
+    return request._cached_user  # type: ignore[attr-defined]
+
+
+class LoginMiddleware(AuthenticationMiddleware):
+    """Django's AuthenticationMiddleware, whose login check may use what the session's read brought."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _get_user(request))  # type: ignore[assignment]

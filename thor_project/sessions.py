@@ -14,12 +14,24 @@ in the cache, to be served later. Here:
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends import cached_db
 from django.contrib.sessions.backends.db import SessionStore as DatabaseStore
+from django.core.cache import DEFAULT_CACHE_ALIAS
+
+from thor_project import auth
+
+# Whose each session is, learned when this process loads it: logging in gives a session a new key, so a
+# key never changes user (and a wrong entry costs only the prefetch: the session's own data decides).
+_USERS_SIZE = 100_000
+_users: dict[str, str] = {}
+_users_lock = threading.Lock()
 
 
 class SessionStore(cached_db.SessionStore):
@@ -29,12 +41,22 @@ class SessionStore(cached_db.SessionStore):
     _get_session_from_db: Callable[[], Any]
     _aget_session_from_db: Callable[[], Awaitable[Any]]
 
+    _prefetched_user: tuple[str, dict[str, Any]] | None = None
+
     def load(self) -> dict[str, Any]:
+        user_id = _users.get(self.session_key) if self.session_key else None
+        found: dict[str, Any] = {}
         try:
-            data: dict[str, Any] | None = self._cache.get(self.cache_key)
+            if user_id is not None and settings.SESSION_CACHE_ALIAS == DEFAULT_CACHE_ALIAS:
+                # The session, and the user's copy and token (thor_project.auth), in one round trip.
+                found = self._cache.get_many([self.cache_key, *auth.copy_keys(user_id)])
+                data: dict[str, Any] | None = found.pop(self.cache_key, None)
+            else:
+                data = self._cache.get(self.cache_key)
         except Exception:  # as Django: an unreadable cache (or key) means the database answers
             data = None
         if data is not None:
+            self._learn_user(data, user_id, found)
             return data
         stored = self._get_session_from_db()
         if stored is None:
@@ -43,6 +65,26 @@ class SessionStore(cached_db.SessionStore):
         with contextlib.suppress(redis.RedisError):  # the database answered; the cache can wait
             self._cache.set(self.cache_key, data, self.get_expiry_age(expiry=stored.expire_date))
         return data
+
+    def _learn_user(self, data: dict[str, Any], user_id: str | None, found: dict[str, Any]) -> None:
+        owner = data.get(SESSION_KEY)
+        if owner is None or self.session_key is None:
+            return
+        owner = str(owner)
+        if owner == user_id:
+            self._prefetched_user = (owner, found)
+        else:
+            with _users_lock:
+                if len(_users) >= _USERS_SIZE:
+                    _users.clear()
+                _users[self.session_key] = owner
+
+    def take_prefetched_user(self, user_id: Any) -> dict[str, Any] | None:
+        """The user's copy and token as read with the session (once), if they were read for `user_id`."""
+        prefetched, self._prefetched_user = self._prefetched_user, None
+        if prefetched is None or prefetched[0] != str(user_id):
+            return None
+        return prefetched[1]
 
     async def aload(self) -> dict[str, Any]:
         try:

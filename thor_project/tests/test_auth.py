@@ -134,6 +134,61 @@ def test_the_cache_down_means_the_database_answers(backend, alice, monkeypatch):
     assert backend.get_user(alice.pk).pk == alice.pk
 
 
+@pytest.fixture
+def cached_logins(settings):
+    """The production login: sessions from thor_project.sessions, users from the cached backend."""
+    settings.SESSION_ENGINE = "thor_project.sessions"
+    settings.AUTHENTICATION_BACKENDS = ["thor_project.auth.CachedModelBackend"]
+    cache.clear()
+
+
+def test_a_known_session_reads_itself_its_user_and_the_token_in_one_round_trip(
+    cached_logins, alice, client, monkeypatch, django_capture_on_commit_callbacks
+):
+    from thor_project.sessions import SessionStore
+
+    client.force_login(alice)
+    assert client.get("/schwab/oauth/status/").status_code == 200  # this process learns whose session it is
+    reads: list[tuple[str, list[str]]] = []  # the cache's reads a request makes (its round trips with Redis)
+    real_get, real_get_many = cache.get, cache.get_many
+
+    inside_get_many = []  # the in-memory cache's get_many is a loop of gets: one read all the same
+
+    def get(key, *args, **kwargs):
+        if not inside_get_many:
+            reads.append(("get", [key]))
+        return real_get(key, *args, **kwargs)
+
+    def get_many(keys, *args, **kwargs):
+        reads.append(("get_many", list(keys)))
+        inside_get_many.append(True)
+        try:
+            return real_get_many(keys, *args, **kwargs)
+        finally:
+            inside_get_many.pop()
+
+    monkeypatch.setattr(cache, "get", get)
+    monkeypatch.setattr(cache, "get_many", get_many)
+    assert client.get("/schwab/oauth/status/").status_code == 200
+    session_key = SessionStore(client.session.session_key).cache_key
+    assert reads == [("get_many", [session_key, *auth.copy_keys(alice.pk)])]
+
+    alice.set_password("second-password-2")  # committed elsewhere: the same single read sees it
+    _saved(django_capture_on_commit_callbacks, alice)
+    assert client.get("/schwab/oauth/status/").status_code == 401
+
+
+def test_what_a_session_read_for_its_user_serves_only_that_user_and_once():
+    from thor_project.sessions import SessionStore
+
+    store = SessionStore()
+    store._prefetched_user = ("1", {"copy": "of user 1"})
+    assert store.take_prefetched_user(2) is None
+    store._prefetched_user = ("1", {"copy": "of user 1"})
+    assert store.take_prefetched_user(1) == {"copy": "of user 1"}
+    assert store.take_prefetched_user(1) is None  # a second check in the request reads anew
+
+
 @pytest.mark.django_db(transaction=True)
 def test_every_server_process_sees_a_change_made_by_another_process(servers_environment, tmp_path):
     """Two gunicorn servers serve a logged-in trader from their cached copies; a third process changes the
