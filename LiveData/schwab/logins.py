@@ -13,7 +13,9 @@ transaction (and to tests, whose transactions never commit); the one after the c
 copy another process made from the row it read before the commit. A process tags its copy with the
 token it read before reading the database, so its copy is, or is about to be, superseded when the row
 has changed since. Were Redis unreachable for the second replacement, a copy made meanwhile from the
-old row would count until it expires (COPY_SECONDS): the same bound as the cached user's.
+old row would count until it expires (COPY_SECONDS): the same bound as the cached user's. So would one
+made before a change that bypasses the model's signals (QuerySet.update, raw SQL): change connections
+through save(), as services.py does.
 """
 
 from __future__ import annotations
@@ -91,8 +93,11 @@ def _from_copy(copy: str | None, token: str | None) -> tuple[bool, State]:
         return False, None
     if text == _NONE:
         return True, None
-    connection_id, generation, status = text.split(" ")
-    return True, (int(connection_id), int(generation), status)
+    try:
+        connection_id, generation, status = text.split(" ")
+        return True, (int(connection_id), int(generation), status)
+    except ValueError:  # not a copy this module wrote: the database answers, and the copy is replaced
+        return False, None
 
 
 def _usable(state: State) -> Login:

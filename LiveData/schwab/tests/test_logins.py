@@ -95,6 +95,14 @@ def test_a_copy_of_the_row_as_it_was_before_another_commit_is_superseded_by_that
         logins.current(user_id=connection.user_id)
 
 
+def test_an_unreadable_copy_is_read_again_from_the_database(connection, fake_redis):
+    token = "t0ken"
+    fake_redis.set(contract.login_token_key(connection.user_id), token)
+    fake_redis.set(contract.login_copy_key(connection.user_id), f"{token} not a login")
+    assert logins.current(user_id=connection.user_id)[0].connection_id == connection.pk
+    assert fake_redis.get(contract.login_copy_key(connection.user_id)) != f"{token} not a login"
+
+
 def test_redis_down_means_the_database_answers_unless_other_keys_are_wanted(connection, monkeypatch):
     def down(*args, **kwargs):
         raise redis.ConnectionError("down")

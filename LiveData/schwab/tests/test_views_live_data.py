@@ -179,6 +179,18 @@ def test_redis_unavailable_is_503_and_half_publishes_nothing(
     assert reader.latest_balances(account_id, client=real_redis)["as_of"] == good["as_of"]
 
 
+def test_the_summary_with_redis_down_is_503_without_the_error_text(
+    browser, account_id, fake_redis, monkeypatch
+):
+    def down(*args, **kwargs):
+        raise __import__("redis").ConnectionError("Error 111 connecting to 10.0.0.7:6379")
+
+    monkeypatch.setattr(fake_redis, "mget", down)
+    response = browser.get(f"/schwab/account/summary/?account_hash={account_id}")
+    assert (response.status_code, response.json()["error"]) == (503, "redis_unavailable")
+    assert "111" not in response.content.decode() and "10.0.0.7" not in response.content.decode()
+
+
 def test_disconnected_user_gets_404(browser, connected, fake_redis):
     BrokerConnection.objects.filter(user=connected).update(status="disconnected")
     response = browser.get("/schwab/accounts/")
