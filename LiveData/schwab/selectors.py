@@ -65,7 +65,6 @@ def account_summary(*, session: TraderSession, account_id: str) -> dict[str, Any
         login, (text,) = logins.current(user_id=session.user.pk, also=[contract.balances_key(account_id)])
     except redis.RedisError:
         raise RedisUnavailable from None
-    session.assume(login)
     accounts.account_authorize(session=session, account_id=account_id, login=login)
     now = clock.now()
     balances = reader.parse(contract.BALANCES, text)

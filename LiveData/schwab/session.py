@@ -47,10 +47,6 @@ class TraderSession:
         self._connection = connection
         self._login = connection.login
 
-    def assume(self, login: Login) -> None:
-        """Continue with `login`, which the caller has just checked (read with other values at once)."""
-        self._login = login
-
     def current_login(self) -> Login:
         """The user's current Schwab login, or raise unless usable (one cheap query, once per session)."""
         if self._login is None:
