@@ -227,12 +227,13 @@ class StreamWorker:
         await self.blocking(self._beat)
 
     async def _drop(self, connection_id: int) -> None:
-        stream = self.streams.pop(connection_id)
+        stream = self.streams[connection_id]
         stream.task.cancel()
         with suppress(asyncio.CancelledError, Exception):
             await stream.task
         with suppress(redis.RedisError):
             await self.blocking(leases.release, contract.stream_lease_key(connection_id), self.worker_id)
+        del self.streams[connection_id]  # last: a connection is listed for as long as its lease is held
 
     def _beat(self) -> None:
         """Report this worker in the registry /schwab/health/ reads."""

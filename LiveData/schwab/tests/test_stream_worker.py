@@ -315,6 +315,30 @@ def test_a_disconnected_connection_stops_streaming_and_a_new_one_starts(worker, 
     eventually(lambda: schwab.state.stream_sessions["trader2"] == 1)
 
 
+def test_a_dropped_stream_is_listed_until_its_lease_is_let_go(worker, connected, browser, monkeypatch):
+    """Whoever reads the worker's streams (its report, a test) never sees a connection gone while its lease
+    is still held: the release is held up here until the streams have been looked at."""
+    releasing, go_on = threading.Event(), threading.Event()
+    listed_while_releasing: list[bool] = []
+    release = leases.release
+
+    def slow_release(*args: Any, **kwargs: Any) -> None:
+        releasing.set()
+        go_on.wait(timeout=30)
+        release(*args, **kwargs)
+
+    monkeypatch.setattr(leases, "release", slow_release)
+    try:
+        assert browser.post("/schwab/oauth/disconnect/").status_code == 200
+        assert releasing.wait(timeout=30)
+        listed_while_releasing.append(bool(worker.worker.streams))
+    finally:
+        go_on.set()
+    assert listed_while_releasing == [True]
+    eventually(lambda: not worker.worker.streams)
+    assert leases.holder_of(contract.stream_lease_key(connected.schwab_token.pk)) is None
+
+
 def test_no_token_reaches_the_logs_even_with_every_frame_logged(
     account, schwab, connected, caplog, monkeypatch
 ):
