@@ -106,10 +106,14 @@ def list_accounts(connection_id: int) -> tuple[SchwabTraderAPI | None, list[str]
     try:
         return api, api.account_ids(), None
     except SchwabError as error:
-        _record(connection_id, failed=not isinstance(error, SchwabReauthRequired))
-        outcome = Outcome(connection_id, "-", error.code, (time.perf_counter() - started) * 1000)
-        _log(outcome)
-        return None, [], outcome
+        code, failed = error.code, not isinstance(error, SchwabReauthRequired)
+    except Exception:  # as in refresh_one: this connection's round ends, the others' go on
+        logger.exception("account listing failed", extra={"connection": connection_id})
+        code, failed = "internal_error", True
+    _record(connection_id, failed=failed)
+    outcome = Outcome(connection_id, "-", code, (time.perf_counter() - started) * 1000)
+    _log(outcome)
+    return None, [], outcome
 
 
 def refresh_one(api: SchwabTraderAPI, connection_id: int, account_id: str) -> Outcome:
@@ -119,6 +123,9 @@ def refresh_one(api: SchwabTraderAPI, connection_id: int, account_id: str) -> Ou
         code = "ok"
     except SchwabError as error:
         code = error.code
+    except Exception:  # a bug met by one account: logged, backed off, and the round goes on
+        logger.exception("account refresh failed", extra={"connection": connection_id})
+        code = "internal_error"
     if code == "ok" and orders.has_open_orders(account_id):  # follow working orders until they close
         orders.orders_publish(session=api.session, account_id=account_id)
     outcome = Outcome(connection_id, _mask(account_id), code, (time.perf_counter() - started) * 1000)

@@ -9,7 +9,8 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from devtools.testing import connect, fault
-from LiveData.schwab import refresher
+from LiveData.schwab import refresher, snapshots
+from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.models import BrokerConnection
 from LiveData.shared import reader
 
@@ -64,6 +65,49 @@ def test_one_traders_failure_never_stops_the_others_and_backs_off(two_traders, s
 
     again = refresher.refresh_all(concurrency=2)  # alice waits out her backoff; bob goes on
     assert sorted(o.outcome for o in again) == ["ok", "ok", "skipped:backing_off"]
+
+
+@threaded[0]
+@threaded[1]
+def test_a_bug_met_by_one_account_is_logged_and_the_round_goes_on(
+    two_traders, schwab, real_redis, caplog, monkeypatch
+):
+    alice, bob = two_traders
+    alice_hash = schwab.state.users["trader1"].accounts[0].hash_value
+    build = snapshots.build
+
+    def build_failing_for_alice(**kwargs):
+        if kwargs["account_id"] == alice_hash:
+            raise ZeroDivisionError("a bug")
+        return build(**kwargs)
+
+    monkeypatch.setattr(snapshots, "build", build_failing_for_alice)
+    outcomes = refresher.refresh_all(concurrency=2)
+    assert sorted(o.outcome for o in outcomes) == ["internal_error", "ok", "ok", "ok"]
+    assert real_redis.exists(f"schwab:refresh:backoff:{BrokerConnection.objects.get(user=alice).pk}")
+    assert not real_redis.exists(f"schwab:refresh:backoff:{BrokerConnection.objects.get(user=bob).pk}")
+    assert any(r.exc_info and r.exc_info[0] is ZeroDivisionError for r in caplog.records)
+
+
+@threaded[0]
+@threaded[1]
+def test_a_bug_in_one_connections_listing_leaves_the_others_refreshed(two_traders, schwab, monkeypatch):
+    alice, _ = two_traders
+    alice_connection = BrokerConnection.objects.get(user=alice).pk
+    account_ids = SchwabTraderAPI.account_ids
+
+    def listing_failing_for_alice(api):
+        if api.session.connection.pk == alice_connection:
+            raise ZeroDivisionError("a bug")
+        return account_ids(api)
+
+    monkeypatch.setattr(SchwabTraderAPI, "account_ids", listing_failing_for_alice)
+    outcomes = refresher.refresh_all(concurrency=2)
+    assert sorted((o.account == "-", o.outcome) for o in outcomes) == [
+        (False, "ok"),
+        (False, "ok"),
+        (True, "internal_error"),
+    ]
 
 
 @threaded[0]
