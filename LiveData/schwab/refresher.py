@@ -25,7 +25,7 @@ from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import SchwabError, SchwabReauthRequired
 from LiveData.schwab.models import BrokerConnection
-from LiveData.shared import contract
+from LiveData.shared import contract, logs
 from LiveData.shared.redis_client import get_redis
 
 logger = logging.getLogger("livedata.refresh")
@@ -107,8 +107,8 @@ def list_accounts(connection_id: int) -> tuple[SchwabTraderAPI | None, list[str]
         return api, api.account_ids(), None
     except SchwabError as error:
         code, failed = error.code, not isinstance(error, SchwabReauthRequired)
-    except Exception:  # as in refresh_one: this connection's round ends, the others' go on
-        logger.exception("account listing failed", extra={"connection": connection_id})
+    except Exception as bug:  # as in refresh_one: this connection's round ends, the others' go on
+        logger.error("account listing failed: %s", logs.unexpected(bug), extra={"connection": connection_id})
         code, failed = "internal_error", True
     _record(connection_id, failed=failed)
     outcome = Outcome(connection_id, "-", code, (time.perf_counter() - started) * 1000)
@@ -123,8 +123,8 @@ def refresh_one(api: SchwabTraderAPI, connection_id: int, account_id: str) -> Ou
         code = "ok"
     except SchwabError as error:
         code = error.code
-    except Exception:  # a bug met by one account: logged, backed off, and the round goes on
-        logger.exception("account refresh failed", extra={"connection": connection_id})
+    except Exception as bug:  # a bug met by one account: logged, backed off, and the round goes on
+        logger.error("account refresh failed: %s", logs.unexpected(bug), extra={"connection": connection_id})
         code = "internal_error"
     if code == "ok" and orders.has_open_orders(account_id):  # follow working orders until they close
         orders.orders_publish(session=api.session, account_id=account_id)
