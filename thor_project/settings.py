@@ -52,7 +52,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "thor_project.auth.LoginMiddleware",  # Django's, with the login read in the session's round trip
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "LiveData.schwab.errors.SchwabErrorMiddleware",
@@ -195,12 +195,13 @@ SCHWAB_TEST_CALLBACK_URL = env.str(
 # Fernet keys, comma-separated, newest first: tokens are encrypted with the first, decrypted with any.
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[DEV_TOKEN_ENCRYPTION_KEY])
 
-# The cache is shared by every process through Redis: what one worker learns (or forgets) about a trader's
-# accounts holds in all of them. Only the in-process Redis stand-in (one process) keeps it in memory.
+# The cache is shared by every process through Redis: what one worker learns about a login's accounts holds
+# in all of them. Only the in-process Redis stand-in (one process) keeps it in memory. It never holds
+# sessions, users or anything else that decides who may do what (see README, "Who may do what").
 CACHES = {
     "default": (
         {
-            "BACKEND": "thor_project.cache.RedisCache",  # Django's, minus a client built per call
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "thor:cache",
             "OPTIONS": {
@@ -213,16 +214,10 @@ CACHES = {
     )
 }
 
-# With Redis shared by every process, a logged-in request reads its session and its user from Redis instead
-# of two database queries (thor_project/auth.py keeps the cached user exact across processes). Sessions are
-# still written to the database too (cached_db, made exact when Redis is down: thor_project/sessions.py),
-# so a Redis flush logs nobody out. The in-process stand-in
-# is one process's memory, which other processes cannot see: then both come from the database.
-SESSION_ENGINE = "thor_project.sessions" if REDIS_URL else "django.contrib.sessions.backends.db"
-AUTHENTICATION_BACKENDS = [
-    *(["thor_project.auth.CachedModelBackend"] if REDIS_URL else []),
-    "django.contrib.auth.backends.ModelBackend",  # and sessions that logged in through it before
-]
+# Sessions and users come from the database on every request, the one source of truth: a logout, a
+# password change or a deactivation (made any way, the ORM or raw SQL) holds in every process at once.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 
 LOGGING = {
     "version": 1,

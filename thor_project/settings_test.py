@@ -15,8 +15,3 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests run in one process and empty the cache between tests; the shared Redis cache that servers use is
 # exercised by the multi-process tests, which start real servers on the production settings.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-
-# One process: the session and the user come from the database, as Django ships. The cached backend of the
-# servers (thor_project/auth.py) is tested on its own and across real server processes.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]

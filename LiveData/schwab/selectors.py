@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.db import DatabaseError
 from django.db import connection as db_connection
 
-from LiveData.schwab import accounts, live_data, logins, stream_worker, summary
+from LiveData.schwab import accounts, live_data, stream_worker, summary
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import RedisUnavailable, SchwabApiError
 from LiveData.schwab.models import BrokerConnection
@@ -60,14 +60,12 @@ def latest_positions(*, session: TraderSession, account_id: str) -> dict[str, An
 def account_summary(*, session: TraderSession, account_id: str) -> dict[str, Any]:
     """The summary card, from a fresh enough snapshot in Redis; otherwise one shared refresh. When Schwab
     fails and a snapshot exists, the last good numbers, marked stale."""
+    accounts.account_authorize(session=session, account_id=account_id)
+    now = clock.now()
     try:
-        # The login and the balances in one round trip; the balances are used only once authorized.
-        login, (text,) = logins.current(user_id=session.user.pk, also=[contract.balances_key(account_id)])
+        balances = reader.latest_balances(account_id)
     except redis.RedisError:
         raise RedisUnavailable from None
-    accounts.account_authorize(session=session, account_id=account_id, login=login)
-    now = clock.now()
-    balances = reader.parse(contract.BALANCES, text)
     if balances is not None and not _due(balances, now):
         return summary.build(balances=balances, now=now)
     try:

@@ -15,7 +15,7 @@ import redis
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from LiveData.schwab import logins, oauth
+from LiveData.schwab import oauth
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import (
     RefreshTokenRejected,
@@ -61,10 +61,14 @@ def connection_get(*, user: User) -> BrokerConnection:
 
 
 def connection_check(*, user: User) -> Login:
-    """The user's current login, or raise unless the connection is usable: from the login's copy in
-    Redis, else one cheap query (no model, no tokens)."""
-    login, _ = logins.current(user_id=user.pk)
-    return login
+    """The user's current login, or raise unless the connection is usable: one cheap query of the
+    database (the truth, read on every request: nothing about who may do what is cached), no tokens."""
+    row = BrokerConnection.objects.filter(user_id=user.pk).values_list("pk", "generation", "status").first()
+    if row is None or row[2] == BrokerConnection.Status.DISCONNECTED:
+        raise SchwabNotConnected
+    if row[2] == BrokerConnection.Status.REAUTH_REQUIRED:
+        raise SchwabReauthRequired
+    return Login(connection_id=row[0], generation=row[1])
 
 
 def connection_connect(*, user: User, tokens: oauth.TokenSet) -> BrokerConnection:

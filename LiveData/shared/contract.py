@@ -20,8 +20,7 @@ document live in `LiveData/shared/schemas/` (JSON Schema, draft 2020-12).
 Internal to the producer (consumers never read them): the shared rate-limit windows
 `schwab:rate:connection:{id}` and `schwab:rate:global`, the refresher's back-off
 `schwab:refresh:backoff:{id}` / `schwab:refresh:failures:{id}`, the stream worker's leases
-`schwab:stream:lease:{connection_id}`, its worker registry `schwab:stream:workers`, the copy of a user's
-login `schwab:login:{user_id}` with its change token `schwab:login:{user_id}:token`, the last state
+`schwab:stream:lease:{connection_id}`, its worker registry `schwab:stream:workers`, the last state
 recorded per order `live_data:order_states:{account_id}` (what makes the event stream duplicate-free), and
 the cache entry of a login's account
 list `schwab:accounts:{connection_id}:{generation}` (in Django's cache, which prefixes it).
@@ -191,16 +190,6 @@ def stream_lease_key(connection_id: int) -> str:
 
 
 STREAM_WORKERS_KEY = "schwab:stream:workers"
-
-
-def login_copy_key(user_id: int) -> str:
-    """The copy of the user's connection id, generation and status, tagged (LiveData.schwab.logins)."""
-    return f"schwab:login:{user_id}"
-
-
-def login_token_key(user_id: int) -> str:
-    """The token a copy of the user's login must be tagged with to count, replaced at every change."""
-    return f"schwab:login:{user_id}:token"
 
 
 def accounts_cache_key(connection_id: int, generation: int) -> str:

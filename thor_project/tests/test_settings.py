@@ -88,7 +88,7 @@ def test_start_up_without_a_secret_names_it():
 @pytest.mark.parametrize(
     ("redis_url", "backend"),
     [
-        ("redis://127.0.0.1:6379/3", "thor_project.cache.RedisCache"),  # Django's, one client per pool
+        ("redis://127.0.0.1:6379/3", "django.core.cache.backends.redis.RedisCache"),
         ("", "django.core.cache.backends.locmem.LocMemCache"),  # the in-process stand-in: one process
     ],
 )

@@ -58,9 +58,9 @@ def thor_server(environment: dict[str, str], *, log: Path, workers: int = 1) -> 
 
 def logged_in_session(user: Any) -> requests.Session:
     """A requests session carrying a Thor login for `user` (the session row is in the shared database),
-    made through the servers' first authentication backend, the cached one, as their own logins are."""
+    made through Django's ModelBackend, as the servers' own logins are."""
     client = Client()
-    client.force_login(user, backend="thor_project.auth.CachedModelBackend")
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     session = requests.Session()
     session.cookies.set("sessionid", client.cookies["sessionid"].value)
     return session

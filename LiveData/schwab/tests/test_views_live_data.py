@@ -185,7 +185,8 @@ def test_the_summary_with_redis_down_is_503_without_the_error_text(
     def down(*args, **kwargs):
         raise __import__("redis").ConnectionError("Error 111 connecting to 10.0.0.7:6379")
 
-    monkeypatch.setattr(fake_redis, "mget", down)
+    for command in ("get", "mget", "evalsha"):
+        monkeypatch.setattr(fake_redis, command, down)
     response = browser.get(f"/schwab/account/summary/?account_hash={account_id}")
     assert (response.status_code, response.json()["error"]) == (503, "redis_unavailable")
     assert "111" not in response.content.decode() and "10.0.0.7" not in response.content.decode()
