@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -219,7 +219,8 @@ def _status_seen(row: OrderRequest, document: dict[str, Any]) -> None:
 
 
 def _schwab_time(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    """Schwab's form of an instant, in UTC (an aware time in another zone is converted, not relabelled)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def _fetch_orders(

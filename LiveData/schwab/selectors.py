@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.db import DatabaseError
 from django.db import connection as db_connection
 
-from LiveData.schwab import accounts, live_data, stream_worker, summary
+from LiveData.schwab import accounts, live_data, stream_registry, summary
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import RedisUnavailable, SchwabApiError
 from LiveData.schwab.models import BrokerConnection
@@ -116,13 +116,12 @@ def health() -> dict[str, Any]:
 
 def workers_status() -> dict[str, Any]:
     """For /schwab/health/: live stream workers, connections streamed, last heartbeat age, lag."""
-    lease = schwab_settings().stream_lease_seconds
-    live = [(age, report) for age, report in stream_worker.worker_reports() if age <= lease]
+    live = stream_registry.live_reports()
     lags = [report["lag_ms"] for _, report in live if report.get("lag_ms") is not None]
     return {
         "workers": len(live),
-        "connections": sum(report["connections"] for _, report in live),
-        "streaming": sum(report["streaming"] for _, report in live),
+        "connections": sum(report.get("connections", 0) for _, report in live),
+        "streaming": sum(report.get("streaming", 0) for _, report in live),
         "last_heartbeat_age_seconds": round(min(age for age, _ in live), 3) if live else None,
         "lag_ms": max(lags) if lags else None,
     }

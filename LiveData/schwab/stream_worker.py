@@ -20,7 +20,6 @@ Blocking work (the database, REST, Redis) runs on a thread pool; the event loop 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import os
@@ -41,7 +40,7 @@ import websockets
 from django.db import DatabaseError, close_old_connections, connections
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from LiveData.schwab import accounts, orders, services
+from LiveData.schwab import accounts, orders, services, stream_registry
 from LiveData.schwab.conf import SchwabSettings, schwab_settings
 from LiveData.schwab.exceptions import (
     SchwabError,
@@ -66,7 +65,6 @@ from LiveData.schwab.stream_protocol import (
     parse,
 )
 from LiveData.shared import clock, contract, leases, order_events, publisher
-from LiveData.shared.redis_client import get_redis
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -102,29 +100,9 @@ def _close_connections(barrier: threading.Barrier) -> None:
     connections.close_all()
 
 
-def worker_reports() -> list[tuple[float, dict[str, Any]]]:
-    """Every stream worker's last report with its age in seconds (the registry /schwab/health/ reads).
-    Reports of workers silent for a hundred leases (killed, never stopped) are removed on the way."""
-    lease = schwab_settings().stream_lease_seconds
-    now = clock.now()
-    reports: Any = get_redis().hgetall(contract.STREAM_WORKERS_KEY)
-    found, gone = [], []
-    for worker_id, text in reports.items():
-        report = json.loads(text)
-        silent = (now - contract.parse_timestamp(report["heartbeat_at"])).total_seconds()
-        if silent > 100 * lease:
-            gone.append(worker_id)
-        else:
-            found.append((silent, report))
-    if gone:
-        get_redis().hdel(contract.STREAM_WORKERS_KEY, *gone)
-    return found
-
-
 def live_workers() -> int:
     """How many stream workers reported within a lease (this one included, once it has reported)."""
-    lease = schwab_settings().stream_lease_seconds
-    return max(1, sum(silent <= lease for silent, _ in worker_reports()))
+    return max(1, len(stream_registry.live_reports()))
 
 
 @dataclass
@@ -181,7 +159,7 @@ class StreamWorker:
             for connection_id in list(self.streams):
                 await self._drop(connection_id)
             with suppress(redis.RedisError):
-                await self.blocking(get_redis().hdel, contract.STREAM_WORKERS_KEY, self.worker_id)
+                await self.blocking(stream_registry.remove, self.worker_id)
             # Each pool thread keeps its database connection between calls: close them, each on its own
             # thread (a barrier holds every call on a distinct one), then wait for any work still in
             # flight (a REST read, at most the HTTP timeout), so none outlives the worker.
@@ -236,7 +214,7 @@ class StreamWorker:
         del self.streams[connection_id]  # last: a connection is listed for as long as its lease is held
 
     def _beat(self) -> None:
-        """Report this worker in the registry /schwab/health/ reads."""
+        """Report this worker in the registry /schwab/health/ reads; forget the long dead."""
         stats = self.stats
         report = {
             "heartbeat_at": contract.timestamp(clock.now()),
@@ -246,7 +224,8 @@ class StreamWorker:
             "last_event_at": contract.timestamp(stats.last_event_at) if stats.last_event_at else None,
             "lag_ms": stats.lag_ms,
         }
-        get_redis().hset(contract.STREAM_WORKERS_KEY, self.worker_id, json.dumps(report))
+        stream_registry.report(self.worker_id, report)
+        stream_registry.prune()
 
 
 @dataclass

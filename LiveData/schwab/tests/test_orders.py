@@ -363,3 +363,12 @@ def test_faults_during_preview_cancel_and_replace_answer_clearly_and_send_nothin
     else:  # ambiguous; nothing replaced at the sandbox: unknown, never resent
         assert (replaced.status_code, replaced.json()["outcome"]) == (202, "unknown")
         assert schwab.state.calls["orders.replace"] == 1
+
+
+def test_a_time_in_another_zone_reaches_schwab_as_the_same_instant(browser, schwab, trading, thor_clock):
+    """from=20:00+05:00 is 15:00 UTC: the order placed at 15:30 UTC is listed (it was sent as 20:00Z)."""
+    order_id = place(browser, trading).json()["order_id"]
+    since = "2026-11-25T20:00:00%2B05:00"  # '+' encoded, as a query parameter must be
+    listed = browser.get(f"/schwab/accounts/{trading}/orders/?from={since}")
+    assert listed.status_code == 200, listed.content
+    assert [order["order_id"] for order in listed.json()["orders"]] == [order_id]

@@ -263,12 +263,17 @@ def test_health_counts_the_workers_heard_from_within_a_lease(fake_redis, client,
     }
 
 
-def test_reports_of_long_dead_workers_are_removed(fake_redis, thor_clock):
+def test_reports_of_long_dead_workers_are_removed_by_the_workers_not_by_health(
+    fake_redis, thor_clock, client, db
+):
     for worker, seconds_ago in (("alive", 1), ("recently-dead", 60), ("long-dead", 3001)):
         beat = contract.timestamp(thor_clock() - timedelta(seconds=seconds_ago))
         fake_redis.hset(contract.STREAM_WORKERS_KEY, worker, json.dumps({"heartbeat_at": beat}))
+    assert client.get("/schwab/health/").status_code == 200  # a GET reads; it changes nothing
     assert stream_worker.live_workers() == 1
-    assert sorted(fake_redis.hkeys(contract.STREAM_WORKERS_KEY)) == ["alive", "recently-dead"]
+    assert len(fake_redis.hkeys(contract.STREAM_WORKERS_KEY)) == 3
+    stream_worker.StreamWorker(worker_id="beating", threads=1)._beat()
+    assert sorted(fake_redis.hkeys(contract.STREAM_WORKERS_KEY)) == ["alive", "beating", "recently-dead"]
 
 
 def test_a_stalled_socket_is_given_up_after_the_silence_allowance(
