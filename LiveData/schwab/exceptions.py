@@ -26,6 +26,8 @@ caller that account, which says nothing about the account's data, so its snapsho
     ├── RefreshTokenRejected        401 schwab_refresh_token_rejected  (internal: becomes reauth required)
     ├── OrderError                  orders (see `orders`)
     │   ├── TicketInvalid           400 invalid_ticket                 (fields: {name: problem})
+    │   ├── RequestTooLarge         413 request_too_large              (an order body over 16 KiB)
+    │   ├── InvalidOrderId          400 invalid_order_id               (not one of Schwab's order ids)
     │   ├── IdempotencyKeyRequired  400 idempotency_key_required
     │   ├── TradingDisabled         403 trading_disabled               (SCHWAB_TRADING_ENABLED is off)
     │   ├── TradingNotPermitted     403 trading_not_permitted          (no schwab.trade permission)
@@ -175,9 +177,21 @@ class TicketInvalid(OrderError):
         self.fields = fields
 
 
+class RequestTooLarge(OrderError):
+    status, code = 413, "request_too_large"
+    message = "The order request is larger than any order ticket; nothing of it was kept."
+
+
+class InvalidOrderId(OrderError):
+    status, code, message = 400, "invalid_order_id", "That is not an order id (Schwab's are digits)."
+
+
 class IdempotencyKeyRequired(OrderError):
     status, code = 400, "idempotency_key_required"
-    message = "Send an Idempotency-Key header (a fresh random value per order) so it is never sent twice."
+    message = (
+        "Send an Idempotency-Key header (a fresh random value per order, up to 255 printable ASCII "
+        "characters) so it is never sent twice."
+    )
 
 
 class TradingDisabled(OrderError):

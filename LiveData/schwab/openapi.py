@@ -283,10 +283,12 @@ UPSTREAM = [
     errors.SchwabUnreachable,
 ]
 ACCOUNT = [*UPSTREAM, errors.AccountNotFound, errors.NotFound]
-ORDER_READ = [*ACCOUNT, errors.OrderNotFound, errors.TicketInvalid]
+ORDER_READ = [*ACCOUNT, errors.OrderNotFound, errors.TicketInvalid, errors.InvalidOrderId]
 ORDER_CHANGE = [
     *ACCOUNT,
     errors.CsrfFailed,
+    errors.RequestTooLarge,
+    errors.InvalidOrderId,
     errors.TradingDisabled,
     errors.TradingNotPermitted,
     errors.TicketInvalid,

@@ -36,6 +36,7 @@ from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import (
     IdempotencyKeyRequired,
     IdempotencyKeyReused,
+    InvalidOrderId,
     NotionalCapExceeded,
     OrderError,
     OrderNotCancelable,
@@ -101,9 +102,16 @@ def trading_state(*, user: Any) -> dict[str, Any]:
 
 def _key(raw: str | None) -> str:
     key = (raw or "").strip()
-    if not key or len(key) > 255:
+    if not key or len(key) > 255 or not (key.isascii() and key.isprintable()):
         raise IdempotencyKeyRequired
     return key
+
+
+def _order_id(raw: str) -> str:
+    """Schwab's order ids are digits; anything else is refused before it is stored or sent."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 20):
+        raise InvalidOrderId
+    return raw
 
 
 def _fingerprint(**request: Any) -> str:
@@ -163,30 +171,39 @@ def _refusal(row: OrderRequest, error: SchwabError, state: str = State.REFUSED) 
     return error
 
 
-def _as_sent(data: Any) -> dict[str, Any] | None:
-    """The client's ticket as it came, for the audit row (numbers kept exact, as text)."""
-    if not isinstance(data, dict):
+def _normalized(data: Any) -> dict[str, Any] | None:
+    """The ticket as Thor reads it, for the audit row of a refusal (bounded; never the raw body)."""
+    try:
+        return tickets.parse(data).as_json()
+    except OrderError:
         return None
-    return dict(json.loads(json.dumps(data, default=str)))
+
+
+def _stored(text: str, limit: int) -> str:
+    """Text from the URL as a column can hold it (PostgreSQL refuses NUL characters)."""
+    return text.replace("\x00", "")[:limit]
 
 
 @contextmanager
-def _audited(session: TraderSession, action: str, account_id: str, **fields: Any) -> Iterator[None]:
+def _audited(
+    session: TraderSession, action: str, account_id: str, *, data: Any = None, target_order_id: str = ""
+) -> Iterator[None]:
     """Refusals before a request has its own row (trading off, a bad ticket, someone else's account)
-    still leave one."""
+    still leave one: the normalized ticket, when there is one."""
     try:
         yield
     except SchwabError as refused:
         _audit(
             session,
             action=action,
-            account_id=account_id[:128],
+            account_id=_stored(account_id, 128),
             fingerprint="",
+            ticket=_normalized(data),
+            target_order_id=_stored(target_order_id, 32),
             state=State.REFUSED,
             error_code=refused.code,
             response_status=refused.status,
             response=refused.payload(),
-            **fields,
         )
         raise
 
@@ -236,8 +253,7 @@ def _fetch_orders(
 
 
 def _fetch_order(session: TraderSession, account_id: str, order_id: str) -> dict[str, Any]:
-    if not order_id.isdigit() or len(order_id) > 20:
-        raise OrderNotFound
+    order_id = _order_id(order_id)
     try:
         data = session.get(f"/accounts/{account_id}/orders/{order_id}", path_name="orders.get")
     except SchwabBadRequest as refused:
@@ -274,6 +290,7 @@ def orders_list(
 
 def order_get(*, session: TraderSession, account_id: str, order_id: str) -> dict[str, Any]:
     """One of the account's orders (404 order_not_found for another account's)."""
+    order_id = _order_id(order_id)
     accounts.account_authorize(session=session, account_id=account_id)
     document = order_transforms.order_document(_fetch_order(session, account_id, order_id))
     _observe(account_id, [document])
@@ -335,7 +352,7 @@ def has_open_orders(account_id: str) -> bool:
 
 def order_preview(*, session: TraderSession, account_id: str, data: Any) -> dict[str, Any]:
     """What Schwab's previewOrder says of the ticket, normalized (nothing is placed)."""
-    with _audited(session, Action.PREVIEW, account_id, ticket=_as_sent(data)):
+    with _audited(session, Action.PREVIEW, account_id, data=data):
         ticket = tickets.parse(data)
         accounts.account_authorize(session=session, account_id=account_id)
     schwab_order = tickets.schwab_order(ticket)
@@ -369,7 +386,8 @@ def order_place(
     *, session: TraderSession, account_id: str, data: Any, idempotency_key: str | None
 ) -> Outcome:
     """Place the ticket's order once per key; 201 placed, 202 status unknown (do not resubmit)."""
-    with _audited(session, Action.PLACE, account_id, ticket=_as_sent(data)):
+    with _audited(session, Action.PLACE, account_id, data=data):
+        tickets.check_size(data)
         trading_check(user=session.user)
         key = _key(idempotency_key)
         ticket = tickets.parse(data)
@@ -384,14 +402,10 @@ def order_replace(
     *, session: TraderSession, account_id: str, order_id: str, data: Any, idempotency_key: str | None
 ) -> Outcome:
     """Replace a working order with the ticket's, once per key; answers with the new order id."""
-    with _audited(
-        session,
-        Action.REPLACE,
-        account_id,
-        ticket=_as_sent(data),
-        target_order_id=order_id[:32],
-    ):
+    with _audited(session, Action.REPLACE, account_id, data=data, target_order_id=order_id):
+        tickets.check_size(data)
         trading_check(user=session.user)
+        order_id = _order_id(order_id)
         key = _key(idempotency_key)
         ticket = tickets.parse(data)
         accounts.account_authorize(session=session, account_id=account_id)
@@ -647,8 +661,9 @@ def _same_terms(order: dict[str, Any], wanted: dict[str, Any]) -> bool:
 
 def order_cancel(*, session: TraderSession, account_id: str, order_id: str) -> Outcome:
     """Cancel a working order. Canceling one already canceled answers as done; a filled one is 409."""
-    with _audited(session, Action.CANCEL, account_id, target_order_id=order_id[:32]):
+    with _audited(session, Action.CANCEL, account_id, target_order_id=order_id):
         trading_check(user=session.user)
+        order_id = _order_id(order_id)
         accounts.account_authorize(session=session, account_id=account_id)
         target = order_transforms.order_document(_fetch_order(session, account_id, order_id))
     row = _audit(

@@ -1,8 +1,10 @@
 """Thor's order ticket: validated before anything reaches Schwab, then translated to Schwab's order JSON.
 
-Pure: a dict in, a `Ticket` (or TicketInvalid naming every bad field) out; a Ticket in, Schwab's order
-document out. Prices are Decimal from the text the client sent, checked against Schwab's tick rules
-(0.01 at $1 and above, 0.0001 below) and written back as exact decimal strings.
+Pure: a request body in, its JSON (or `Unreadable`) out; a dict in, a `Ticket` (or TicketInvalid naming
+every bad field) out; a Ticket in, Schwab's order document out. Prices are Decimal from the text the
+client sent, in plain decimal notation (no exponent), checked against Schwab's tick rules (0.01 at $1 and
+above, 0.0001 below) and written back as exact decimal strings. A body is at most MAX_BODY_BYTES: a
+ticket is a few hundred bytes, and nothing larger is parsed or kept.
 
     {"asset": "equity", "symbol": "AAPL", "instruction": "buy", "quantity": 10,
      "order_type": "limit", "limit_price": "150.00", "duration": "day", "session": "normal"}
@@ -12,12 +14,13 @@ document out. Prices are Decimal from the text the client sent, checked against 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from LiveData.schwab.exceptions import TicketInvalid
+from LiveData.schwab.exceptions import RequestTooLarge, TicketInvalid
 
 EQUITY_INSTRUCTIONS = {
     "buy": "BUY",
@@ -36,6 +39,12 @@ DURATIONS = {"day": "DAY", "good_till_cancel": "GOOD_TILL_CANCEL", "fill_or_kill
 SESSIONS = {"normal": "NORMAL", "am": "AM", "pm": "PM", "seamless": "SEAMLESS"}
 MAX_QUANTITY = {"equity": 1_000_000, "option": 10_000}
 MAX_PRICE = Decimal("1000000")
+MAX_BODY_BYTES = 16 * 1024
+# Plain decimal text only: an exponent ("1E-999999999") is no price a trader types, and its arithmetic
+# is unbounded. Up to 7 integer digits (MAX_PRICE) and 8 decimals (the tick check then decides).
+PLAIN_DECIMAL = re.compile(r"\d{1,7}(\.\d{1,8})?", re.ASCII)
+WHOLE_NUMBER = re.compile(r"\d{1,9}", re.ASCII)  # ASCII: "²".isdigit() is True, and int("²") fails
+FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}", re.ASCII)  # what a refusal may name back
 OPTION_MULTIPLIER = Decimal(100)
 EQUITY_SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-/]{0,9}$")
 OCC_SYMBOL = re.compile(r"^[A-Z0-9]{1,6} {0,5}\d{6}[CP]\d{8}$")
@@ -50,6 +59,37 @@ FIELDS = {
     "duration",
     "session",
 }
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A request body that is no ticket at all: too large to read, or not JSON."""
+
+    too_large: bool
+
+
+TOO_LARGE, NOT_JSON = Unreadable(too_large=True), Unreadable(too_large=False)
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # bare NaN / Infinity, which Python's json would accept
+
+
+def read(body: bytes | None) -> Any:
+    """The JSON of a request body (None: longer than MAX_BODY_BYTES, not read), numbers Decimal from
+    their text; TOO_LARGE or NOT_JSON for what is no ticket (`parse` and `check_size` refuse them)."""
+    if body is None or len(body) > MAX_BODY_BYTES:
+        return TOO_LARGE
+    try:
+        return json.loads(body or b"null", parse_float=Decimal, parse_constant=_no_constants)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser's depth
+        return NOT_JSON
+
+
+def check_size(data: Any) -> None:
+    """413 for a body too large to be a ticket (checked before anything else, so nothing of it is kept)."""
+    if data is TOO_LARGE:
+        raise RequestTooLarge
 
 
 @dataclass(frozen=True)
@@ -99,12 +139,12 @@ def _price(raw: Any, name: str, problems: dict[str, str]) -> Decimal | None:
     if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):  # Decimal: parsed from JSON text
         problems[name] = 'Send the price as a decimal string, e.g. "150.25".'
         return None
-    try:
-        price = Decimal(str(raw).strip())
-    except InvalidOperation:
-        problems[name] = "Not a number."
+    text = str(raw).strip()
+    if not PLAIN_DECIMAL.fullmatch(text):
+        problems[name] = 'A plain decimal number, e.g. "150.25" (no exponent, at most 1,000,000).'
         return None
-    if not price.is_finite() or price <= 0:
+    price = Decimal(text)
+    if price <= 0:
         problems[name] = "Must be greater than zero."
     elif price > MAX_PRICE:
         problems[name] = f"Must be at most {MAX_PRICE}."
@@ -121,11 +161,18 @@ def _one_of(value: Any, allowed: Any) -> bool:
 
 def parse(data: Any) -> Ticket:
     """Validate a ticket from the client; TicketInvalid names every bad field."""
+    check_size(data)
+    if data is NOT_JSON:
+        raise TicketInvalid(fields={"ticket": "Send the order ticket as JSON."})
     if not isinstance(data, dict):
         raise TicketInvalid(fields={"ticket": "Send the order ticket as a JSON object."})
     problems: dict[str, str] = {}
-    for unknown in sorted(set(data) - FIELDS):
-        problems[unknown] = "Not a ticket field."
+    unknown = sorted(set(data) - FIELDS)
+    named = [name for name in unknown if FIELD_NAME.fullmatch(name)][:10]
+    for name in named:
+        problems[name] = "Not a ticket field."
+    if len(named) < len(unknown):  # names not worth repeating (odd characters, or too many)
+        problems["ticket"] = "Has fields that are not ticket fields."
     asset = data.get("asset", "equity")
     if not _one_of(asset, ORDER_TYPES):
         problems["asset"] = "One of: equity, option."
@@ -145,7 +192,7 @@ def parse(data: Any) -> Ticket:
     if not _one_of(instruction, instructions):
         problems["instruction"] = "One of: " + ", ".join(instructions) + "."
     quantity = data.get("quantity")
-    if isinstance(quantity, str) and quantity.isdigit():
+    if isinstance(quantity, str) and WHOLE_NUMBER.fullmatch(quantity):
         quantity = int(quantity)
     if not isinstance(quantity, int) or isinstance(quantity, bool):
         problems["quantity"] = "Whole shares or contracts, as an integer."

@@ -3,10 +3,8 @@ the work is in services and the Trader API client, and errors are raised and ren
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -15,11 +13,12 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.http.request import RawPostDataException
 from django.http.response import HttpResponseBase
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_variables
 
-from LiveData.schwab import flow, oauth, openapi, order_stream, orders, selectors, services
+from LiveData.schwab import flow, oauth, openapi, order_stream, orders, selectors, services, tickets
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import (
@@ -227,11 +226,18 @@ def openapi_document(request: HttpRequest) -> JsonResponse:
 
 
 def _ticket(request: HttpRequest) -> Any:
-    """The JSON body; numbers as Decimal from their text, so a price is exact from the start."""
+    """The JSON body (numbers Decimal from their text), or what `tickets` refuses as no ticket; a body
+    longer than a ticket can be is never read, let alone kept."""
     try:
-        return json.loads(request.body or b"null", parse_float=Decimal, parse_int=int)
+        declared = int(request.headers.get("Content-Length") or 0)
     except ValueError:
-        raise TicketInvalid(fields={"ticket": "Send the order ticket as JSON."}) from None
+        declared = 0
+    if declared > tickets.MAX_BODY_BYTES:
+        return tickets.read(None)
+    try:
+        return tickets.read(request.read(tickets.MAX_BODY_BYTES + 1))
+    except RawPostDataException:  # already read as a form: no ticket
+        return tickets.read(b"")
 
 
 def _outcome(outcome: orders.Outcome) -> JsonResponse:
