@@ -1,4 +1,4 @@
-"""HTTP to Schwab's Trader API, and nothing else: no ORM, no Redis, no token logic.
+"""HTTP to Schwab's Trader API (and its Market Data API), and nothing else: no ORM, no Redis, no token logic.
 
 One pooled `requests.Session` per process; every call carries a timeout. GETs are retried, boundedly,
 on 429 (after Retry-After, capped), 5xx and connection failures with backoff and jitter (urllib3 Retry).
@@ -118,13 +118,15 @@ def request(
     path_name: str,
     params: dict[str, str] | None = None,
     body: Any = None,
+    market_data: bool = False,
 ) -> requests.Response:
-    """Send one Trader API call; return the response (2xx) or raise a SchwabApiError."""
+    """Send one Trader API call (or a Market Data API call); return the response (2xx) or raise a
+    SchwabApiError."""
     conf = schwab_settings()
     try:
         response = http_session().request(
             method,
-            f"{conf.trader_url}{path}",
+            f"{conf.marketdata_url if market_data else conf.trader_url}{path}",
             params=params,
             json=body,
             headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
@@ -148,9 +150,18 @@ def request(
 
 
 @sensitive_variables("access_token")
-def get_json(path: str, *, access_token: str, path_name: str, params: dict[str, str] | None = None) -> Any:
+def get_json(
+    path: str,
+    *,
+    access_token: str,
+    path_name: str,
+    params: dict[str, str] | None = None,
+    market_data: bool = False,
+) -> Any:
     """GET and parse JSON exactly (numbers as Decimal, so money is never a binary float)."""
-    response = request("GET", path, access_token=access_token, path_name=path_name, params=params)
+    response = request(
+        "GET", path, access_token=access_token, path_name=path_name, params=params, market_data=market_data
+    )
     return decode(response, path_name=path_name)
 
 

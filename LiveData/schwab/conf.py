@@ -74,6 +74,10 @@ class SchwabSettings:
     def trader_url(self) -> str:
         return f"{self.api_base_url}/trader/v1"
 
+    @property
+    def marketdata_url(self) -> str:
+        return f"{self.api_base_url}/marketdata/v1"
+
 
 @cache
 def schwab_settings() -> SchwabSettings:

@@ -36,7 +36,7 @@ caller that account, which says nothing about the account's data, so its snapsho
     │   ├── OrderNotReplaceable     409 order_not_replaceable
     │   ├── IdempotencyKeyReused    422 idempotency_key_reused         (same key, another request)
     │   ├── NotionalCapExceeded     422 order_notional_exceeds_cap
-    │   ├── OrderPriceUnknown       422 order_price_unknown            (a market order under a cap)
+    │   ├── OrderPriceUnknown       422 order_price_unknown            (no market price under a cap)
     │   ├── OrderRejected           422 schwab_order_rejected
     │   ├── OrderNotPlaced          502 schwab_order_not_placed        (reconciled: nothing was placed)
     │   └── OrdersThrottled         503 order_rate_limited             (retry_after)
@@ -225,7 +225,7 @@ class NotionalCapExceeded(OrderError):
 
 class OrderPriceUnknown(OrderError):
     status, code = 422, "order_price_unknown"
-    message = "Thor cannot size this market order against its limit; use a limit price."
+    message = "Thor has no market price for this symbol right now, so it cannot check the order's size."
 
 
 class OrderRejected(OrderError):

@@ -31,7 +31,7 @@ import redis
 from django.db import connection as db_connection
 from django.db import transaction
 
-from LiveData.schwab import accounts, client, order_transforms, tickets
+from LiveData.schwab import accounts, client, order_transforms, quotes, tickets
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import (
     IdempotencyKeyRequired,
@@ -466,7 +466,7 @@ def _advance(session: TraderSession, row: OrderRequest, ticket: tickets.Ticket) 
         return Outcome(row.response_status or 200, row.response or {})  # the first outcome, replayed
     if row.action == Action.REPLACE:
         _check_replaceable(session, row)
-    _check_cap(row, ticket)
+    _check_cap(session, row, ticket)
     _throttle_orders(row.account_id)
     schwab_order = tickets.schwab_order(ticket)
     row.state, row.schwab_order, row.sent_at = State.SENDING, schwab_order, clock.now()
@@ -509,18 +509,28 @@ def _check_replaceable(session: TraderSession, row: OrderRequest) -> None:
         raise _refusal(row, OrderNotReplaceable())
 
 
-def _check_cap(row: OrderRequest, ticket: tickets.Ticket) -> None:
+def _check_cap(session: TraderSession, row: OrderRequest, ticket: tickets.Ticket) -> None:
     cap = schwab_settings().order_notional_cap
     if cap is None:
         return
-    notional = ticket.notional(reference_price=_reference_price(row.account_id, ticket.symbol))
+    notional = ticket.notional(_market_price(session, row.account_id, ticket.symbol))
     if notional is None:
         raise _refusal(row, OrderPriceUnknown())
     if notional > cap:
         raise _refusal(row, NotionalCapExceeded(f"The order is worth {notional}; Thor allows at most {cap}."))
 
 
-def _reference_price(account_id: str, symbol: str) -> Decimal | None:
+def _market_price(session: TraderSession, account_id: str, symbol: str) -> Decimal | None:
+    """The symbol's price now: Schwab's quote, else its price in the account's last published positions."""
+    try:
+        price = quotes.highest_price(session=session, symbol=symbol)
+    except SchwabError as failure:
+        logger.warning("no quote for the notional cap: %s; trying the positions snapshot", failure.code)
+        price = None
+    return price if price is not None else _snapshot_price(account_id, symbol)
+
+
+def _snapshot_price(account_id: str, symbol: str) -> Decimal | None:
     """The symbol's last price in the account's published positions (for a market order under a cap)."""
     try:
         positions = reader.latest_positions(account_id)

@@ -87,6 +87,11 @@ class TraderSession:
         # partial, not a lambda: no frame of ours holds the token (the client's hide theirs)
         return self._authorized(partial(client.get_json, path, path_name=path_name, params=params))
 
+    def get_market_data(self, path: str, *, path_name: str, params: dict[str, str] | None = None) -> Any:
+        """GET a Market Data API path (same token and limits as the Trader API); the parsed JSON."""
+        call = partial(client.get_json, path, path_name=path_name, params=params, market_data=True)
+        return self._authorized(call)
+
     def get_content(self, path: str, *, path_name: str, params: dict[str, str] | None = None) -> bytes:
         """GET a Trader API path; the body as sent (the caller decodes it)."""
         return self._authorized(partial(client.get_content, path, path_name=path_name, params=params))

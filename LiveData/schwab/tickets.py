@@ -112,10 +112,14 @@ class Ticket:
     def is_buy(self) -> bool:
         return self.instruction.startswith("buy")
 
-    def notional(self, reference_price: Decimal | None = None) -> Decimal | None:
-        """quantity x price x multiplier, at the limit (or stop) price, else at `reference_price`."""
-        price = self.limit_price or self.stop_price or reference_price
-        return None if price is None else self.quantity * price * self.multiplier
+    def notional(self, market_price: Decimal | None) -> Decimal | None:
+        """quantity x multiplier x the highest of the order's prices and the market price: what the order
+        may cost or commit at worst (a sell limit far below the market still fills at the market). None
+        without a market price: never a guess."""
+        if market_price is None:
+            return None
+        prices = [price for price in (self.limit_price, self.stop_price) if price is not None]
+        return self.quantity * max([market_price, *prices]) * self.multiplier
 
     def as_json(self) -> dict[str, Any]:
         """The normalized ticket, as stored in the audit trail and compared for idempotency."""

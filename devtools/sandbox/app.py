@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from devtools.sandbox import control, oauth, orders, trader
+from devtools.sandbox import control, marketdata, oauth, orders, trader
 from devtools.sandbox.http import Request, Response, Router, StartResponse, service_error
 from devtools.sandbox.state import FAULT_KINDS, Fault, SandboxState, Token
 
@@ -44,6 +44,7 @@ def build_router() -> Router:
         "transactions.get",
         orders.transaction_get,
     )
+    add("GET", "/marketdata/v1/quotes", "marketdata.quotes", marketdata.quotes)
     add("GET", "/sandbox/stats", "sandbox.stats", control.stats)
     add("POST", "/sandbox/stats/reset", "sandbox.stats_reset", control.reset_stats)
     add("POST", "/sandbox/faults", "sandbox.faults", control.add_fault)

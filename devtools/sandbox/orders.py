@@ -52,7 +52,8 @@ def _parse_time(value: str | None) -> datetime | None:
     return None
 
 
-def _securities(state: SandboxState) -> dict[str, Security]:
+def securities(state: SandboxState) -> dict[str, Security]:
+    """Every symbol the sandbox trades and quotes: what its users hold, and the common equities and ETFs."""
     known: dict[str, Security] = {}
     for user in state.users.values():
         for account in user.accounts:
@@ -97,7 +98,7 @@ def _validate(state: SandboxState, body: Any) -> tuple[dict[str, Any], Security]
             problems.append("orderLegCollection[0].quantity must be a positive number")
         instrument = leg.get("instrument")
         symbol = instrument.get("symbol") if isinstance(instrument, dict) else None
-        security = _securities(state).get(symbol) if isinstance(symbol, str) else None
+        security = securities(state).get(symbol) if isinstance(symbol, str) else None
         if security is None:
             problems.append("orderLegCollection[0].instrument.symbol is not a known symbol")
     if body.get("orderType") in {"LIMIT", "STOP_LIMIT"}:

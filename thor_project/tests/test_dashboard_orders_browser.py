@@ -15,13 +15,13 @@ from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from devtools.sandbox.book import PRICE_STEP_SECONDS, price_at
-from devtools.sandbox.orders import _securities
+from devtools.sandbox.orders import securities
 from thor_project.tests.conftest import ARTIFACTS, log_in_and_connect
 
 
 def _crossing(schwab, symbol: str):
     """A limit price under AAPL's price now, and the sandbox time at which the price falls to it."""
-    security = _securities(schwab.state)[symbol]
+    security = securities(schwab.state)[symbol]
     now = schwab.state.now()
     current = price_at(security, now)
     for step in range(1, 10_000):

@@ -38,13 +38,14 @@ def _post(browser, path: str, body: bytes | str, method: str = "post"):
 
 def _sent(schwab) -> int:
     calls = schwab.state.calls
-    return calls["orders.place"] + calls["orders.replace"] + calls["orders.preview"]
+    return int(calls["orders.place"] + calls["orders.replace"] + calls["orders.preview"])
 
 
 def _largest_audit_row() -> int:
     """The size of the largest stored ticket and answer, in characters."""
     rows = OrderRequest.objects.values_list("ticket", "response")
-    return max((len(json.dumps(ticket)) + len(json.dumps(response)) for ticket, response in rows), default=0)
+    sizes = [len(json.dumps(ticket)) + len(json.dumps(response)) for ticket, response in rows]
+    return int(max(sizes, default=0))
 
 
 def test_a_large_body_is_413_before_any_check_and_stores_nothing_of_it(browser, schwab, connected, settings):

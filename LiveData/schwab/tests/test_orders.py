@@ -116,12 +116,57 @@ def test_placing_requires_an_idempotency_key(browser, schwab, trading):
 
 def test_the_notional_cap_is_checked_before_schwab(browser, schwab, trading, settings):
     settings.SCHWAB_ORDER_NOTIONAL_CAP = "1000"
-    answer = place(browser, trading)  # 10 x 150.00 = 1500
+    answer = place(browser, trading)  # 10 x at least the market (AAPL near 230) > 1000
     assert (answer.status_code, answer.json()["error"]) == (422, "order_notional_exceeds_cap")
     market = place(
-        browser, trading, {"symbol": "NVDA", "instruction": "buy", "quantity": 1, "order_type": "market"}
+        browser, trading, {"symbol": "NVDA", "instruction": "buy", "quantity": 10, "order_type": "market"}
     )
-    assert (market.status_code, market.json()["error"]) == (422, "order_price_unknown")
+    assert (market.status_code, market.json()["error"]) == (422, "order_notional_exceeds_cap")
+    assert sent(schwab) == 0
+
+
+CAP_REPROS = {
+    "a short sale far below the market": {
+        "symbol": "AAPL", "instruction": "sell_short", "quantity": 10000, "limit_price": "0.01",
+    },
+    "a huge buy stop at a tiny price": {
+        "symbol": "KO", "instruction": "buy", "quantity": 1000000, "order_type": "stop",
+        "stop_price": "0.0001",
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("what", list(CAP_REPROS))
+def test_the_cap_is_at_the_market_price_not_the_order_s(what, browser, schwab, trading, settings):
+    settings.SCHWAB_ORDER_NOTIONAL_CAP = "100000"
+    answer = place(browser, trading, CAP_REPROS[what])
+    assert (answer.status_code, answer.json()["error"]) == (422, "order_notional_exceeds_cap")
+    assert schwab.state.calls["marketdata.quotes"] == 1 and sent(schwab) == 0
+
+
+def test_an_order_within_the_cap_at_the_market_is_placed(browser, schwab, trading, settings):
+    settings.SCHWAB_ORDER_NOTIONAL_CAP = "100000"
+    answer = place(browser, trading, {**LIMIT_BUY, "quantity": 100})  # 100 x ~230 = ~23,000
+    assert answer.status_code == 201, answer.content
+    assert sent(schwab) == 1
+
+
+def test_without_a_quote_the_positions_snapshot_prices_the_order(browser, schwab, trading, settings):
+    settings.SCHWAB_ORDER_NOTIONAL_CAP = "100000"
+    fault(schwab, kind="500", count=10, path_prefix="/marketdata/")
+    answer = place(browser, trading)
+    assert (answer.status_code, answer.json()["error"]) == (422, "order_price_unknown")  # nothing to go by
+    browser.get(f"/schwab/accounts/{trading}/positions/")  # publishes the account's positions
+    held = next(p for p in reader.latest_positions(trading)["positions"] if p["asset_type"] == "EQUITY")
+    answer = place(browser, trading, {**LIMIT_BUY, "symbol": held["symbol"], "quantity": 1})
+    assert answer.status_code == 201, answer.content
+    assert sent(schwab) == 1
+
+
+def test_a_symbol_schwab_does_not_quote_is_refused_under_a_cap(browser, schwab, trading, settings):
+    settings.SCHWAB_ORDER_NOTIONAL_CAP = "100000"
+    answer = place(browser, trading, {**LIMIT_BUY, "symbol": "ZZZZ", "quantity": 1})
+    assert (answer.status_code, answer.json()["error"]) == (422, "order_price_unknown")
     assert sent(schwab) == 0
 
 

@@ -28,7 +28,9 @@ def test_an_equity_limit_order_becomes_schwabs_json_with_exact_prices():
             {"instruction": "BUY", "quantity": 10, "instrument": {"symbol": "AAPL", "assetType": "EQUITY"}}
         ],
     }
-    assert ticket.notional() == Decimal("1501.00")
+    assert ticket.notional(market_price=Decimal("140")) == Decimal("1501.00")  # the limit is higher
+    assert ticket.notional(market_price=Decimal("229.87")) == Decimal("2298.70")  # the market is
+    assert ticket.notional(market_price=None) is None  # no market price: unknown, never a guess
 
 
 def test_a_single_leg_option_is_priced_per_contract():
@@ -50,7 +52,21 @@ def test_a_single_leg_option_is_priced_per_contract():
         "assetType": "OPTION",
     }
     assert (order["price"], order["duration"]) == ("0.0525", "GOOD_TILL_CANCEL")
-    assert ticket.notional() == Decimal("10.5000")
+    assert ticket.notional(market_price=Decimal("0.05")) == Decimal("10.5000")
+
+
+def test_the_notional_is_at_the_highest_of_the_order_s_prices_and_the_market():
+    """The fat-finger repros: a short sale far below the market fills at the market; a huge buy stop
+    at a tiny price triggers at the market."""
+    short = tickets.parse(
+        {"symbol": "AAPL", "instruction": "sell_short", "quantity": 10000, "limit_price": "0.01"}
+    )
+    assert short.notional(market_price=Decimal("229.65")) == Decimal("2296500.00")
+    stop = tickets.parse(
+        {"symbol": "KO", "instruction": "buy", "quantity": 1000000, "order_type": "stop",
+         "stop_price": "0.0001"}
+    )  # fmt: skip
+    assert stop.notional(market_price=Decimal("62.91")) == Decimal("62910000.00")
 
 
 def test_stop_and_stop_limit_orders_carry_their_stop_price():
