@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import redis
 from django.contrib.auth.models import User
@@ -218,8 +219,10 @@ def _record_ownership(change: Callable[..., object], *, user_id: int) -> None:
 
 
 def ownership_reconcile() -> int:
-    """Make the ownership marks of connections without a usable login match the database; return how many
-    changed. Quiet and cheap when they already do (run by every refresh round)."""
+    """Make the ownership marks match the database where no login is usable: connections disconnected
+    or awaiting a new login, and users marked in the index whose connection row is gone (deleted by raw
+    SQL, which sends no signal); return how many changed. Quiet and cheap when they already match (run
+    by every refresh round)."""
     changed = 0
     for user_id, status in BrokerConnection.objects.exclude(
         status=BrokerConnection.Status.ACTIVE
@@ -230,7 +233,24 @@ def ownership_reconcile() -> int:
             else ownership.mark_reauth_required
         )
         changed += change(user_id=user_id, at=clock.now()).changed
+    marked = ownership.users_with_a_login()
+    with_a_row = {
+        str(user_id)
+        for user_id in BrokerConnection.objects.filter(
+            user_id__in=[u for u in marked if u.isdigit()]
+        ).values_list("user_id", flat=True)
+    }
+    for user_id in marked:
+        if user_id not in with_a_row:
+            changed += ownership.clear_user_accounts(user_id=user_id, at=clock.now()).changed
     return changed
+
+
+def connection_deleted(sender: Any, instance: BrokerConnection, **kwargs: Any) -> None:
+    """A deleted connection (the ORM, the admin, its user's deletion) owns nothing from its commit on
+    (post_delete). Redis unreachable then: the next refresh round's reconcile clears it."""
+    user_id = instance.user_id
+    transaction.on_commit(lambda: _record_ownership(ownership.clear_user_accounts, user_id=user_id))
 
 
 def _copy_tokens(source: BrokerConnection, target: BrokerConnection) -> None:

@@ -50,6 +50,14 @@ def clear_user_accounts(
     return _apply(user_id, frozenset(), contract.NO_LOGIN, at, client)
 
 
+def users_with_a_login(*, client: redis.Redis | None = None) -> list[str]:
+    """The ids of the users the index marks as having a login (active or awaiting renewal)."""
+    redis_client = client or get_redis()
+    prefix = contract.user_accounts_status_key("")
+    keys = redis_client.scan_iter(match=contract.user_accounts_status_key("*"), count=1000)
+    return [str(key)[len(prefix) :] for key in keys]
+
+
 def _apply(
     user_id: int | str,
     wanted: frozenset[str] | None,

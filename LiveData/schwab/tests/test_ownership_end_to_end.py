@@ -85,3 +85,54 @@ def test_ownership_notifications_say_what_changed(postgres, real_redis, schwab):
         "active",
     )
     assert (second["added"], second["removed"], second["account_ids"]) == (trader2, trader1, trader2)
+
+
+def _owned_by(user: User, household: list[str]) -> tuple[list[str], bool]:
+    """The user's accounts in the index, and whether any of `household` still names the user as owner."""
+    return reader.user_account_ids(user.pk), any(
+        str(user.pk) in reader.account_owners(account_id) for account_id in household
+    )
+
+
+@pytest.mark.parametrize("how", ["the ORM", "the user's deletion", "the admin"])
+def test_a_deleted_connection_leaves_the_ownership_index_at_once(
+    how, postgres, real_redis, schwab, django_capture_on_commit_callbacks
+):
+    household = [account.hash_value for account in schwab.state.users["trader1"].accounts]
+    eve, as_eve = _browser("eve")
+    connect(as_eve, schwab, username="trader1")
+    assert _owned_by(eve, household) == (sorted(household), True)
+    with django_capture_on_commit_callbacks(execute=True):
+        if how == "the ORM":
+            eve.schwab_token.delete()
+        elif how == "the user's deletion":
+            eve.delete()
+        else:
+            admin = User.objects.create_superuser("root", password="root-password-1")
+            as_admin = Client()
+            as_admin.force_login(admin)
+            url = f"/admin/schwab/brokerconnection/{eve.schwab_token.pk}/delete/"
+            assert as_admin.post(url, {"post": "yes"}).status_code == 302
+    assert _owned_by(eve, household) == ([], False)
+    assert reader.user_accounts_status(eve.pk) == contract.NO_LOGIN
+
+
+@pytest.mark.django_db(transaction=True)  # the round's threads read the database with their own connections
+def test_a_connection_deleted_with_raw_sql_leaves_the_index_within_a_refresh_round(
+    postgres, real_redis, schwab
+):
+    from django.db import connection as db_connection
+
+    from LiveData.schwab import refresher
+
+    household = [account.hash_value for account in schwab.state.users["trader1"].accounts]
+    fay, as_fay = _browser("fay")
+    gus, as_gus = _browser("gus")
+    connect(as_fay, schwab, username="trader1")
+    connect(as_gus, schwab, username="trader1")
+    with db_connection.cursor() as cursor:
+        cursor.execute("DELETE FROM schwab_brokerconnection WHERE user_id = %s", [fay.pk])
+    assert _owned_by(fay, household) == (sorted(household), True)  # no signal: nothing knew yet
+    refresher.refresh_all()
+    assert _owned_by(fay, household) == ([], False)
+    assert _owned_by(gus, household) == (sorted(household), True)  # the household's other member stays
