@@ -61,6 +61,8 @@ class SchwabSettings:
     order_events_max_length: int
     sse_heartbeat_seconds: float
     sse_max_seconds: float
+    # Django's login, which an open stream re-checks at each heartbeat.
+    authentication_backends: tuple[str, ...]
 
     @property
     def authorize_url(self) -> str:
@@ -118,6 +120,7 @@ def schwab_settings() -> SchwabSettings:
         order_events_max_length=settings.LIVE_DATA_ORDER_EVENTS_MAXLEN,
         sse_heartbeat_seconds=settings.THOR_SSE_HEARTBEAT_SECONDS,
         sse_max_seconds=settings.THOR_SSE_MAX_SECONDS,
+        authentication_backends=tuple(settings.AUTHENTICATION_BACKENDS),
     )
 
 

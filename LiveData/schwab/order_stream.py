@@ -6,6 +6,9 @@ client can come back to. An SSE `id` is the client's position in every account i
 and the stream resumes right after it: every event once, none skipped. A cursor for an account the user
 does not own is ignored; one that is not a cursor at all is refused (400).
 
+An open stream is a login that lasts: at each heartbeat it checks, as Django would, that its session is
+still logged in, its user active and its password unchanged (`stream_logins`), and ends when not.
+
 One reader per process (`_Hub`) follows, with a single blocking XREAD, every account that any open stream
 follows, and hands each entry to those streams' queues; an open stream costs a queue, not a Redis
 connection or a thread. Each entry goes only to the streams of the account's owners as of that moment
@@ -30,6 +33,7 @@ import redis
 from asgiref.sync import SyncToAsync
 from django.db import connections
 
+from LiveData.schwab import stream_logins
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import InvalidLastEventId, RedisUnavailable
 from LiveData.shared import contract
@@ -113,6 +117,7 @@ class _Hub:
         if not self.listeners and self.reader is not None:
             self.reader.cancel()
             self.reader = None
+            stream_logins.let_go()
 
     async def _read(self) -> None:
         while self.listeners:
@@ -182,16 +187,18 @@ async def has_login(user_id: int | str) -> bool:
     return status in (contract.ACTIVE, contract.REAUTH_REQUIRED)
 
 
-async def events(user_id: int | str, accounts: frozenset[str], cursor: Cursor) -> AsyncIterator[bytes]:
+async def events(
+    user_id: int | str, accounts: frozenset[str], cursor: Cursor, still_signed_in: stream_logins.Check
+) -> AsyncIterator[bytes]:
     """The SSE body: resume after `cursor`, then follow live, with heartbeats, until the stream's time is
-    up, the user's accounts change or the client goes (the server cancels this generator). The answer has
-    started, so a Redis failure can only end the stream: the browser comes back after `retry` and resumes
-    from its last event's id."""
+    up, the login ends (`still_signed_in`, checked at each heartbeat), the user's accounts change or the
+    client goes (the server cancels this generator). The answer has started, so a Redis failure can only
+    end the stream: the browser comes back after `retry` and resumes from its last event's id."""
     await _let_go_of_the_request_thread()
     yield f"retry: {RETRY_MS}\n\n".encode()
     try:
         async with contextlib.aclosing(
-            _follow(user_id, accounts, cursor)
+            _follow(user_id, accounts, cursor, still_signed_in)
         ) as chunks:  # leaves the hub when we end
             async for chunk in chunks:
                 yield chunk
@@ -214,7 +221,9 @@ async def _let_go_of_the_request_thread() -> None:
         executor.shutdown(wait=False)
 
 
-async def _follow(user_id: int | str, accounts: frozenset[str], cursor: Cursor) -> AsyncGenerator[bytes]:
+async def _follow(
+    user_id: int | str, accounts: frozenset[str], cursor: Cursor, still_signed_in: stream_logins.Check
+) -> AsyncGenerator[bytes]:
     conf = schwab_settings()
     hub = _hub()
     client: Any = hub.client
@@ -255,6 +264,8 @@ async def _follow(user_id: int | str, accounts: frozenset[str], cursor: Cursor) 
                 async with asyncio.timeout(wait):
                     item = await listener.queue.get()
             except TimeoutError:
+                if not await stream_logins.check(still_signed_in):
+                    break  # logged out, deactivated or a new password: the browser's retry gets a 401
                 if await user_accounts(user_id) != accounts:
                     break  # accounts gained or lost: reconnect to follow what the user may see now
                 yield b": heartbeat\n\n"

@@ -234,15 +234,10 @@ def ownership_reconcile() -> int:
         )
         changed += change(user_id=user_id, at=clock.now()).changed
     marked = ownership.users_with_a_login()
-    with_a_row = {
-        str(user_id)
-        for user_id in BrokerConnection.objects.filter(
-            user_id__in=[u for u in marked if u.isdigit()]
-        ).values_list("user_id", flat=True)
-    }
-    for user_id in marked:
-        if user_id not in with_a_row:
-            changed += ownership.clear_user_accounts(user_id=user_id, at=clock.now()).changed
+    rows = BrokerConnection.objects.filter(user_id__in=[user for user in marked if user.isdigit()])
+    with_a_row = {str(user) for user in rows.values_list("user_id", flat=True)}
+    for gone in set(marked) - with_a_row:
+        changed += ownership.clear_user_accounts(user_id=gone, at=clock.now()).changed
     return changed
 
 

@@ -18,7 +18,17 @@ from django.http.response import HttpResponseBase
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_variables
 
-from LiveData.schwab import flow, oauth, openapi, order_stream, orders, selectors, services, tickets
+from LiveData.schwab import (
+    flow,
+    oauth,
+    openapi,
+    order_stream,
+    orders,
+    selectors,
+    services,
+    stream_logins,
+    tickets,
+)
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import (
@@ -208,8 +218,10 @@ async def orders_stream(request: HttpRequest) -> HttpResponseBase:
     accounts = await order_stream.user_accounts(user.pk)
     if not accounts and not await order_stream.has_login(user.pk):
         raise SchwabNotConnected
+    still_signed_in = stream_logins.checker(type(request.session), request.session.session_key, user.pk)
     response = StreamingHttpResponse(
-        order_stream.events(user.pk, accounts, cursor), content_type="text/event-stream; charset=utf-8"
+        order_stream.events(user.pk, accounts, cursor, still_signed_in),
+        content_type="text/event-stream; charset=utf-8",
     )
     response["Cache-Control"] = "no-store"
     response["X-Accel-Buffering"] = "no"  # proxies (nginx) must pass each event on at once

@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import redis
 from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import AsyncClient, Client
 
 from LiveData.schwab import order_stream
@@ -197,12 +199,29 @@ def test_losing_the_account_ends_the_stream(owner):
     assert orders_in(seen) == []  # the stream ended; the event after the change was never sent
 
 
+# The login check at each heartbeat reads the session on a thread of its own: the session must be committed.
+@pytest.mark.django_db(transaction=True)
 def test_heartbeats_keep_an_idle_stream_open(owner, settings):
     settings.THOR_SSE_HEARTBEAT_SECONDS = 0.05
     settings.THOR_SSE_MAX_SECONDS = 0.3
     seen = async_to_sync(read)(owner, until=1)
     assert orders_in(seen) == [] and seen[0] == {"retry": str(order_stream.RETRY_MS)}
     assert {"": "heartbeat"} in seen  # a comment line: ": heartbeat"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_logout_ends_an_open_stream_at_the_next_heartbeat(owner, settings):
+    from django.contrib.sessions.models import Session
+
+    settings.THOR_SSE_HEARTBEAT_SECONDS = 0.05
+    settings.THOR_SSE_MAX_SECONDS = 60  # only the logout can end it within the test
+
+    def log_out() -> None:  # from another thread, as another request's logout would
+        with ThreadPoolExecutor(1) as other:
+            other.submit(lambda: (Session.objects.all().delete(), connection.close())).result()
+
+    seen = async_to_sync(read)(owner, until=1, during=log_out)
+    assert orders_in(seen) == [] and seen[-1]["event"] == "ready"  # ended without a heartbeat
 
 
 def test_the_cursor_round_trips():
