@@ -249,4 +249,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(LIVEDATA_REFRESH_INTERVAL_SECONDS),
     },
     "refresh-expiring-tokens": {"task": "livedata.refresh_expiring_tokens", "schedule": 300.0},
+    # Order requests whose outcome was never recorded (a worker killed mid-call) settle by reconciliation.
+    "settle-order-requests": {"task": "livedata.settle_order_requests", "schedule": 60.0},
 }

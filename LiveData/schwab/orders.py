@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -622,6 +622,52 @@ def _settle(session: TraderSession, row: OrderRequest) -> Outcome:
     row.error_code = "order_status_unknown"
     row.save()
     return outcome
+
+
+def settle_stuck() -> list[OrderRequest]:
+    """Settle the order requests left `sending` or `unknown` past the grace period (their process died
+    mid-call, or Schwab never confirmed): each by the reconciliation a retry with its key would do, under
+    the key's lock, never by sending again. Returns the rows looked at, in their new states (a periodic
+    task: Celery beat, and every `livedata_refresh` round)."""
+    cutoff = clock.now() - schwab_settings().order_reconcile_grace
+    due = OrderRequest.objects.filter(
+        state__in=[State.SENDING, State.UNKNOWN],
+        action__in=[Action.PLACE, Action.REPLACE, Action.CANCEL],
+        sent_at__lt=cutoff,
+    ).select_related("user")
+    settled = []
+    for row in due.order_by("pk"):
+        try:
+            settled.append(_settle_stuck(row))
+        except SchwabError as failure:  # not connected, Schwab down: the next run tries again
+            logger.warning("order request %s not settled yet: %s", row.pk, failure.code)
+    return settled
+
+
+def _settle_stuck(row: OrderRequest) -> OrderRequest:
+    session = TraderSession(row.user)
+    lock = idempotency_lock(row.user_id, row.idempotency_key) if row.idempotency_key else nullcontext()
+    with lock:  # a client retrying the same key meanwhile waits; whoever comes second sees it settled
+        row.refresh_from_db()
+        if row.state not in (State.SENDING, State.UNKNOWN):
+            return row
+        before = row.state
+        if row.action == Action.CANCEL:
+            _settle_cancel(session, row)
+        else:
+            _settle(session, row)
+    logger.info("order request %s settled: %s -> %s", row.pk, before, row.state)
+    return row
+
+
+def _settle_cancel(session: TraderSession, row: OrderRequest) -> None:
+    """A cancel whose answer was lost: canceled it is when the order says so; otherwise it did not take."""
+    after = order_transforms.order_document(_fetch_order(session, row.account_id, row.target_order_id))
+    if after["status"] in ("CANCELED", "PENDING_CANCEL"):
+        _finish(row, State.DONE, Outcome(200, {"success": True, "order": after}), last_status=after["status"])
+    else:
+        failed = OrderNotCancelable()
+        _finish(row, State.FAILED, Outcome(failed.status, failed.payload()), error_code=failed.code)
 
 
 def _find_sent_order(session: TraderSession, row: OrderRequest) -> str | None:

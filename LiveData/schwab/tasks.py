@@ -12,7 +12,7 @@ from typing import Any
 
 from celery import shared_task
 
-from LiveData.schwab import refresher, services
+from LiveData.schwab import orders, refresher, services
 
 
 @shared_task(name="livedata.refresh_connection", acks_late=True)
@@ -32,3 +32,9 @@ def refresh_all_connections() -> int:
 def refresh_expiring_tokens() -> dict[str, int]:
     refreshed, failed = services.refresh_expiring_tokens(within_minutes=10)
     return {"refreshed": refreshed, "failed": failed}
+
+
+@shared_task(name="livedata.settle_order_requests")
+def settle_order_requests() -> dict[str, int]:
+    settled = orders.settle_stuck()
+    return {state: sum(row.state == state for row in settled) for state in {row.state for row in settled}}

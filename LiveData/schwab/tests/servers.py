@@ -46,11 +46,17 @@ def thor_server(environment: dict[str, str], *, log: Path, workers: int = 1) -> 
     command += ["--bind", f"fd://{listener.fileno()}", "--workers", str(workers), "--log-level", "warning"]
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 - fixed arguments
-            command, cwd=ROOT, env=env, pass_fds=[listener.fileno()], stdout=output, stderr=output
+            command,
+            cwd=ROOT,
+            env=env,
+            pass_fds=[listener.fileno()],
+            stdout=output,
+            stderr=output,
+            start_new_session=True,  # its own process group: a test can kill master and workers at once
         )
     listener.close()  # gunicorn holds its own copy
     try:
-        yield ThorServer(url=f"http://{host}:{port}", log=log)
+        yield ThorServer(url=f"http://{host}:{port}", log=log, pid=process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)

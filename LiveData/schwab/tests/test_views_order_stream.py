@@ -216,9 +216,13 @@ def test_a_logout_ends_an_open_stream_at_the_next_heartbeat(owner, settings):
     settings.THOR_SSE_HEARTBEAT_SECONDS = 0.05
     settings.THOR_SSE_MAX_SECONDS = 60  # only the logout can end it within the test
 
+    def delete_sessions() -> None:
+        Session.objects.all().delete()
+        connection.close()
+
     def log_out() -> None:  # from another thread, as another request's logout would
         with ThreadPoolExecutor(1) as other:
-            other.submit(lambda: (Session.objects.all().delete(), connection.close())).result()
+            other.submit(delete_sessions).result()
 
     seen = async_to_sync(read)(owner, until=1, during=log_out)
     assert orders_in(seen) == [] and seen[-1]["event"] == "ready"  # ended without a heartbeat

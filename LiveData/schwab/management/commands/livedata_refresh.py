@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from LiveData.schwab import refresher, services
+from LiveData.schwab import orders, refresher, services
 
 
 class Command(BaseCommand):
@@ -26,6 +26,7 @@ class Command(BaseCommand):
         while True:
             started = time.monotonic()
             services.refresh_expiring_tokens(within_minutes=10)
+            orders.settle_stuck()
             outcomes = refresher.refresh_all(concurrency=options["concurrency"], progress=self._progress)
             counts = Counter(outcome.outcome for outcome in outcomes)
             elapsed = time.monotonic() - started
