@@ -164,7 +164,8 @@ SCHWAB_MAX_RETRY_AFTER_SECONDS = env.float("SCHWAB_MAX_RETRY_AFTER_SECONDS", def
 SCHWAB_FRONTEND_URL = env.str("SCHWAB_FRONTEND_URL", default="/dashboard/")
 # Orders. Trading is off unless switched on here AND the user has the schwab.trade permission.
 SCHWAB_TRADING_ENABLED = env.bool("SCHWAB_TRADING_ENABLED", default=False)
-# Refuse, before Schwab is called, any order whose quantity x price x multiplier exceeds this (0: no cap).
+# Refuse, before Schwab is called, any order whose quantity x multiplier x the highest of its prices and the
+# market price exceeds this (0: no cap). Without a market price under a cap the order is refused.
 SCHWAB_ORDER_NOTIONAL_CAP = env.str("SCHWAB_ORDER_NOTIONAL_CAP", default="0")
 # Order requests (place, replace, cancel) per account per minute, shared by every worker (Schwab: up to 120).
 SCHWAB_ORDER_RATE_LIMIT_PER_ACCOUNT_PER_MINUTE = env.int(
