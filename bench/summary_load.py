@@ -83,6 +83,8 @@ def main() -> None:
             "2",
             "--bind",
             f"127.0.0.1:{port}",
+            "--config",
+            "python:bench.gunicorn_quiet",
             "bench.wsgi:application",
         ],
         cwd=ROOT,

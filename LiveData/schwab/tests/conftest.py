@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from devtools.testing import connect
@@ -27,3 +27,16 @@ def connected(browser, schwab, trader):
     assert response.status_code == 302
     trader.refresh_from_db()
     return trader
+
+
+@pytest.fixture
+def account_id(connected, browser):
+    return browser.get("/schwab/accounts/").json()["accounts"][0]["account_id"]
+
+
+@pytest.fixture
+def trading(connected, settings, account_id):
+    """Trading switched on, the trader allowed to trade; the trader's first account."""
+    settings.SCHWAB_TRADING_ENABLED = True
+    connected.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
+    return account_id

@@ -15,20 +15,6 @@ pytestmark = pytest.mark.django_db
 LIMIT_BUY = '{"symbol": "AAPL", "instruction": "buy", "quantity": 10, "limit_price": "150.00"}'
 
 
-@pytest.fixture
-def account_id(connected, browser):
-    return browser.get("/schwab/accounts/").json()["accounts"][0]["account_id"]
-
-
-@pytest.fixture
-def trading(connected, settings, account_id):
-    from django.contrib.auth.models import Permission
-
-    settings.SCHWAB_TRADING_ENABLED = True
-    connected.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
-    return account_id
-
-
 def _post(browser, path: str, body: bytes | str, method: str = "post"):
     if method == "get":
         return browser.get(path)

@@ -27,18 +27,6 @@ LIMIT_BUY = {
 }
 
 
-@pytest.fixture
-def account_id(connected, browser):
-    return browser.get("/schwab/accounts/").json()["accounts"][0]["account_id"]
-
-
-@pytest.fixture
-def trading(connected, settings, account_id):
-    settings.SCHWAB_TRADING_ENABLED = True
-    connected.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
-    return account_id
-
-
 def place(browser, account_id, ticket=LIMIT_BUY, key: str | None = "auto", **extra):
     headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": uuid.uuid4().hex if key == "auto" else key}
     return browser.post(
