@@ -209,3 +209,49 @@ def servers_environment(
         "SCHWAB_API_BASE_URL": schwab.url,
         "SCHWAB_CALLBACK_URL": SANDBOX_CALLBACK,
     }
+
+
+@pytest.fixture(scope="module")
+def private_postgres() -> Iterator[Any]:
+    """A PostgreSQL cluster of the test module's own (free port, temporary folder), migrated; tests may kill
+    and restart it. Skipped (or failed with REQUIRE_SERVICES=1) where PostgreSQL's server is not installed."""
+    import subprocess
+    import sys
+
+    from devtools import private_services
+
+    try:
+        started = private_services.private_postgres()
+        server = started.__enter__()
+    except FileNotFoundError as missing:
+        _require(f"needs a private PostgreSQL: {missing}")
+    try:
+        environment = {**os.environ, "DEBUG": "true", "DATABASE_URL": server.url}
+        environment.pop("DJANGO_SETTINGS_MODULE", None)
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=settings.BASE_DIR,
+            env=environment,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        yield server
+    finally:
+        started.__exit__(None, None, None)
+
+
+@pytest.fixture
+def private_redis() -> Iterator[Any]:
+    """A redis-server of the test's own (free port, nothing persisted); tests may kill, hang or empty it."""
+    from devtools import private_services
+
+    try:
+        started = private_services.private_redis()
+        server = started.__enter__()
+    except FileNotFoundError as missing:
+        _require(f"needs a private Redis: {missing}")
+    try:
+        yield server
+    finally:
+        started.__exit__(None, None, None)

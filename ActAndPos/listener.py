@@ -3,7 +3,8 @@
 On start (and after every reconnect) it subscribes first and then catches up from what Redis stores, so
 nothing published in between is missed. A snapshot notification reconciles that account, an ownership
 notification that user's accounts, always from what Redis holds then (never from the message), so any
-delivery order ends in the same state. A dropped Redis connection is retried with capped backoff.
+delivery order ends in the same state. A dropped Redis connection, or the database gone, is retried with
+capped backoff; the catch-up after it makes up for what was missed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from ActAndPos import services
 from LiveData.shared import contract, reader
@@ -55,9 +56,14 @@ class Listener:
             try:
                 self._session()
                 backoff = 0.5
-            except (redis.ConnectionError, redis.TimeoutError):
+            except (redis.ConnectionError, redis.TimeoutError, DatabaseError) as failure:
                 self.connected.clear()
-                logger.warning("live-data listener lost Redis; reconnecting in %.1fs", backoff)
+                close_old_connections()  # a connection the database dropped is not used again
+                logger.warning(
+                    "live-data listener lost %s; reconnecting in %.1fs",
+                    "the database" if isinstance(failure, DatabaseError) else "Redis",
+                    backoff,
+                )
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
 

@@ -7,12 +7,18 @@ trader who declines at Schwab sees a sentence, not a JSON blob. No exception tex
 
 from __future__ import annotations
 
+import logging
+
+import redis
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.deprecation import MiddlewareMixin
 
-from LiveData.schwab.exceptions import MethodNotAllowed, SchwabError
+from LiveData.schwab.exceptions import DatabaseUnavailable, MethodNotAllowed, RedisUnavailable, SchwabError
+
+logger = logging.getLogger(__name__)
 
 BROWSER_VIEWS = frozenset({"oauth_start", "oauth_callback", "oauth_start_test", "oauth_callback_test"})
 
@@ -42,11 +48,26 @@ def render_error(request: HttpRequest, error: SchwabError) -> HttpResponse:
     return response
 
 
+# Our own services gone (not a bug): under /schwab/, a 503 with a stable code rather than a 500.
+SERVICES_GONE: tuple[tuple[tuple[type[Exception], ...], type[SchwabError]], ...] = (
+    ((OperationalError, InterfaceError), DatabaseUnavailable),
+    ((redis.RedisError,), RedisUnavailable),
+)
+
+
 class SchwabErrorMiddleware(MiddlewareMixin):
-    """Turn a raised SchwabError into its response; anything else goes on to Django's 500 handling.
-    Sync and async capable, so the ASGI order stream runs on the event loop, not on a thread."""
+    """Turn a raised SchwabError into its response, and under /schwab/ the database or Redis gone into a
+    503; anything else goes on to Django's 500 handling. Sync and async capable, so the ASGI order stream
+    runs on the event loop, not on a thread."""
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, SchwabError):
             return render_error(request, exception)
+        match = request.resolver_match
+        if match is None or match.namespace != "schwab":
+            return None
+        for kinds, error in SERVICES_GONE:
+            if isinstance(exception, kinds):
+                logger.warning("%s %s: %s", request.method, match.url_name, type(exception).__name__)
+                return render_error(request, error())
         return None

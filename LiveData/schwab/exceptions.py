@@ -13,6 +13,7 @@ caller that account, which says nothing about the account's data, so its snapsho
     ├── AccountNotFound             404 account_not_found
     ├── NoAccounts                  404 no_accounts
     ├── RedisUnavailable            503 redis_unavailable
+    ├── DatabaseUnavailable         503 database_unavailable
     ├── ThrottledLocally            503 rate_limited                   (our own limits; retry_after)
     ├── SchwabReauthRequired        401 schwab_reauth_required        (connected: false)
     ├── SchwabConnectionChanged     409 schwab_connection_changed     (a reconnect or disconnect mid-request)
@@ -97,6 +98,11 @@ class NoAccounts(SchwabError):
 class RedisUnavailable(SchwabError):
     status, code = 503, "redis_unavailable"
     message = "Live data storage is unavailable right now. Try again shortly."
+
+
+class DatabaseUnavailable(SchwabError):
+    status, code = 503, "database_unavailable"
+    message = "Thor's database is not answering right now. Try again shortly."
 
 
 class ThrottledLocally(SchwabError):

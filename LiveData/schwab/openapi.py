@@ -258,7 +258,13 @@ def _schemas() -> dict[str, Any]:
 # --- Responses ----------------------------------------------------------------------------------------------
 
 # What any session-authenticated endpoint may answer besides its own successes.
-SIGNED_IN = [errors.NotAuthenticated, errors.BadRequest, errors.MethodNotAllowed, errors.InternalError]
+SIGNED_IN = [
+    errors.NotAuthenticated,
+    errors.BadRequest,
+    errors.MethodNotAllowed,
+    errors.InternalError,
+    errors.DatabaseUnavailable,
+]
 # ... and any endpoint that needs a usable Schwab connection.
 CONNECTED = [
     *SIGNED_IN,
@@ -492,7 +498,14 @@ def _paths() -> dict[str, Any]:
                 ],
                 "responses": {
                     "302": _redirect("to Schwab's consent page, or to Thor's login page"),
-                    **_error_responses([errors.BadRequest, errors.MethodNotAllowed, errors.InternalError]),
+                    **_error_responses(
+                        [
+                            errors.BadRequest,
+                            errors.MethodNotAllowed,
+                            errors.InternalError,
+                            errors.DatabaseUnavailable,
+                        ]
+                    ),
                 },
             }
         },

@@ -28,8 +28,8 @@ from decimal import Decimal
 from typing import Any
 
 import redis
+from django.db import InterfaceError, OperationalError, transaction
 from django.db import connection as db_connection
-from django.db import transaction
 
 from LiveData.schwab import accounts, client, order_transforms, quotes, tickets
 from LiveData.schwab.conf import schwab_settings
@@ -46,6 +46,7 @@ from LiveData.schwab.exceptions import (
     OrderPriceUnknown,
     OrderRejected,
     OrdersThrottled,
+    RedisUnavailable,
     SchwabApiError,
     SchwabBadRequest,
     SchwabError,
@@ -70,6 +71,23 @@ MATCH_SLACK = timedelta(seconds=60)  # clock difference allowed when finding a s
 STATUSES = frozenset(
     order_transforms.OPEN_STATUSES | {"REJECTED", "CANCELED", "REPLACED", "FILLED", "EXPIRED", "UNKNOWN"}
 )
+
+
+# The database failing after an order may have left (recorded nowhere yet): answered as unknown, not 500.
+DATABASE_GONE = (OperationalError, InterfaceError)
+UNKNOWN_BODY = {
+    "success": True,
+    "outcome": "unknown",
+    "order_id": None,
+    "message": "Schwab may have received this order, but did not confirm it. Do not place it again: "
+    "Thor is finding out, and this request with the same Idempotency-Key will say what happened.",
+}
+
+CANCEL_UNKNOWN_BODY = {
+    "success": True,
+    "outcome": "unknown",
+    "message": "Schwab did not confirm the cancel yet.",
+}
 
 
 @dataclass(frozen=True)
@@ -133,7 +151,8 @@ def idempotency_lock(user_id: int, key: str) -> Iterator[None]:
         try:
             yield
         finally:
-            with db_connection.cursor() as cursor:
+            # A database gone meanwhile took the lock with its session; the answer stands.
+            with contextlib.suppress(*DATABASE_GONE), db_connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [number])
         return
     with _process_locks_guard:
@@ -471,6 +490,17 @@ def _advance(session: TraderSession, row: OrderRequest, ticket: tickets.Ticket) 
     schwab_order = tickets.schwab_order(ticket)
     row.state, row.schwab_order, row.sent_at = State.SENDING, schwab_order, clock.now()
     row.save()  # the recovery point: from here on this request is never sent again
+    try:
+        return _send(session, row, schwab_order)
+    except DATABASE_GONE:  # the order may have reached Schwab: never a 500 a client could retry
+        logger.warning(
+            "order %s %s: the database went away after sending; status unknown", row.action, row.pk
+        )
+        return Outcome(202, UNKNOWN_BODY)  # the row stays `sending`: the settling task finds out
+
+
+def _send(session: TraderSession, row: OrderRequest, schwab_order: dict[str, Any]) -> Outcome:
+    """The one call to Schwab, and what its answer makes of the row."""
     if row.action == Action.REPLACE:
         method, path = "PUT", f"/accounts/{row.account_id}/orders/{row.target_order_id}"
     else:
@@ -553,6 +583,8 @@ def _throttle_orders(account_id: str) -> None:
         )
     except ratelimit.RateLimitExceeded as full:
         raise OrdersThrottled(retry_after=full.retry_after) from None
+    except redis.RedisError:
+        raise RedisUnavailable from None  # nothing was sent; the same key may try again
 
 
 def _order_id_from(location: str | None) -> str | None:
@@ -610,14 +642,7 @@ def _settle(session: TraderSession, row: OrderRequest) -> Outcome:
         not_placed = OrderNotPlaced()
         outcome = Outcome(not_placed.status, not_placed.payload())
         return _finish(row, State.NOT_PLACED, outcome, error_code=not_placed.code)
-    body = {
-        "success": True,
-        "outcome": "unknown",
-        "order_id": None,
-        "message": "Schwab may have received this order, but did not confirm it. Do not place it again: "
-        "Thor is finding out, and this request with the same Idempotency-Key will say what happened.",
-    }
-    outcome = Outcome(202, body)
+    outcome = Outcome(202, UNKNOWN_BODY)
     row.state, row.response_status, row.response = State.UNKNOWN, outcome.status, outcome.body
     row.error_code = "order_status_unknown"
     row.save()
@@ -732,6 +757,14 @@ def order_cancel(*, session: TraderSession, account_id: str, order_id: str) -> O
     _throttle_orders(account_id)
     row.state, row.sent_at = State.SENDING, clock.now()
     row.save()
+    try:
+        return _send_cancel(session, row, account_id, order_id)
+    except DATABASE_GONE:  # the cancel may have reached Schwab; the settling task reads the order later
+        logger.warning("order cancel %s: the database went away after sending; status unknown", row.pk)
+        return Outcome(202, CANCEL_UNKNOWN_BODY)
+
+
+def _send_cancel(session: TraderSession, row: OrderRequest, account_id: str, order_id: str) -> Outcome:
     ambiguous: SchwabApiError | None = None
     try:
         session.send("DELETE", f"/accounts/{account_id}/orders/{order_id}", path_name="orders.cancel")
@@ -745,8 +778,8 @@ def order_cancel(*, session: TraderSession, account_id: str, order_id: str) -> O
     try:
         after = order_transforms.order_document(_fetch_order(session, account_id, order_id))
     except SchwabError:
-        body = {"success": True, "outcome": "unknown", "message": "Schwab did not confirm the cancel yet."}
-        return _finish(row, State.UNKNOWN, Outcome(202, body), error_code="order_status_unknown")
+        outcome = Outcome(202, CANCEL_UNKNOWN_BODY)
+        return _finish(row, State.UNKNOWN, outcome, error_code="order_status_unknown")
     if ambiguous is not None and after["status"] not in ("CANCELED", "PENDING_CANCEL"):
         raise _refusal(row, ambiguous, State.FAILED)  # it did not take; the order is as it was
     _observe(account_id, [after])

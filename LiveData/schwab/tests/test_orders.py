@@ -405,3 +405,20 @@ def test_a_time_in_another_zone_reaches_schwab_as_the_same_instant(browser, schw
     listed = browser.get(f"/schwab/accounts/{trading}/orders/?from={since}")
     assert listed.status_code == 200, listed.content
     assert [order["order_id"] for order in listed.json()["orders"]] == [order_id]
+
+
+def test_redis_gone_at_the_order_limit_is_503_and_nothing_is_sent(browser, schwab, trading, monkeypatch):
+    """Redis dies between the account check and the order limit: a 503, the key free to try again."""
+    import redis
+
+    from LiveData.shared import ratelimit
+
+    def gone(*args, **kwargs):
+        raise redis.ConnectionError("Error 111 connecting to 10.0.0.7:6379")
+
+    monkeypatch.setattr(ratelimit, "acquire_for_orders", gone)
+    answer = place(browser, trading, key="redis-gone")
+    assert (answer.status_code, answer.json()["error"]) == (503, "redis_unavailable")
+    assert "10.0.0.7" not in answer.content.decode()
+    assert OrderRequest.objects.get(idempotency_key="redis-gone").state == "created"
+    assert sent(schwab) == 0
