@@ -166,3 +166,22 @@ class OrderStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class RecordedOrderState(models.Model):
+    """The last state of an order recorded in its account's event history (LiveData.shared.order_events),
+    kept durably: Redis holds the history and these states for speed, and when Redis loses its data they
+    come back from here before anything is recorded, so no change is recorded twice."""
+
+    account_id = models.CharField(max_length=128)
+    order_id = models.CharField(max_length=32)
+    state = models.TextField(help_text="order_events.state_text: status, fills and terms")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account_id", "order_id"], name="unique_recorded_order_state")
+        ]
+
+    def __str__(self) -> str:
+        return f"order {self.order_id} recorded at {self.recorded_at:%Y-%m-%d %H:%M:%S}"

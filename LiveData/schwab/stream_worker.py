@@ -32,7 +32,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import redis
@@ -49,7 +49,7 @@ from LiveData.schwab.exceptions import (
     StreamerError,
     StreamerLoginDenied,
 )
-from LiveData.schwab.models import REFRESH_TOKEN_LIFETIME, BrokerConnection
+from LiveData.schwab.models import REFRESH_TOKEN_LIFETIME, BrokerConnection, RecordedOrderState
 from LiveData.schwab.session import TraderSession
 from LiveData.schwab.stream_protocol import (
     CLOSE_CONNECTION,
@@ -93,6 +93,13 @@ def active_connections() -> dict[int, int]:
         status=BrokerConnection.Status.ACTIVE, logged_in_at__gt=alive_since
     ).values_list("pk", "generation")
     return dict(rows)
+
+
+def recorded_states(account_id: str) -> dict[str, str]:
+    """The durable copy of the account's recorded order states, within the catch-up's reach."""
+    since = clock.now() - schwab_settings().stream_catch_up - timedelta(days=1)
+    rows = RecordedOrderState.objects.filter(account_id=account_id, recorded_at__gte=since)
+    return dict(rows.values_list("order_id", "state"))
 
 
 def _close_connections(barrier: threading.Barrier) -> None:
@@ -410,6 +417,8 @@ class ConnectionStream:
     def _record(
         self, account_id: str, documents: list[dict[str, Any]], *, source: Any, schwab_event: str | None
     ) -> None:
+        if not order_events.has_states(account_id):  # new here, or Redis lost its data: bring them back
+            order_events.restore_states(account_id, recorded_states(account_id))
         changed = []
         for document in documents:
             at = clock.now()
@@ -422,6 +431,11 @@ class ConnectionStream:
                 max_length=self.conf.order_events_max_length,
             )
             if entry is not None:
+                RecordedOrderState.objects.update_or_create(
+                    account_id=account_id,
+                    order_id=document["order_id"],
+                    defaults={"state": order_events.state_text(document), "recorded_at": at},
+                )
                 changed.append(document)
                 self.worker.stats.events += 1
                 self.worker.stats.last_event_at = at

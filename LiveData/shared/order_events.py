@@ -4,7 +4,9 @@ exactly once, however many times (and by whichever worker) it is seen.
 The last state recorded per order is kept beside the stream (`contract.order_states_key`); the state is
 compared and the event appended in one WATCH/MULTI step, so the streamer's message and the REST catch-up
 after a reconnect, or two workers during a lease takeover, never record the same change twice. A state
-older than the recorded one (a closed order seen open again by a slow read) is dropped.
+older than the recorded one (a closed order seen open again by a slow read) is dropped. The producer keeps a
+durable copy of the states (PostgreSQL, in the Schwab app) and puts them back with `restore_states` when
+Redis has lost them, so a catch-up after data loss records nothing twice either.
 """
 
 from __future__ import annotations
@@ -36,6 +38,28 @@ def _state(order: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def state_text(order: dict[str, Any]) -> str:
+    """The recorded form of an order's state (what `record` compares, and what a durable copy keeps)."""
+    return _ENCODER.encode(_state(order)).decode()
+
+
+def has_states(account_id: str, *, client: redis.Redis | None = None) -> bool:
+    """Whether Redis still holds the account's recorded states (False after it lost its data)."""
+    return bool((client or get_redis()).exists(contract.order_states_key(account_id)))
+
+
+def restore_states(account_id: str, states: dict[str, str], *, client: redis.Redis | None = None) -> None:
+    """Put back recorded states Redis lost (order_id -> state_text), never over one recorded meanwhile."""
+    if not states:
+        return
+    states_key = contract.order_states_key(account_id)
+    pipe = (client or get_redis()).pipeline(transaction=True)
+    for order_id, text in states.items():
+        pipe.hsetnx(states_key, order_id, text)
+    pipe.expire(states_key, STATES_TTL_SECONDS)
+    pipe.execute()
+
+
 def record(
     *,
     account_id: str,
@@ -50,7 +74,7 @@ def record(
     return the new entry's id, or None when nothing changed."""
     states_key, stream_key = contract.order_states_key(account_id), contract.order_events_key(account_id)
     state = _state(order)
-    state_text = _ENCODER.encode(state).decode()
+    text = state_text(order)
 
     def append(pipe: Any) -> None:
         known_text = pipe.hget(states_key, order["order_id"])
@@ -66,7 +90,7 @@ def record(
             at=at,
         )
         pipe.multi()
-        pipe.hset(states_key, order["order_id"], state_text)
+        pipe.hset(states_key, order["order_id"], text)
         pipe.expire(states_key, STATES_TTL_SECONDS)
         pipe.xadd(stream_key, {"event": _ENCODER.encode(event).decode()}, maxlen=max_length, approximate=True)
 

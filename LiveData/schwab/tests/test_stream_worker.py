@@ -353,3 +353,37 @@ def test_no_token_reaches_the_logs_even_with_every_frame_logged(
         eventually(lambda: len(history(account)) == 1)
     token = BrokerConnection.objects.get(user=connected).access_token
     assert caplog.records and token not in caplog.text
+
+
+def test_after_redis_loses_its_data_the_catch_up_records_nothing_twice(
+    private_redis, connected, schwab, streaming_settings
+):
+    """A private Redis, killed and started again empty (no persistence): the next worker's catch-up finds
+    the same orders, and the states kept in PostgreSQL keep it from recording any change a second time."""
+    from LiveData.shared import redis_client
+
+    streaming_settings.REDIS_URL = private_redis.url
+    redis_client.reset_client()
+    try:
+        schwab.state.config.stream_heartbeat_seconds = 0.2
+        token = BrokerConnection.objects.get(user=connected).access_token
+        account = str(api(schwab, token, "/accounts/accountNumbers").json()[0]["hashValue"])
+        with RunningWorker() as running:
+            eventually(running.streaming)
+            order_id = place(schwab, connected, account)
+            eventually(lambda: len(history(account)) == 1)
+            execute(schwab, order_id)
+            eventually(lambda: len(history(account)) == 2)
+        private_redis.kill()
+        private_redis.start()  # empty: everything Redis held is gone
+        redis_client.reset_client()
+        assert history(account) == []
+        with RunningWorker() as running:
+            eventually(running.streaming)  # streaming means caught up
+            assert history(account) == []  # the catch-up saw the same two states: nothing new
+            second = place(schwab, connected, account)  # a change after the loss is recorded, once
+            eventually(lambda: len(history(account)) == 1)
+        assert history(account) == [(None, "WORKING", "0", "stream")]
+        assert second != order_id
+    finally:
+        redis_client.reset_client()
