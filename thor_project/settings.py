@@ -129,6 +129,9 @@ X_FRAME_OPTIONS = "DENY"
 # --- Redis: the live-data bus. Unset with DEBUG on means the in-process stand-in. ------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=2.0)
+# After a Redis call times out (or cannot connect), a process fails its calls to that server at once for
+# this long: a request waits on a hung Redis at most one REDIS_SOCKET_TIMEOUT in all (see redis_guard.py).
+REDIS_OUTAGE_HOLD_SECONDS = env.float("REDIS_OUTAGE_HOLD_SECONDS", default=5.0)
 # Snapshot keys expire after this many seconds (0: never; the last snapshot stays, marked stale on failure).
 LIVE_DATA_SNAPSHOT_TTL_SECONDS = env.int("LIVE_DATA_SNAPSHOT_TTL_SECONDS", default=0)
 
@@ -206,6 +209,7 @@ CACHES = {
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "thor:cache",
             "OPTIONS": {
+                "pool_class": "LiveData.shared.redis_guard.GuardedConnectionPool",
                 "socket_timeout": REDIS_SOCKET_TIMEOUT,
                 "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
             },

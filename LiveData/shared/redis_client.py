@@ -1,9 +1,10 @@
 """The one place that builds the Redis connection used for live data.
 
-The client is built lazily on first use, from one connection pool per process, with socket timeouts and
-periodic health checks. With no REDIS_URL and DEBUG on, an in-process stand-in (fakeredis) takes Redis's
-place so a newcomer can run everything with only Python; it is not shared between processes, and a warning
-says so at start-up. With DEBUG off, REDIS_URL is required.
+The client is built lazily on first use, from one connection pool per process, with socket timeouts,
+periodic health checks and a guard that fails at once while Redis is not answering (`redis_guard`). With
+no REDIS_URL and DEBUG on, an in-process stand-in (fakeredis) takes Redis's place so a newcomer can run
+everything with only Python; it is not shared between processes, and a warning says so at start-up. With
+DEBUG off, REDIS_URL is required.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import redis
 import redis.asyncio
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from LiveData.shared import redis_guard
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +76,8 @@ def _build_client() -> redis.Redis:
 
         return fakeredis.FakeRedis(decode_responses=True)
     timeout = settings.REDIS_SOCKET_TIMEOUT
-    pool = redis.ConnectionPool.from_url(
+    # Guarded: once Redis stops answering, calls fail at once instead of each waiting its timeout.
+    pool = redis_guard.GuardedConnectionPool.from_url(
         settings.REDIS_URL,
         decode_responses=True,
         socket_timeout=timeout,

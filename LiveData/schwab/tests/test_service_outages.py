@@ -168,3 +168,76 @@ def test_an_order_in_flight_when_the_database_dies_is_unknown_then_settled(
     assert _manage(environment, "schwab_settle_orders") == "settled 1 order request(s) (placed: 1)"
     assert _row_state(private_postgres.url) == "placed"
     assert schwab.state.calls["orders.place"] == 1 and len(schwab.state.orders) == 1
+
+
+def _failures(call: Any, times: int) -> list[str]:
+    """What each of `times` calls raised (the exception's class), or "answered"."""
+    import redis
+
+    seen = []
+    for _ in range(times):
+        try:
+            call()
+            seen.append("answered")
+        except redis.RedisError as failure:
+            seen.append(type(failure).__name__)
+    return seen
+
+
+def test_a_hung_redis_costs_one_timeout_then_calls_fail_at_once(private_redis, settings):
+    from LiveData.shared import redis_client, redis_guard
+
+    settings.REDIS_URL = private_redis.url
+    settings.REDIS_SOCKET_TIMEOUT = 0.5
+    settings.REDIS_OUTAGE_HOLD_SECONDS = 600  # longer than the test: nothing but the guard decides
+    redis_client.reset_client()
+    redis_guard.forget()
+    try:
+        client = redis_client.get_redis()
+        assert client.ping()
+        private_redis.pause()  # SIGSTOP: the connection stays open and nothing answers
+        assert _failures(lambda: client.get("anything"), 3) == [
+            "TimeoutError",  # the one wait
+            "RedisNotAnswering",  # then at once, without sending
+            "RedisNotAnswering",
+        ]
+        private_redis.resume()
+        redis_guard.forget()  # the hold over: the next call tries Redis again
+        assert _failures(lambda: client.get("anything"), 1) == ["answered"]
+    finally:
+        private_redis.resume()
+        redis_client.reset_client()
+        redis_guard.forget()
+
+
+def test_requests_on_a_hung_redis_wait_one_timeout_in_all(
+    private_redis, servers_environment, schwab, tmp_path
+):
+    """A gunicorn worker whose Redis hangs: three summary requests answer 503 redis_unavailable, and the
+    server waited on Redis once (one timeout logged), not once per call of each request."""
+    from django.contrib.auth.models import User
+
+    from LiveData.schwab.tests.servers import logged_in_session
+
+    environment = {
+        **servers_environment,
+        "REDIS_URL": private_redis.url,
+        "REDIS_SOCKET_TIMEOUT": "1",
+        "REDIS_OUTAGE_HOLD_SECONDS": "600",
+    }
+    session = logged_in_session(User.objects.create_user("hana"))
+    with thor_server(environment, log=tmp_path / "server.log") as server:
+        start = session.get(f"{server.url}/schwab/oauth/start/", allow_redirects=False, timeout=30)
+        callback = consent(schwab, start.headers["Location"], username="trader1")
+        assert (
+            session.get(f"{server.url}{local(callback)}", allow_redirects=False, timeout=30).status_code
+            == 302
+        )
+        account_id = schwab.state.users["trader1"].accounts[0].hash_value
+        summary = f"{server.url}/schwab/account/summary/?account_hash={account_id}"
+        assert session.get(summary, timeout=30).status_code == 200
+        private_redis.pause()
+        answers = [session.get(summary, timeout=60) for _ in range(3)]
+        private_redis.resume()
+    assert [(a.status_code, a.json()["error"]) for a in answers] == [(503, "redis_unavailable")] * 3
+    assert (tmp_path / "server.log").read_text().count("redis is not answering") == 1
