@@ -2,11 +2,14 @@
 
 Redis that stops answering (stopped, swapping, a network partition) makes every call wait its socket
 timeout; a request makes several calls, so it waited several timeouts, and every worker piled up behind
-it. Here, once a call to a Redis server times out or cannot connect, this process treats that server as
-not answering for REDIS_OUTAGE_HOLD_SECONDS: every call to it fails at once with `RedisNotAnswering` (a
+it. Here, once a call to a Redis server times out (connecting or waiting for its answer), this process
+treats that server as not answering for REDIS_OUTAGE_HOLD_SECONDS: every call to it fails at once with
+`RedisNotAnswering` (a
 `redis.ConnectionError`, answered as 503 `redis_unavailable`). So a request waits on a hung Redis at
 most one REDIS_SOCKET_TIMEOUT in all (the call that found it out), and the requests after it none until
 the hold ends; the first call after the hold tries Redis again. An answer from the server ends the hold.
+A refused connection (Redis stopped) fails at once anyway, so it starts no hold: Redis back is used at
+once.
 
 Both the live-data client (`redis_client`) and Django's cache use `GuardedConnectionPool`, so they share
 what they learn about a server. Nothing here decides who may do what: it only fails faster.
@@ -46,8 +49,8 @@ class GuardedConnection(redis.Connection):
             raise RedisNotAnswering("Redis did not answer moments ago; not waiting again")
 
     def _failed(self, failure: Exception) -> None:
-        if isinstance(failure, RedisNotAnswering):
-            return
+        if not isinstance(failure, redis.TimeoutError):
+            return  # refused or reset: that answered at once, no wait to spare anyone
         hold = _hold_seconds()
         now = time.monotonic()
         with _lock:
