@@ -211,10 +211,11 @@ def servers_environment(
     }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def private_postgres() -> Iterator[Any]:
-    """A PostgreSQL cluster of the test module's own (free port, temporary folder), migrated; tests may kill
-    and restart it. Skipped (or failed with REQUIRE_SERVICES=1) where PostgreSQL's server is not installed."""
+    """A PostgreSQL cluster of the test's own (free port, temporary folder), migrated; the test may kill and
+    restart it. Skipped (or failed with REQUIRE_SERVICES=1) where PostgreSQL's server is not installed.
+    Name it after the fixtures that may skip the test, so a skipped test never starts one."""
     import subprocess
     import sys
 

@@ -79,7 +79,7 @@ def _line_with(lines: queue.Queue[str], text: str) -> str:
             return line
 
 
-def test_the_refresh_loop_outlives_its_database(private_postgres, real_redis, settings):
+def test_the_refresh_loop_outlives_its_database(real_redis, settings, private_postgres):
     environment = {"DEBUG": "true", "DATABASE_URL": private_postgres.url, "REDIS_URL": settings.REDIS_URL}
     with _running(environment, "livedata_refresh", "--loop", "--interval", "0.2") as (process, lines):
         _line_with(lines, "refreshed 0 account(s)")
@@ -119,7 +119,7 @@ def _row_state(url: str) -> str | None:
 
 
 def test_an_order_in_flight_when_the_database_dies_is_unknown_then_settled(
-    private_postgres, servers_environment, schwab, tmp_path
+    servers_environment, schwab, tmp_path, private_postgres
 ):
     environment = {
         **servers_environment,
@@ -211,7 +211,7 @@ def test_a_hung_redis_costs_one_timeout_then_calls_fail_at_once(private_redis, s
 
 
 def test_requests_on_a_hung_redis_wait_one_timeout_in_all(
-    private_redis, servers_environment, schwab, tmp_path
+    servers_environment, schwab, tmp_path, private_redis
 ):
     """A gunicorn worker whose Redis hangs: three summary requests answer 503 redis_unavailable, and the
     server waited on Redis once (one timeout logged), not once per call of each request."""
