@@ -8,6 +8,7 @@ trader who declines at Schwab sees a sentence, not a JSON blob. No exception tex
 from __future__ import annotations
 
 import logging
+from functools import cache
 
 import redis
 from django.db import InterfaceError, OperationalError
@@ -16,11 +17,24 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.deprecation import MiddlewareMixin
 
-from LiveData.schwab.exceptions import DatabaseUnavailable, MethodNotAllowed, RedisUnavailable, SchwabError
+from LiveData.schwab.exceptions import (
+    DatabaseUnavailable,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    RedisUnavailable,
+    SchwabError,
+)
 
 logger = logging.getLogger(__name__)
 
 BROWSER_VIEWS = frozenset({"oauth_start", "oauth_callback", "oauth_start_test", "oauth_callback_test"})
+
+
+@cache
+def _api_prefix() -> str:
+    """Where the app's routes start ("/schwab/")."""
+    return reverse("schwab:openapi").removesuffix("openapi.json")
 
 
 def _wants_page(request: HttpRequest) -> bool:
@@ -71,3 +85,12 @@ class SchwabErrorMiddleware(MiddlewareMixin):
                 logger.warning("%s %s: %s", request.method, match.url_name, type(exception).__name__)
                 return render_error(request, error())
         return None
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        """With DEBUG on, Django answers a missing page or a crash with its HTML debug page, whatever the
+        path; under /schwab/ the answer stays JSON, as it is with DEBUG off."""
+        if response.status_code not in (404, 500) or not request.path.startswith(_api_prefix()):
+            return response
+        if not response.get("Content-Type", "").startswith("text/html") or _wants_page(request):
+            return response
+        return render_error(request, NotFound() if response.status_code == 404 else InternalError())

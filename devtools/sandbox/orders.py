@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from devtools.sandbox import activity
-from devtools.sandbox.book import EQUITIES, ETFS, Account, Holding, Security, price_at
+from devtools.sandbox.accounts import totals, value_holding
+from devtools.sandbox.book import CENT, EQUITIES, ETFS, Account, Holding, Security, price_at
 from devtools.sandbox.http import Request, Response, service_error
 from devtools.sandbox.state import SandboxState, Token
 from devtools.sandbox.trader import account_for, shared_accounts
@@ -50,6 +51,16 @@ def _parse_time(value: str | None) -> datetime | None:
         except ValueError:
             continue
     return None
+
+
+def spendable(account: Account, when: datetime) -> tuple[Decimal, Decimal]:
+    """(available funds, buying power) as the account's balances show them at `when`."""
+    if account.type != "MARGIN":
+        return account.cash, account.cash
+    valued = [value_holding(holding, account.type, when) for holding in account.holdings]
+    t = totals(account, valued)
+    available = (t.liquidation_value - t.maintenance).quantize(CENT, ROUND_HALF_UP)
+    return available, available * 2
 
 
 def securities(state: SandboxState) -> dict[str, Security]:
@@ -426,8 +437,11 @@ def preview(state: SandboxState, request: Request, token: Token, account_hash: s
     commission = Decimal(0)
     fee = Decimal("0.65") * quantity if security.asset_type == "OPTION" else Decimal(0)
     buying = leg["instruction"] in BUYS
-    available = account.cash if account.type == "CASH" else account.cash * 2
-    projected = available - value - fee if buying else available + value - fee
+    # The same buying power the account's balances show (accounts.current_balances), less (or, for a sale,
+    # plus) what the order costs: the ticket's preview and the summary card agree.
+    funds, power = spendable(account, state.now())
+    change = -value - fee if buying else value - fee
+    projected, projected_funds = power + change, funds + change
     rejects, warns = [], []
     if buying and projected < 0:
         rejects.append(
@@ -462,7 +476,7 @@ def preview(state: SandboxState, request: Request, token: Token, account_hash: s
                 "orderStrategyType": previewed.get("orderStrategyType"),
                 "orderBalance": {
                     "orderValue": float(value),
-                    "projectedAvailableFund": float(projected),
+                    "projectedAvailableFund": float(projected_funds),
                     "projectedBuyingPower": float(projected),
                     "projectedCommission": float(commission + fee),
                 },

@@ -66,6 +66,12 @@ def test_preview_place_fill_cancel_and_trading_off(
     log_in_and_connect(chrome, wait, page_on_sandbox, username="dana", password="dana-password-123")
     wait.until(seen.visibility_of_element_located((By.ID, "ticket")))
 
+    # A bad ticket: the page names the field and what is wrong with it.
+    _ticket(chrome, symbol="AAPL", quantity=5, limit="1.001")
+    chrome.find_element(By.ID, "preview-button").click()
+    wait.until(lambda driver: "limit price: Off tick" in driver.find_element(By.ID, "ticket-msg").text)
+    chrome.save_screenshot(str(ARTIFACTS / "orders-bad-field.png"))
+
     # Preview, then place with a double click: one order reaches the sandbox.
     limit, fall = _crossing(schwab, "AAPL")
     _ticket(chrome, symbol="AAPL", quantity=5, limit=str(limit))

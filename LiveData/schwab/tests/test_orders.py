@@ -422,3 +422,14 @@ def test_redis_gone_at_the_order_limit_is_503_and_nothing_is_sent(browser, schwa
     assert "10.0.0.7" not in answer.content.decode()
     assert OrderRequest.objects.get(idempotency_key="redis-gone").state == "created"
     assert sent(schwab) == 0
+
+
+def test_the_preview_agrees_with_the_summary_card(browser, schwab, trading):
+    """Buying power after a buy is the card's buying power less the order's value (it was computed from
+    cash x 2 while the card showed (equity - maintenance) x 2)."""
+    card = browser.get(f"/schwab/account/summary/?account_hash={trading}").json()["summary"]
+    answer = browser.post(
+        f"/schwab/accounts/{trading}/orders/preview/", json.dumps(LIMIT_BUY), content_type="application/json"
+    )
+    preview = answer.json()["preview"]
+    assert Decimal(preview["projected_buying_power"]) == Decimal(card["buying_power"]) - Decimal("1500")

@@ -203,6 +203,14 @@ def test_anonymous_gets_401_json(client, db):
     assert (response.status_code, response.json()["error"]) == (401, "not_authenticated")
 
 
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unknown_schwab_route_is_json_404_also_with_debug_on(browser, db, settings, debug):
+    settings.DEBUG = debug  # with DEBUG on Django answers its HTML debug page, unless told otherwise
+    response = browser.get("/schwab/nothing/here/")
+    assert (response.status_code, response["Content-Type"]) == (404, "application/json")
+    assert response.json()["error"] == "not_found"
+
+
 def test_unknown_schwab_route_is_json_404(browser, db):
     response = browser.get("/schwab/nothing/here/")
     assert response.status_code == 404

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import socket
 import threading
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import uvicorn
 from django.conf import settings
@@ -22,7 +23,10 @@ from django.db import connection as db_connection
 from ActAndPos.listener import Listener
 from devtools.sandbox.server import SandboxServer
 from devtools.sandbox.state import SandboxConfig
-from LiveData.schwab import refresher
+from devtools.testing import consent
+from LiveData.schwab import oauth, refresher
+from LiveData.schwab.api import SchwabTraderAPI
+from LiveData.schwab.models import BrokerConnection
 from LiveData.schwab.stream_worker import StreamWorker
 from LiveData.shared import redis_client
 
@@ -45,6 +49,16 @@ class Command(BaseCommand):
         sandbox_url = urlsplit(settings.SCHWAB_API_BASE_URL)
         if sandbox_url.hostname not in ("127.0.0.1", "localhost") or sandbox_url.port is None:
             raise CommandError("Set SCHWAB_API_BASE_URL to the local sandbox, e.g. http://127.0.0.1:8182")
+        # Before anything changes (the login printed by a demo already running stays valid).
+        for what, host, port in (
+            ("Thor", "127.0.0.1", options["port"]),
+            ("the Schwab sandbox", sandbox_url.hostname, sandbox_url.port),
+        ):
+            if not _free(host, port):
+                raise CommandError(
+                    f"port {port} ({what}) is in use: is a demo already running? Open "
+                    f"http://127.0.0.1:{options['port']}/ or stop it first. Nothing was changed."
+                )
 
         call_command("migrate", interactive=False, verbosity=0)
         password = secrets.token_urlsafe(9)
@@ -62,6 +76,7 @@ class Command(BaseCommand):
             host=sandbox_url.hostname,
             port=sandbox_url.port,
         ).start()
+        reconnected = reconnect(user, sandbox)
         stop = threading.Event()
         background = [
             threading.Thread(target=Listener(stop=stop).run, name="actandpos-listener", daemon=True),
@@ -87,6 +102,11 @@ class Command(BaseCommand):
             + f"  Thor login:      {user.username} / {password}\n"
             + f"  Schwab sandbox:  {sandbox.url}  (logins: trader1 / trader1-pass, trader2 / trader2-pass)\n"
             + f"  Redis:           {redis_note}\n"
+            + (
+                "  Schwab:          reconnected to the sandbox as trader1 (its logins end with it)\n"
+                if reconnected
+                else ""
+            )
             + "  Background:      live-data refresh, the order stream worker and the ActAndPos listener\n"
             + "                   run in this process; the server is uvicorn (ASGI)\n"
             + "  Stop with Ctrl-C.\n"
@@ -128,3 +148,29 @@ class Command(BaseCommand):
                 logger.exception("demo refresh round failed")
             finally:
                 db_connection.close()
+
+
+def _free(host: str, port: int) -> bool:
+    """Whether a server could listen on host:port now."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def reconnect(user: Any, sandbox: SandboxServer, username: str = "trader1") -> bool:
+    """A demo user connected before this start gets a fresh login at the new sandbox, whose tokens are new
+    (the old sandbox's died with it): through the product's own code exchange, as the consent page would.
+    False when the user had no connection to renew (or disconnected on purpose)."""
+    connection = BrokerConnection.objects.filter(user=user).first()
+    if connection is None or connection.status == BrokerConnection.Status.DISCONNECTED:
+        return False
+    redirect_uri = settings.SCHWAB_CALLBACK_URL
+    callback = consent(
+        sandbox, oauth.authorization_url(state="demo", redirect_uri=redirect_uri), username=username
+    )
+    code = parse_qs(urlsplit(callback).query)["code"][0]
+    SchwabTraderAPI(user).exchange_code_for_tokens(code, redirect_uri=redirect_uri)
+    return True
