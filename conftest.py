@@ -154,12 +154,12 @@ def claim_test_database(client: redis.Redis, url: str) -> None:
     if client.exists(SUITE_MARKER_KEY) or client.dbsize() == 0:
         client.set(SUITE_MARKER_KEY, "the Thor test suite empties this database between tests")
         return
-    pytest.fail(
+    pytest.exit(  # once for the whole run, not once per test that needs Redis
         f"REDIS_URL={url} names a Redis database holding {client.dbsize()} keys that the test suite did not "
         "create, and the suite empties its database between tests. Point REDIS_URL at an empty database "
         "kept for tests (for example redis://127.0.0.1:6379/15), or empty this one yourself if its data "
         "can go.",
-        pytrace=False,
+        returncode=2,
     )
 
 

@@ -237,7 +237,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # The websockets library logs every frame at DEBUG, and the streamer's LOGIN frame carries an access
     # token: never below WARNING, whatever LOG_LEVEL says (its INFO is one line per connection anyway).
-    "loggers": {"websockets": {"level": "WARNING"}},
+    "loggers": {
+        "websockets": {"level": "WARNING"},
+        # Django gives its own logger a console handler with DEBUG on; every record also reaches the root
+        # handler above, so with it each warning was printed twice.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
 
 # Celery: Redis as the broker (and for results), beat for the schedule.

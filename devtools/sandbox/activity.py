@@ -12,10 +12,23 @@ from decimal import Decimal
 from typing import Any
 
 # The message types an order change emits, in the order Schwab sends them.
-PLACED = ("OrderCreated", "OrderAccepted", "ExecutionRequested", "ExecutionRequestCreated")
+# schwab-api.md section 6's typical sequences.
+PLACED = (
+    "OrderCreated",
+    "OrderAccepted",
+    "ExecutionRequested",
+    "ExecutionRequestCreated",
+    "ExecutionRequestCompleted",
+)
 FILLED = ("ExecutionCreated", "OrderFillCompleted")
 PARTLY_FILLED = ("ExecutionCreated",)
-CANCELED = ("CancelAccepted", "ExecutionRequestCompleted", "OrderUROutCompleted")
+CANCELED = (
+    "CancelAccepted",
+    "ExecutionRequested",
+    "ExecutionRequestCompleted",
+    "ExecutionCreated",
+    "OrderUROutCompleted",
+)
 REPLACED = ("ChangeCreated", "ChangeAccepted")
 REJECTED = ("OrderRejected",)
 
@@ -41,6 +54,11 @@ def _event(message_type: str, order: dict[str, Any]) -> dict[str, Any]:
                 "LimitPrice": schwab_number(order.get("price")),
             },
         }
+    canceling = order.get("status") in ("CANCELED", "PENDING_CANCEL")
+    if message_type == "ExecutionRequested":
+        return {**common, "RouteRequestedType": "Cancel" if canceling else "New"}
+    if message_type == "ExecutionCreated" and canceling:
+        return {**common, "ExecutionTransType": "UROut", "LeavesQuantity": schwab_number(0)}
     if message_type == "ExecutionCreated":
         last = (order.get("orderActivityCollection") or [{}])[-1]
         execution = (last.get("executionLegs") or [{}])[-1]

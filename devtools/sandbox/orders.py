@@ -522,7 +522,8 @@ def _list(state: SandboxState, request: Request, accounts: list[Account]) -> Res
             400,
             "fromEnteredTime and toEnteredTime are required, as yyyy-MM-dd'T'HH:mm:ss.SSSZ",
         )
-    if end < start or start < state.now() - timedelta(days=LIST_DAYS_BACK):
+    # Whole days, as Schwab counts: a client's "now - 60 days" is a moment before the sandbox's own.
+    if end < start or start.date() < (state.now() - timedelta(days=LIST_DAYS_BACK)).date():
         return service_error(
             400, f"The date range is invalid: at most {LIST_DAYS_BACK} days back, from before to"
         )

@@ -32,14 +32,20 @@ class _QuietHandler(WSGIRequestHandler):
 class SandboxServer:
     """A running sandbox: `url` to talk to it, `state` to inspect it, `stop()` to end it."""
 
-    def __init__(self, config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        streamer_port: int = 0,
+    ) -> None:
         self.state = SandboxState(config or SandboxConfig())
         self.app = SandboxApp(self.state)
         self.httpd = make_server(host, port, self.app, _ThreadingWSGIServer, _QuietHandler)
         self.host = host
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None
-        self.streamer = SandboxStreamer(self.state, host=host)
+        self.streamer = SandboxStreamer(self.state, host=host, port=streamer_port)
         self._market = threading.Thread(target=self._tick, name="schwab-sandbox-market", daemon=True)
 
     @property

@@ -264,3 +264,42 @@ def test_order_lists_reach_sixty_days_back_and_unknown_routes_answer_json(sandbo
     assert api(sandbox, token, f"/accounts/{account.hash_value}/orders", params=window).status_code == 400
     unknown = api(sandbox, token, "/no/such/route")
     assert unknown.status_code == 404 and "does not exist" in unknown.json()["errors"][0]
+
+
+def test_the_default_window_of_schwab_py_is_accepted(sandbox, trader, sandbox_clock):
+    """schwab-py's get_orders_for_account asks from now - 60 days, in whole seconds, from its own clock (a
+    moment before the sandbox's): accepted; a day earlier is refused."""
+    from datetime import UTC, datetime
+
+    token, account = trader
+    now = sandbox_clock().replace(microsecond=0) - timedelta(seconds=1)
+    fmt = "%Y-%m-%dT%H:%M:%S.000Z"
+
+    def listing(since: datetime) -> int:
+        params = {"fromEnteredTime": since.strftime(fmt), "toEnteredTime": now.strftime(fmt)}
+        return api(sandbox, token, f"/accounts/{account.hash_value}/orders", params=params).status_code
+
+    assert listing(now - timedelta(days=60)) == 200
+    assert listing(now - timedelta(days=61)) == 400
+    assert now.tzinfo is UTC
+
+
+def test_the_sandbox_command_takes_the_streamer_port_and_the_public_url():
+    from devtools.management.commands.schwab_sandbox import Command
+    from devtools.private_services import free_port
+    from devtools.sandbox.server import SandboxServer
+    from devtools.sandbox.state import SandboxConfig
+
+    options = (
+        Command()
+        .create_parser("manage.py", "schwab_sandbox")
+        .parse_args(["--streamer-port", "9101", "--public-url", "https://sandbox.example/"])
+    )
+    assert (options.streamer_port, options.public_url) == (9101, "https://sandbox.example/")
+    port = free_port()
+    server = SandboxServer(SandboxConfig(public_base_url="https://sandbox.example/"), streamer_port=port)
+    server.start()
+    try:
+        assert server.streamer.url == f"ws://127.0.0.1:{port}/ws"
+    finally:
+        server.stop()

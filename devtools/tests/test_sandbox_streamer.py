@@ -131,11 +131,16 @@ def test_commands_before_login_and_bad_frames_get_their_codes(info):
 def test_order_changes_stream_as_acct_activity_with_seq(sandbox, token, subscribed):
     account_number, order_id = place(sandbox, token)
     requests.post(f"{sandbox.url}/sandbox/orders/{order_id}/execute", json={}, timeout=5)
-    items = [receive(subscribed)["data"][0] for _ in range(6)]
+    expected = [*activity.PLACED, *activity.FILLED]
+    items = [receive(subscribed)["data"][0] for _ in expected]
     assert {item["service"] for item in items} == {"ACCT_ACTIVITY"}
     contents = [item["content"][0] for item in items]
-    assert [content["seq"] for content in contents] == [1, 2, 3, 4, 5, 6]
-    assert [content["2"] for content in contents] == [*activity.PLACED, *activity.FILLED]
+    assert [content["seq"] for content in contents] == list(range(1, len(expected) + 1))
+    assert [content["2"] for content in contents] == expected
+    assert expected[:5] == [  # schwab-api.md section 6: a new limit order
+        "OrderCreated", "OrderAccepted", "ExecutionRequested", "ExecutionRequestCreated",
+        "ExecutionRequestCompleted",
+    ]  # fmt: skip
     assert {content["1"] for content in contents} == {account_number}
     fill = json.loads(contents[-1]["3"])  # JSON inside a string
     assert fill["SchwabOrderID"] == order_id and fill["BaseEvent"]["EventType"] == "OrderFillCompleted"
@@ -188,3 +193,20 @@ def test_expire_token_fault_ends_the_session_and_the_token(sandbox, token, subsc
     place(sandbox, token)
     assert receive(subscribed)["notify"][0]["content"]["code"] == 3
     assert api(sandbox, token, "/accounts/accountNumbers").status_code == 401
+
+
+def test_a_cancel_streams_schwabs_sequence_with_the_urout(sandbox, token, subscribed):
+    _, order_id = place(sandbox, token)
+    placed = [receive(subscribed) for _ in activity.PLACED]
+    assert len(placed) == len(activity.PLACED)
+    hash_value = api(sandbox, token, "/accounts/accountNumbers").json()[0]["hashValue"]
+    answer = api(sandbox, token, f"/accounts/{hash_value}/orders/{order_id}", "DELETE")
+    assert answer.status_code == 200, answer.text
+    contents = [receive(subscribed)["data"][0]["content"][0] for _ in activity.CANCELED]
+    assert [content["2"] for content in contents] == [
+        "CancelAccepted", "ExecutionRequested", "ExecutionRequestCompleted", "ExecutionCreated",
+        "OrderUROutCompleted",
+    ]  # fmt: skip
+    events = [json.loads(content["3"])["BaseEvent"] for content in contents]
+    assert events[1]["ExecutionRequestedEvent"]["RouteRequestedType"] == "Cancel"
+    assert events[3]["ExecutionCreatedEvent"]["ExecutionTransType"] == "UROut"

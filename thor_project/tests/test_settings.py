@@ -101,3 +101,13 @@ def test_the_cache_is_shared_through_redis_whenever_redis_is(redis_url, backend)
     result = _manage("shell", "--no-imports", "-c", script, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-2:] == [backend, redis_url or "None"]
+
+
+@pytest.mark.parametrize("debug", ["true", "false"])
+def test_a_warning_is_printed_once(debug):
+    """Django's own console handler (DEBUG on) and the root handler both printed Django's warnings."""
+    env = {**production_env(), "DEBUG": debug}
+    script = "import logging; logging.getLogger('django.request').warning('one-warning-marker')"
+    result = _manage("shell", "-c", script, env=env)
+    assert result.returncode == 0, result.stderr
+    assert (result.stdout + result.stderr).count("one-warning-marker") == 1

@@ -18,6 +18,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8182)
+        parser.add_argument(
+            "--streamer-port", type=int, default=0, help="the streamer's port (0: a free one)"
+        )
+        parser.add_argument(
+            "--public-url",
+            default=None,
+            help="the base URL clients reach it by, used in Location headers (default: http://HOST:PORT)",
+        )
         parser.add_argument("--seed", type=int, default=1, help="seed for the deterministic book")
         parser.add_argument(
             "--callback",
@@ -48,8 +56,11 @@ class Command(BaseCommand):
             latency_ms=options["latency_ms"],
             fleet_users=options["fleet_users"],
             fleet_accounts=options["fleet_accounts"],
+            public_base_url=options["public_url"],
         )
-        server = SandboxServer(config, host=options["host"], port=options["port"]).start()
+        server = SandboxServer(
+            config, host=options["host"], port=options["port"], streamer_port=options["streamer_port"]
+        ).start()
         self.stdout.write(f"Schwab sandbox listening on {server.url} (seed {config.seed})")
         self.stdout.write(f"  streamer on {server.streamer.url} (userPreference's streamerInfo)")
         for user in list(server.state.users.values())[:4]:
