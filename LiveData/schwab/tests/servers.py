@@ -72,6 +72,17 @@ def logged_in_session(user: Any) -> requests.Session:
     return session
 
 
+def connect(server: ThorServer, session: requests.Session, sandbox: Any, username: str = "trader1") -> None:
+    """Connect Schwab through `server` as `session`'s user: start, the sandbox's consent page, callback."""
+    from devtools.testing import consent, local
+
+    start = session.get(f"{server.url}/schwab/oauth/start/", allow_redirects=False, timeout=30)
+    assert start.status_code == 302, start.text
+    callback = consent(sandbox, start.headers["Location"], username=username)
+    finish = session.get(f"{server.url}{local(callback)}", allow_redirects=False, timeout=30)
+    assert finish.status_code == 302, finish.text
+
+
 def stream_worker(environment: dict[str, str], *, log: Path, worker_id: str) -> subprocess.Popen[bytes]:
     """Start `manage.py schwab_stream` with `environment` on top of this process's; the caller ends it."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "thor_project.settings", **environment}

@@ -14,19 +14,10 @@ from collections import Counter
 import pytest
 from django.contrib.auth.models import User
 
-from devtools.testing import consent, local
-from LiveData.schwab.tests.servers import logged_in_session, thor_server
+from LiveData.schwab.tests.servers import connect, logged_in_session, thor_server
 from LiveData.shared import reader
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _connect(server, session, sandbox, username: str) -> None:
-    start = session.get(f"{server.url}/schwab/oauth/start/", allow_redirects=False, timeout=30)
-    assert start.status_code == 302, start.text
-    callback = consent(sandbox, start.headers["Location"], username=username)
-    finish = session.get(f"{server.url}{local(callback)}", allow_redirects=False, timeout=30)
-    assert finish.status_code == 302, finish.text
 
 
 def _reads(server, session, account_id: str) -> list[tuple[str, int]]:
@@ -55,13 +46,13 @@ def test_reconnecting_as_another_login_is_seen_by_every_process(servers_environm
         thor_server(environment, log=tmp_path / "server-a.log") as server_a,
         thor_server(environment, log=tmp_path / "server-b.log") as server_b,
     ):
-        _connect(server_a, as_alice, schwab, "trader1")
+        connect(server_a, as_alice, schwab, "trader1")
         for server in (server_a, server_b):  # both servers now know alice's accounts (and have published)
             for account_id in first_login:
                 assert {status for _, status in _reads(server, as_alice, account_id)} == {200}
 
-        _connect(server_a, as_alice, schwab, "trader2")  # through server A only
-        _connect(server_a, as_bob, schwab, "trader1")
+        connect(server_a, as_alice, schwab, "trader2")  # through server A only
+        connect(server_a, as_bob, schwab, "trader1")
         for account_id in first_login:
             assert {status for _, status in _reads(server_b, as_bob, account_id)} == {200}
         bobs_snapshots = {account_id: reader.latest_positions(account_id) for account_id in first_login}
@@ -98,7 +89,7 @@ def test_one_key_sends_one_order_across_server_processes(servers_environment, sc
         thor_server(environment, log=tmp_path / "a.log", workers=2) as server_a,
         thor_server(environment, log=tmp_path / "b.log", workers=2) as server_b,
     ):
-        _connect(server_a, as_trader, schwab, "trader1")
+        connect(server_a, as_trader, schwab, "trader1")
         account_id = schwab.state.users["trader1"].accounts[0].hash_value
 
         def post(index: int):
@@ -127,7 +118,7 @@ def test_a_disconnect_through_one_process_is_seen_by_every_other_at_once(
         thor_server(environment, log=tmp_path / "a.log") as server_a,
         thor_server(environment, log=tmp_path / "b.log") as server_b,
     ):
-        _connect(server_a, as_alice, schwab, "trader1")
+        connect(server_a, as_alice, schwab, "trader1")
         account_id = schwab.state.users["trader1"].accounts[0].hash_value
         summary = f"/schwab/account/summary/?account_hash={account_id}"
         for server in (server_a, server_b, server_a, server_b):  # the second round from the copies

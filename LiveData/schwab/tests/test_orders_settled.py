@@ -15,9 +15,9 @@ import pytest
 import requests
 from django.contrib.auth.models import Permission, User
 
-from devtools.testing import consent, eventually, fault, local
+from devtools.testing import eventually, fault
 from LiveData.schwab.models import OrderRequest
-from LiveData.schwab.tests.servers import ROOT, logged_in_session, thor_server
+from LiveData.schwab.tests.servers import ROOT, connect, logged_in_session, thor_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CSRF = "c" * 32
@@ -55,12 +55,7 @@ def test_a_request_left_sending_by_a_killed_server_is_settled_never_resent(
     session = logged_in_session(tess)
     session.cookies.set("csrftoken", CSRF)
     with thor_server(environment, log=tmp_path / "server.log") as server:
-        start = session.get(f"{server.url}/schwab/oauth/start/", allow_redirects=False, timeout=30)
-        callback = consent(schwab, start.headers["Location"], username="trader1")
-        assert (
-            session.get(f"{server.url}{local(callback)}", allow_redirects=False, timeout=30).status_code
-            == 302
-        )
+        connect(server, session, schwab)
         account_id = schwab.state.users["trader1"].accounts[0].hash_value
         fault(schwab, kind=fault_kind, count=1, path_prefix=f"/trader/v1/accounts/{account_id}/orders")
 
@@ -73,6 +68,8 @@ def test_a_request_left_sending_by_a_killed_server_is_settled_never_resent(
         client = threading.Thread(target=place)
         client.start()
         eventually(lambda: OrderRequest.objects.filter(idempotency_key="k1", state="sending").exists())
+        eventually(lambda: schwab.state.calls["orders.place"] == 1)  # at Schwab, its answer held back
+        eventually(lambda: len(schwab.state.orders) == (1 if settled_as == "placed" else 0))
         os.killpg(server.pid, signal.SIGKILL)  # master and worker, mid-call
         client.join(timeout=60)
 

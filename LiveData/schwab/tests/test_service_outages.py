@@ -16,8 +16,8 @@ import psycopg
 import pytest
 import requests
 
-from devtools.testing import consent, eventually, fault, local
-from LiveData.schwab.tests.servers import ROOT, thor_server
+from devtools.testing import eventually, fault
+from LiveData.schwab.tests.servers import ROOT, connect, thor_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CSRF = "c" * 32
@@ -132,12 +132,7 @@ def test_an_order_in_flight_when_the_database_dies_is_unknown_then_settled(
     session.cookies.set("csrftoken", CSRF)
     headers = {"X-CSRFToken": CSRF, "Content-Type": "application/json"}
     with thor_server(environment, log=tmp_path / "server.log") as server:
-        start = session.get(f"{server.url}/schwab/oauth/start/", allow_redirects=False, timeout=30)
-        callback = consent(schwab, start.headers["Location"], username="trader1")
-        assert (
-            session.get(f"{server.url}{local(callback)}", allow_redirects=False, timeout=30).status_code
-            == 302
-        )
+        connect(server, session, schwab)
         account_id = schwab.state.users["trader1"].accounts[0].hash_value
         orders = f"{server.url}/schwab/accounts/{account_id}/orders/"
         fault(
@@ -227,12 +222,7 @@ def test_requests_on_a_hung_redis_wait_one_timeout_in_all(
     }
     session = logged_in_session(User.objects.create_user("hana"))
     with thor_server(environment, log=tmp_path / "server.log") as server:
-        start = session.get(f"{server.url}/schwab/oauth/start/", allow_redirects=False, timeout=30)
-        callback = consent(schwab, start.headers["Location"], username="trader1")
-        assert (
-            session.get(f"{server.url}{local(callback)}", allow_redirects=False, timeout=30).status_code
-            == 302
-        )
+        connect(server, session, schwab)
         account_id = schwab.state.users["trader1"].accounts[0].hash_value
         summary = f"{server.url}/schwab/account/summary/?account_hash={account_id}"
         assert session.get(summary, timeout=30).status_code == 200
