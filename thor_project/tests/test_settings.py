@@ -111,3 +111,15 @@ def test_a_warning_is_printed_once(debug):
     result = _manage("shell", "-c", script, env=env)
     assert result.returncode == 0, result.stderr
     assert (result.stdout + result.stderr).count("one-warning-marker") == 1
+
+
+def test_django_s_redis_cache_shares_the_hung_redis_guard():
+    """The account lists' cache and the live-data client learn together that Redis is not answering."""
+    env = {**production_env(), "DEBUG": "true", "REDIS_URL": "redis://127.0.0.1:6379/3"}
+    script = (
+        "from django.core.cache import cache; pool = cache._cache.get_client().connection_pool; "
+        "print(type(pool).__name__, pool.connection_class.__name__)"
+    )
+    result = _manage("shell", "--no-imports", "-c", script, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["GuardedConnectionPool", "GuardedConnection"]
