@@ -155,6 +155,11 @@ SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE = env.int(
 SCHWAB_RATE_LIMIT_GLOBAL_PER_SECOND = env.int(
     "SCHWAB_RATE_LIMIT_GLOBAL_PER_SECOND", default=0
 )  # 0: no fleet cap
+# Of those, background work (the refresher, the stream worker, the settling task) leaves this many to the
+# trader's own requests, so an order never waits behind background reads.
+SCHWAB_RATE_LIMIT_FOREGROUND_RESERVE_PER_MINUTE = env.int(
+    "SCHWAB_RATE_LIMIT_FOREGROUND_RESERVE_PER_MINUTE", default=20
+)
 # Slack between admitting a request and its arrival at Schwab (see ratelimit.acquire_for_connection).
 SCHWAB_RATE_LIMIT_ARRIVAL_ALLOWANCE_SECONDS = env.float(
     "SCHWAB_RATE_LIMIT_ARRIVAL_ALLOWANCE_SECONDS", default=0.25

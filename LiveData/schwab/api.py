@@ -28,9 +28,9 @@ class SchwabTraderAPI:
     """Calls Schwab on behalf of `user`: refreshes the access token when it is about to expire and once
     more on a 401, and raises SchwabReauthRequired when only a new browser login can help."""
 
-    def __init__(self, user: User, *, rate_limit_wait: float | None = None) -> None:
+    def __init__(self, user: User, *, rate_limit_wait: float | None = None, background: bool = False) -> None:
         self.user = user
-        self.session = TraderSession(user, rate_limit_wait=rate_limit_wait)
+        self.session = TraderSession(user, rate_limit_wait=rate_limit_wait, background=background)
 
     @property
     def connection(self) -> BrokerConnection:

@@ -35,6 +35,7 @@ class SchwabSettings:
     max_retry_after: float
     # Shared rate limits (per connection, fleet-wide) and how long a page request may wait for room.
     rate_limit_per_connection_per_minute: int
+    rate_limit_foreground_reserve_per_minute: int
     rate_limit_global_per_second: int
     rate_limit_arrival_allowance: float
     rate_limit_max_wait: float
@@ -98,6 +99,7 @@ def schwab_settings() -> SchwabSettings:
         token_encryption_keys=tuple(settings.TOKEN_ENCRYPTION_KEYS),
         max_retry_after=settings.SCHWAB_MAX_RETRY_AFTER_SECONDS,
         rate_limit_per_connection_per_minute=settings.SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE,
+        rate_limit_foreground_reserve_per_minute=settings.SCHWAB_RATE_LIMIT_FOREGROUND_RESERVE_PER_MINUTE,
         rate_limit_global_per_second=settings.SCHWAB_RATE_LIMIT_GLOBAL_PER_SECOND,
         rate_limit_arrival_allowance=settings.SCHWAB_RATE_LIMIT_ARRIVAL_ALLOWANCE_SECONDS,
         rate_limit_max_wait=settings.SCHWAB_RATE_LIMIT_MAX_WAIT_SECONDS,

@@ -670,7 +670,7 @@ def settle_stuck() -> list[OrderRequest]:
 
 
 def _settle_stuck(row: OrderRequest) -> OrderRequest:
-    session = TraderSession(row.user)
+    session = TraderSession(row.user, background=True)
     lock = idempotency_lock(row.user_id, row.idempotency_key) if row.idempotency_key else nullcontext()
     with lock:  # a client retrying the same key meanwhile waits; whoever comes second sees it settled
         row.refresh_from_db()

@@ -92,7 +92,8 @@ def _api_for(connection_id: int) -> tuple[SchwabTraderAPI | None, str]:
             return None, "skipped:backing_off"
     except redis.RedisError:
         return None, "redis_unavailable"
-    api = SchwabTraderAPI(connection.user, rate_limit_wait=schwab_settings().refresh_rate_limit_wait)
+    wait = schwab_settings().refresh_rate_limit_wait
+    api = SchwabTraderAPI(connection.user, rate_limit_wait=wait, background=True)
     api.session.use(connection)  # the row just read: its tokens and its login, without reading them again
     return api, ""
 

@@ -26,8 +26,11 @@ T = TypeVar("T")
 
 
 class TraderSession:
-    def __init__(self, user: User, *, rate_limit_wait: float | None = None) -> None:
+    def __init__(self, user: User, *, rate_limit_wait: float | None = None, background: bool = False) -> None:
         self.user = user
+        # Background work (no trader waiting) stops short of the connection's last slots, which stay for
+        # the trader's own requests: an order never waits behind the refresher's or the stream's reads.
+        self.background = background
         self._connection: BrokerConnection | None = None
         self._login: Login | None = None
         # How long a call may wait for room under the shared rate limits (short for page requests).
@@ -55,10 +58,13 @@ class TraderSession:
 
     def _throttle(self) -> None:
         conf = schwab_settings()
+        per_minute = conf.rate_limit_per_connection_per_minute
+        if self.background and per_minute > 0:
+            per_minute = max(1, per_minute - conf.rate_limit_foreground_reserve_per_minute)
         try:
             ratelimit.acquire_for_connection(
                 self.connection.pk,
-                per_minute=conf.rate_limit_per_connection_per_minute,
+                per_minute=per_minute,
                 global_per_second=conf.rate_limit_global_per_second,
                 arrival_allowance=conf.rate_limit_arrival_allowance,
                 max_wait=self.rate_limit_wait,

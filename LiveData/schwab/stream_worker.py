@@ -292,7 +292,8 @@ class ConnectionStream:
         connection = BrokerConnection.objects.select_related("user").get(pk=self.connection_id)
         if connection.generation != self.generation:
             raise SchwabReauthRequired  # another login now: the worker starts a new stream for it
-        session = TraderSession(connection.user, rate_limit_wait=self.conf.refresh_rate_limit_wait)
+        wait = self.conf.refresh_rate_limit_wait
+        session = TraderSession(connection.user, rate_limit_wait=wait, background=True)
         session.use(connection)
         if self._force_refresh:
             token = services.connection_refresh(connection=connection, force=True)

@@ -433,3 +433,20 @@ def test_the_preview_agrees_with_the_summary_card(browser, schwab, trading):
     )
     preview = answer.json()["preview"]
     assert Decimal(preview["projected_buying_power"]) == Decimal(card["buying_power"]) - Decimal("1500")
+
+
+def test_an_order_never_waits_behind_background_reads(browser, schwab, trading, connected, settings):
+    """Background work (refresher, stream worker, settling) fills the connection's window as far as it
+    may; the trader's order still goes out at once, in the slots kept for the trader."""
+    from LiveData.schwab.api import SchwabTraderAPI
+    from LiveData.schwab.exceptions import ThrottledLocally
+
+    settings.SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE = 12
+    settings.SCHWAB_RATE_LIMIT_FOREGROUND_RESERVE_PER_MINUTE = 4
+    background = SchwabTraderAPI(connected, rate_limit_wait=0, background=True)
+    with pytest.raises(ThrottledLocally):  # reads until background work may take no more
+        for _ in range(20):
+            background.fetch_account_numbers()
+    answer = place(browser, trading)
+    assert answer.status_code == 201, answer.content
+    assert sent(schwab) == 1
