@@ -70,3 +70,19 @@ def test_a_restarted_demo_reconnects_by_itself(schwab):
 @pytest.mark.django_db
 def test_a_demo_user_never_connected_is_left_alone(schwab):
     assert reconnect(User.objects.create_user("demo"), schwab) is False
+
+
+def test_a_port_a_stopped_demo_left_in_time_wait_is_free():
+    """Restarting the demo right after stopping it: its closed connections linger in TIME_WAIT, which the
+    servers' own bind (SO_REUSEADDR) ignores; so must the check (it refused the restart for a minute)."""
+    from devtools.management.commands.demo import _free
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server's side closes first: it is the one left in TIME_WAIT
+        client.close()
+    assert _free("127.0.0.1", port)
+    with socket.create_server(("127.0.0.1", port)):  # a server listening there again
+        assert not _free("127.0.0.1", port)

@@ -151,8 +151,10 @@ class Command(BaseCommand):
 
 
 def _free(host: str, port: int) -> bool:
-    """Whether a server could listen on host:port now."""
+    """Whether a server could listen on host:port now (connections of a demo just stopped, lingering in
+    TIME_WAIT, do not count: the servers bind with SO_REUSEADDR too; a listening socket does)."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
