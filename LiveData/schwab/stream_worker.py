@@ -9,10 +9,11 @@ access token and SUBS to ACCT_ACTIVITY in one frame, then **catch up by REST** (
 and record what changed while no socket was open), then follow the socket. Each order message leads to one
 REST read of that order (reads of one order are coalesced), and the order's new state is recorded as an
 event (`order_events.record`: once per change, whoever sees it), merged into live_data:orders and
-announced. Any doubt (a dropped socket, a failed read, silence past the heartbeat allowance, a refused
-login) ends the session; the next one starts with a catch-up, so the event history has no holes. Schwab
-does not replay, so the catch-up is what makes it complete; the recorded states are what keep it
-duplicate-free.
+announced; a fill, a cancel or a replace also refreshes the account's positions and balances at once (one
+refresh at a time per account, within the shared limits). Any doubt (a dropped socket, a failed read,
+silence past the heartbeat allowance, a refused login) ends the session; the next one starts with a
+catch-up, so the event history has no holes. Schwab does not replay, so the catch-up is what makes it
+complete; the recorded states are what keep it duplicate-free.
 
 Blocking work (the database, REST, Redis) runs on a thread pool; the event loop only moves frames.
 """
@@ -33,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import redis
@@ -40,7 +42,7 @@ import websockets
 from django.db import DatabaseError, close_old_connections, connections
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from LiveData.schwab import accounts, orders, services, stream_registry
+from LiveData.schwab import accounts, live_data, orders, services, stream_registry
 from LiveData.schwab.conf import SchwabSettings, schwab_settings
 from LiveData.schwab.exceptions import (
     SchwabError,
@@ -93,6 +95,13 @@ def active_connections() -> dict[int, int]:
         status=BrokerConnection.Status.ACTIVE, logged_in_at__gt=alive_since
     ).values_list("pk", "generation")
     return dict(rows)
+
+
+def _moves_the_account(order: dict[str, Any]) -> bool:
+    """Whether a recorded change of the order changed the account: a fill (partial or whole), a cancel, a
+    replace."""
+    filled = order.get("filled_quantity")
+    return order["status"] in ("FILLED", "CANCELED", "REPLACED") or bool(filled and Decimal(filled) > 0)
 
 
 def recorded_states(account_id: str) -> dict[str, str]:
@@ -257,10 +266,12 @@ class ConnectionStream:
         self._fetches: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._refetch: set[tuple[str, str]] = set()
         self._latest: dict[tuple[str, str], Activity] = {}  # the newest message per read, for its event
+        self._refreshes: dict[str, asyncio.Task[None]] = {}  # account -> its refresh after a fill
+        self._refresh_again: set[str] = set()
         self.task = asyncio.create_task(self.run(), name=f"stream-{connection_id}")
 
     def reading(self) -> bool:
-        return bool(self._fetches)
+        return bool(self._fetches or self._refreshes)
 
     async def run(self) -> None:
         attempt = 0
@@ -315,14 +326,15 @@ class ConnectionStream:
             await self._expect(socket_, "SUBS")
             try:
                 # Subscribed first, then caught up: whatever changes meanwhile arrives on the socket too.
-                await self.worker.blocking(self._catch_up, login, None)
+                for account_id, changed in await self.worker.blocking(self._catch_up, login, None):
+                    self._refresh_after(login, account_id, changed)
                 self.worker.stats.sockets += 1  # streaming: following live from here on
                 try:
                     await self._follow(socket_, login)
                 finally:
                     self.worker.stats.sockets -= 1
             finally:
-                for task in self._fetches.values():
+                for task in [*self._fetches.values(), *self._refreshes.values()]:
                     task.cancel()
                 with suppress(ConnectionClosed, WebSocketException, OSError):
                     await socket_.send(logout(login.info))
@@ -378,11 +390,16 @@ class ConnectionStream:
                 activity = self._latest[key]
                 account_id, order_id = key
                 if order_id == "*":
-                    await self.worker.blocking(
+                    caught_up = await self.worker.blocking(
                         self._catch_up, login, None if account_id == "*" else account_id
                     )
                 else:
-                    await self.worker.blocking(self._record_order, login, account_id, order_id, activity)
+                    changed = await self.worker.blocking(
+                        self._record_order, login, account_id, order_id, activity
+                    )
+                    caught_up = [(account_id, changed)]
+                for changed_account, changed in caught_up:
+                    self._refresh_after(login, changed_account, changed)
                 if key not in self._refetch:
                     return
         except (SchwabError, redis.RedisError, DatabaseError) as failure:
@@ -396,28 +413,64 @@ class ConnectionStream:
             self._fetches.pop(key, None)
             self._latest.pop(key, None)
 
-    def _record_order(self, login: _Login, account_id: str, order_id: str, activity: Activity) -> None:
+    def _record_order(
+        self, login: _Login, account_id: str, order_id: str, activity: Activity
+    ) -> list[dict[str, Any]]:
         document = orders.order_get(session=login.session, account_id=account_id, order_id=order_id)
-        self._record(account_id, [document], source="stream", schwab_event=activity.message_type)
+        changed = self._record(account_id, [document], source="stream", schwab_event=activity.message_type)
         if activity.timestamp_ms is not None:
             self.worker.stats.lag_ms = max(0, int(time.time() * 1000) - activity.timestamp_ms)
+        return changed
 
-    def _catch_up(self, login: _Login, only_account: str | None) -> None:
-        """Read the accounts' orders by REST and record what changed since the last recorded state."""
+    def _catch_up(self, login: _Login, only_account: str | None) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Read the accounts' orders by REST and record what changed since the last recorded state; return
+        each account's changed orders."""
         now = clock.now()
         since = now - self.conf.stream_catch_up
+        caught_up = []
         for account_id in sorted(set(login.accounts_by_number.values())):
             if only_account is not None and account_id != only_account:
                 continue
             documents = orders.orders_list(
                 session=login.session, account_id=account_id, since=since, until=now
             )
-            self._record(account_id, list(reversed(documents)), source="catch_up", schwab_event=None)
+            changed = self._record(
+                account_id, list(reversed(documents)), source="catch_up", schwab_event=None
+            )
             orders.recent_orders_publish(account_id=account_id, documents=documents, as_of=now)
+            caught_up.append((account_id, changed))
+        return caught_up
+
+    def _refresh_after(self, login: _Login, account_id: str, changed: list[dict[str, Any]]) -> None:
+        """A fill, a cancel or a replace moves the account's positions and balances: fetch and publish
+        them now (one refresh at a time per account; changes meanwhile make one more)."""
+        if not any(_moves_the_account(document) for document in changed):
+            return
+        if account_id in self._refreshes:
+            self._refresh_again.add(account_id)
+            return
+        self._refreshes[account_id] = asyncio.create_task(self._refresh(login, account_id))
+
+    async def _refresh(self, login: _Login, account_id: str) -> None:
+        try:
+            while True:
+                self._refresh_again.discard(account_id)
+                try:
+                    await self.worker.blocking(
+                        live_data.account_refresh, session=login.session, account_id=account_id
+                    )
+                except (SchwabError, redis.RedisError, DatabaseError) as failure:
+                    # Not fatal to the stream: the refresher's next round publishes what this could not.
+                    code = getattr(failure, "code", type(failure).__name__)
+                    logger.warning("account refresh after an order change failed: %s", code)
+                if account_id not in self._refresh_again:
+                    return
+        finally:
+            self._refreshes.pop(account_id, None)
 
     def _record(
         self, account_id: str, documents: list[dict[str, Any]], *, source: Any, schwab_event: str | None
-    ) -> None:
+    ) -> list[dict[str, Any]]:
         if not order_events.has_states(account_id):  # new here, or Redis lost its data: bring them back
             order_events.restore_states(account_id, recorded_states(account_id))
         changed = []
@@ -444,3 +497,4 @@ class ConnectionStream:
             publisher.merge_orders(
                 account_id=account_id, source=orders.SOURCE, orders=changed, at=clock.now()
             )
+        return changed

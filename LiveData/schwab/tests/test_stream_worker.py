@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -191,10 +192,10 @@ def test_a_session_counts_as_streaming_once_it_has_caught_up(account, schwab, co
     reading, release = threading.Event(), threading.Event()
     real_catch_up = stream_worker.ConnectionStream._catch_up
 
-    def slow_catch_up(self: stream_worker.ConnectionStream, *args: Any) -> None:
+    def slow_catch_up(self: stream_worker.ConnectionStream, *args: Any) -> Any:
         reading.set()
         release.wait(timeout=30)
-        real_catch_up(self, *args)
+        return real_catch_up(self, *args)
 
     monkeypatch.setattr(stream_worker.ConnectionStream, "_catch_up", slow_catch_up)
     with RunningWorker() as running:
@@ -390,3 +391,21 @@ def test_after_redis_loses_its_data_the_catch_up_records_nothing_twice(
         assert second != order_id
     finally:
         redis_client.reset_client()
+
+
+def test_a_fill_refreshes_the_account_once(worker, schwab, connected, account):
+    """The positions and balances a fill changes are published at once (one account read per change), and
+    a working order moves nothing."""
+    order_id = place_and_stream(schwab, connected, account, worker)
+    assert reader.latest_positions(account) is None and schwab.state.calls["accounts.get"] == 0
+    execute(schwab, order_id)  # 10 AAPL bought
+    held = next(h for h in schwab.state.accounts_by_hash[account][1].holdings if h.security.symbol == "AAPL")
+
+    def published_quantity() -> str | None:
+        snapshot = reader.latest_positions(account) or {"positions": []}
+        return next((p["quantity"] for p in snapshot["positions"] if p["symbol"] == "AAPL"), None)
+
+    eventually(lambda: published_quantity() is not None and Decimal(published_quantity()) == held.quantity)
+    eventually(lambda: not worker.worker.reading())
+    assert schwab.state.calls["accounts.get"] == 1
+    assert reader.latest_balances(account) is not None
