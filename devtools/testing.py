@@ -126,7 +126,7 @@ def raw_tokens() -> tuple[str, str]:
 
 
 def stream_fault(sandbox: SandboxServer, **body: Any) -> None:
-    """Queue a streamer fault (kind: drop, stall, refuse_login or expire_token; count; seconds)."""
+    """Queue a streamer fault (kind: drop, stall, refuse_login, expire_token or lose; count; seconds)."""
     response = requests.post(f"{sandbox.url}/sandbox/stream-faults", json=body, timeout=5)
     assert response.status_code == 201, response.text
 

@@ -59,6 +59,7 @@ class SchwabSettings:
     stream_backoff_max_seconds: float
     stream_max_connections: int
     stream_catch_up: timedelta
+    stream_reconcile_seconds: float
     order_events_max_length: int
     sse_heartbeat_seconds: float
     sse_max_seconds: float
@@ -119,6 +120,7 @@ def schwab_settings() -> SchwabSettings:
         stream_backoff_max_seconds=settings.SCHWAB_STREAM_BACKOFF_MAX_SECONDS,
         stream_max_connections=settings.SCHWAB_STREAM_MAX_CONNECTIONS,
         stream_catch_up=timedelta(days=min(60, settings.SCHWAB_STREAM_CATCH_UP_DAYS)),
+        stream_reconcile_seconds=settings.SCHWAB_STREAM_RECONCILE_SECONDS,
         order_events_max_length=settings.LIVE_DATA_ORDER_EVENTS_MAXLEN,
         sse_heartbeat_seconds=settings.THOR_SSE_HEARTBEAT_SECONDS,
         sse_max_seconds=settings.THOR_SSE_MAX_SECONDS,

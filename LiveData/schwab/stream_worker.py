@@ -265,7 +265,8 @@ class ConnectionStream:
         self._force_refresh = False
         self._fetches: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._refetch: set[tuple[str, str]] = set()
-        self._latest: dict[tuple[str, str], Activity] = {}  # the newest message per read, for its event
+        # The newest message per read, for its event (None: a periodic reconcile, no message).
+        self._latest: dict[tuple[str, str], Activity | None] = {}
         self._refreshes: dict[str, asyncio.Task[None]] = {}  # account -> its refresh after a fill
         self._refresh_again: set[str] = set()
         self.task = asyncio.create_task(self.run(), name=f"stream-{connection_id}")
@@ -355,9 +356,15 @@ class ConnectionStream:
                     return
 
     async def _follow(self, socket_: Any, login: _Login) -> None:
-        """Act on frames until the socket ends or falls silent past the allowance."""
+        """Act on frames until the socket ends or falls silent past the allowance. Every
+        SCHWAB_STREAM_RECONCILE_SECONDS it also reads the orders again, as after a reconnect: a healthy
+        socket can lose a message, and what it lost is recorded then (once, like anything recorded)."""
         broken = asyncio.Event()
+        reconcile_at = time.monotonic() + self.conf.stream_reconcile_seconds
         while not broken.is_set():
+            if time.monotonic() >= reconcile_at:
+                reconcile_at = time.monotonic() + self.conf.stream_reconcile_seconds
+                self._read_again(login, ("*", "*"), None, broken, socket_)
             frame = await receive(socket_, self.conf.stream_silence_seconds)
             for message in parse(frame):
                 if isinstance(message, Activity):
@@ -377,6 +384,17 @@ class ConnectionStream:
             key = (account_id or "*", "*")  # an account or a message we cannot place: catch up
         else:
             key = (account_id, activity.order_id)
+        self._read_again(login, key, activity, broken, socket_)
+
+    def _read_again(
+        self,
+        login: _Login,
+        key: tuple[str, str],
+        activity: Activity | None,
+        broken: asyncio.Event,
+        socket_: Any,
+    ) -> None:
+        """Read `key` (an order, or "*": the orders) once more: now, or after the read in flight."""
         self._latest[key] = activity
         if key in self._fetches:
             self._refetch.add(key)  # one read in flight already: read once more after it
@@ -389,7 +407,7 @@ class ConnectionStream:
                 self._refetch.discard(key)
                 activity = self._latest[key]
                 account_id, order_id = key
-                if order_id == "*":
+                if order_id == "*" or activity is None:
                     caught_up = await self.worker.blocking(
                         self._catch_up, login, None if account_id == "*" else account_id
                     )

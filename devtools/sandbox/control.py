@@ -158,7 +158,8 @@ def reset(state: SandboxState, request: Request) -> Response:
 
 
 def add_stream_fault(state: SandboxState, request: Request) -> Response:
-    """Queue a streamer fault: {"kind": drop|stall|refuse_login|expire_token, "count": 1, "seconds": 30}."""
+    """Queue a streamer fault: {"kind": drop|stall|refuse_login|expire_token|lose, "count": 1,
+    "seconds": 30}."""
     data = _body(request)
     if isinstance(data, Response):
         return data

@@ -88,14 +88,15 @@ class Fault:
 class StreamFault:
     """A streamer fault. refuse_login acts at the next LOGIN; the others at the next order message, which
     is never sent: drop closes the socket without a close frame, stall goes silent (no data, no
-    heartbeats) for `seconds`, expire_token expires the user's access tokens and ends the session."""
+    heartbeats) for `seconds`, expire_token expires the user's access tokens and ends the session, and
+    lose drops that one message while the socket stays healthy (heartbeats go on): `count` messages."""
 
     kind: str
     remaining: int = 1
     seconds: float = 30.0
 
 
-STREAM_FAULT_KINDS = ("drop", "stall", "refuse_login", "expire_token")
+STREAM_FAULT_KINDS = ("drop", "stall", "refuse_login", "expire_token", "lose")
 
 # An order message: the user it belongs to, the account number, and the content item (see activity.py).
 ActivityListener = Callable[[str, str, dict[str, Any]], None]

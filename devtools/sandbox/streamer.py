@@ -188,8 +188,10 @@ class _Session:
     async def _send_activity(self) -> None:
         while True:
             key, item = await self.outbox.get()
-            fault = self.state.take_stream_fault("drop", "stall", "expire_token")
+            fault = self.state.take_stream_fault("drop", "stall", "expire_token", "lose")
             if fault is not None and self.token is not None:
+                if fault.kind == "lose":
+                    continue  # never sent; the socket, its seq and its heartbeats go on as before
                 if fault.kind == "drop":
                     self.websocket.transport.abort()  # no close frame: the client sees 1006
                     return

@@ -409,3 +409,20 @@ def test_a_fill_refreshes_the_account_once(worker, schwab, connected, account):
     eventually(lambda: not worker.worker.reading())
     assert schwab.state.calls["accounts.get"] == 1
     assert reader.latest_balances(account) is not None
+
+
+def test_a_fill_whose_messages_were_all_lost_is_recorded_within_the_reconcile_period(
+    schwab, connected, account, streaming_settings
+):
+    """The socket stays healthy (heartbeats go on) while every message of a fill is lost: the periodic
+    reconcile reads the orders again and records the fill, once."""
+    streaming_settings.SCHWAB_STREAM_RECONCILE_SECONDS = 0.5
+    with RunningWorker() as running:
+        eventually(running.streaming)
+        order_id = place_and_stream(schwab, connected, account, running)
+        stream_fault(schwab, kind="lose", count=len(activity.FILLED))
+        execute(schwab, order_id)
+        eventually(lambda: len(history(account)) == 2)
+        assert schwab.state.stream_stats["fault_lose"] == len(activity.FILLED)
+        assert schwab.state.stream_stats["logins"] == 1  # no reconnect: the socket never failed
+    assert history(account) == [(None, "WORKING", "0", "stream"), ("WORKING", "FILLED", "10", "catch_up")]
