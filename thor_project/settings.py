@@ -252,6 +252,20 @@ LOGGING = {
     },
 }
 
+# Email (the reminders before a Schwab login lapses): printed with DEBUG on, SMTP otherwise.
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="thor@localhost")
+
 # Celery: Redis as the broker (and for results), beat for the schedule.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or "cache+memory://")
@@ -269,4 +283,6 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-expiring-tokens": {"task": "livedata.refresh_expiring_tokens", "schedule": 300.0},
     # Order requests whose outcome was never recorded (a worker killed mid-call) settle by reconciliation.
     "settle-order-requests": {"task": "livedata.settle_order_requests", "schedule": 60.0},
+    # Emails about 24 h and 2 h before a Schwab login lapses (LiveData/schwab/reminders.py).
+    "send-login-reminders": {"task": "livedata.send_login_reminders", "schedule": 600.0},
 }

@@ -185,3 +185,25 @@ class RecordedOrderState(models.Model):
 
     def __str__(self) -> str:
         return f"order {self.order_id} recorded at {self.recorded_at:%Y-%m-%d %H:%M:%S}"
+
+
+class LoginReminder(models.Model):
+    """A reminder sent before a Schwab login lapses (its refresh token dies 7 days after the login): one of
+    each kind per login, so a reconnect (a new generation) starts them over."""
+
+    class Kind(models.TextChoices):
+        DAY = "24h", "About 24 hours left"
+        HOURS = "2h", "About 2 hours left"
+
+    connection = models.ForeignKey(BrokerConnection, on_delete=models.CASCADE, related_name="reminders")
+    generation = models.PositiveIntegerField()
+    kind = models.CharField(max_length=3, choices=Kind.choices)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "generation", "kind"], name="unique_login_reminder")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} (connection {self.connection_id}, login {self.generation})"

@@ -12,7 +12,7 @@ from typing import Any
 
 from celery import shared_task
 
-from LiveData.schwab import orders, refresher, services
+from LiveData.schwab import orders, refresher, reminders, services
 
 
 @shared_task(name="livedata.refresh_connection", acks_late=True)
@@ -38,3 +38,8 @@ def refresh_expiring_tokens() -> dict[str, int]:
 def settle_order_requests() -> dict[str, int]:
     settled = orders.settle_stuck()
     return {state: sum(row.state == state for row in settled) for state in {row.state for row in settled}}
+
+
+@shared_task(name="livedata.send_login_reminders")
+def send_login_reminders() -> int:
+    return reminders.send_login_reminders()

@@ -18,7 +18,7 @@ import redis
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, close_old_connections
 
-from LiveData.schwab import orders, refresher, services
+from LiveData.schwab import orders, refresher, reminders, services
 
 logger = logging.getLogger("livedata.refresh")
 MAX_BACKOFF_SECONDS = 60.0
@@ -59,6 +59,7 @@ class Command(BaseCommand):
         close_old_connections()  # a connection the database dropped (or too old) is not used again
         services.refresh_expiring_tokens(within_minutes=10)
         orders.settle_stuck()
+        reminders.send_login_reminders()
         outcomes = refresher.refresh_all(concurrency=concurrency, progress=self._progress)
         counts = Counter(outcome.outcome for outcome in outcomes)
         elapsed = time.monotonic() - started
