@@ -10,6 +10,7 @@ owns: an empty database is claimed with a marker key; one holding keys the suite
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -221,12 +222,7 @@ def private_postgres() -> Iterator[Any]:
 
     from devtools import private_services
 
-    try:
-        started = private_services.private_postgres()
-        server = started.__enter__()
-    except FileNotFoundError as missing:
-        _require(f"needs a private PostgreSQL: {missing}")
-    try:
+    with _started(private_services.private_postgres, "a private PostgreSQL") as server:
         environment = {**os.environ, "DEBUG": "true", "DATABASE_URL": server.url}
         environment.pop("DJANGO_SETTINGS_MODULE", None)
         subprocess.run(
@@ -238,8 +234,6 @@ def private_postgres() -> Iterator[Any]:
             timeout=300,
         )
         yield server
-    finally:
-        started.__exit__(None, None, None)
 
 
 @pytest.fixture
@@ -247,12 +241,16 @@ def private_redis() -> Iterator[Any]:
     """A redis-server of the test's own (free port, nothing persisted); tests may kill, hang or empty it."""
     from devtools import private_services
 
-    try:
-        started = private_services.private_redis()
-        server = started.__enter__()
-    except FileNotFoundError as missing:
-        _require(f"needs a private Redis: {missing}")
-    try:
+    with _started(private_services.private_redis, "a private Redis") as server:
         yield server
-    finally:
-        started.__exit__(None, None, None)
+
+
+@contextlib.contextmanager
+def _started(start: Callable[[], Any], what: str) -> Iterator[Any]:
+    """Enter `start()`'s server, or skip (fail with REQUIRE_SERVICES=1) when its programs are missing."""
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(start())
+        except FileNotFoundError as missing:
+            _require(f"needs {what}: {missing}")
+        yield server
