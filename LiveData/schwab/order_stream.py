@@ -1,4 +1,6 @@
-"""Server-sent events of the user's order events: the body of GET /schwab/orders/stream/ (ASGI only).
+"""The page's live channel: the body of GET /schwab/orders/stream/ (ASGI only), server-sent events of the
+user's order events, and of the states of the accounts the user owns (positions, balances, the summary
+card) and of their connection (`live_state`).
 
 Each account's events are a Redis Stream (`contract.order_events_key`), so an entry id is a position a
 client can come back to. An SSE `id` is the client's position in every account it follows,
@@ -15,6 +17,12 @@ connection or a thread. Each entry goes only to the streams of the account's own
 (one read of the owners index per batch, whatever the number of streams). A stream whose user no longer
 owns an account it follows, or whose accounts changed (checked at each heartbeat), ends, and the browser
 reconnects with the accounts it may see now.
+
+The hub also listens to the snapshot notifications (one PSUBSCRIBE per process) and to ownership changes.
+On a notification for a followed account it reads the snapshot once and hands the same text to every
+owner's stream; an ownership change makes the user's streams check at once (their accounts, their
+connection's state). A stream starts with the current states, and after the hub's subscription was lost
+and made again, every followed account's states are sent anew: a lost notification never stays lost.
 """
 
 from __future__ import annotations
@@ -27,16 +35,17 @@ import re
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import redis
 from asgiref.sync import SyncToAsync
-from django.db import connections
+from django.db import DatabaseError, connections
 
-from LiveData.schwab import stream_logins
+from LiveData.schwab import live_state, selectors, stream_logins
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import InvalidLastEventId, RedisUnavailable
-from LiveData.shared import contract
+from LiveData.shared import clock, contract
 from LiveData.shared.redis_client import get_async_redis
 
 logger = logging.getLogger(__name__)
@@ -69,6 +78,12 @@ def _position(entry_id: str) -> tuple[int, int]:
     return int(milliseconds), int(sequence or 0)
 
 
+# What a stream's queue holds: an order event (account, entry id, JSON), a state, or None: "check again"
+# (ownership or the connection changed).
+Item = tuple[str, str, str] | live_state.State | None
+SNAPSHOT_PATTERNS = tuple(contract.channel_pattern(kind) for kind in contract.KINDS)
+
+
 def sse(event: str, data: str, cursor: Cursor | None = None) -> bytes:
     head = f"id: {event_id(cursor)}\n" if cursor is not None else ""
     return f"{head}event: {event}\ndata: {data}\n\n".encode()
@@ -78,12 +93,10 @@ def sse(event: str, data: str, cursor: Cursor | None = None) -> bytes:
 class _Listener:
     user_id: str
     accounts: frozenset[str]
-    queue: asyncio.Queue[tuple[str, str, str] | None] = field(
-        default_factory=lambda: asyncio.Queue(QUEUE_LIMIT)
-    )
+    queue: asyncio.Queue[Item] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
     overflowed: bool = False
 
-    def offer(self, item: tuple[str, str, str] | None) -> None:
+    def offer(self, item: Item) -> None:
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
@@ -96,16 +109,26 @@ class _Hub:
     def __init__(self) -> None:
         self.client: Any = get_async_redis()  # typed loosely: redis-py's asyncio stubs are unions
         self.listeners: dict[str, set[_Listener]] = {}
+        self.users: dict[str, set[_Listener]] = {}
         self.positions: dict[str, str] = {}  # account -> the last entry read
         self.reader: asyncio.Task[None] | None = None
+        self.pubsub: Any = None
+        self.notes: asyncio.Task[None] | None = None
 
     async def join(self, listener: _Listener) -> None:
+        """Follow the listener's accounts; once this returns, every later event and notification of them
+        reaches it (so what the stream reads next cannot miss one)."""
+        if self.pubsub is None:
+            self.pubsub = await self._subscribe()
         for account in listener.accounts:
             if account not in self.positions:
                 self.positions[account] = await latest_entry(self.client, account)
             self.listeners.setdefault(account, set()).add(listener)
+        self.users.setdefault(listener.user_id, set()).add(listener)
         if self.reader is None or self.reader.done():
             self.reader = asyncio.create_task(self._read())
+        if self.notes is None or self.notes.done():
+            self.notes = asyncio.create_task(self._listen())
 
     def leave(self, listener: _Listener) -> None:
         for account in listener.accounts:
@@ -114,9 +137,18 @@ class _Hub:
             if not followers:
                 self.listeners.pop(account, None)
                 self.positions.pop(account, None)
-        if not self.listeners and self.reader is not None:
-            self.reader.cancel()
-            self.reader = None
+        streams = self.users.get(listener.user_id, set())
+        streams.discard(listener)
+        if not streams:
+            self.users.pop(listener.user_id, None)
+        if not self.users:
+            for task in (self.reader, self.notes):
+                if task is not None:
+                    task.cancel()
+            self.reader = self.notes = None
+            if self.pubsub is not None:
+                asyncio.get_running_loop().create_task(self.pubsub.aclose())
+                self.pubsub = None
             stream_logins.let_go()
 
     async def _read(self) -> None:
@@ -151,6 +183,67 @@ class _Hub:
                     for entry_id, fields in entries:
                         listener.offer((account, entry_id, fields.get("event", "{}")))
 
+    async def _subscribe(self) -> Any:
+        pubsub = self.client.pubsub()
+        await pubsub.psubscribe(*SNAPSHOT_PATTERNS)
+        await pubsub.subscribe(contract.OWNERSHIP_CHANNEL)
+        return pubsub
+
+    async def _listen(self) -> None:
+        """Hand each notification of a followed account to its owners' streams; after a lost
+        subscription, subscribe again and send every followed account's states anew."""
+        while self.users:
+            try:
+                if self.pubsub is None:
+                    self.pubsub = await self._subscribe()
+                    for account in list(self.listeners):
+                        await self._hand_out(account, contract.KINDS)
+                note = await self.pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=READ_BLOCK_MS / 1000
+                )
+                if note is not None:
+                    await self._on_note(str(note["channel"]), note["data"])
+            except redis.RedisError as failure:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None
+                logger.warning("live channel subscription failed: %s", type(failure).__name__)
+                if self.pubsub is not None:
+                    with contextlib.suppress(redis.RedisError):
+                        await self.pubsub.aclose()
+                    self.pubsub = None
+                await asyncio.sleep(READ_BLOCK_MS / 1000)  # Redis is away: try again, not in a tight loop
+
+    async def _on_note(self, channel: str, data: str) -> None:
+        if channel == contract.OWNERSHIP_CHANNEL:
+            user = str(json.loads(data).get("user_id"))
+            for listener in list(self.users.get(user, ())):
+                listener.offer(None)  # its accounts or its login's mark changed: the stream checks now
+            return
+        kind, _, account = channel.removeprefix(f"{contract.KEY_PREFIX}:").partition(":")
+        if account in self.listeners and kind in contract.KINDS:
+            await self._hand_out(account, (kind,))
+
+    async def _hand_out(self, account: str, kinds: tuple[str, ...]) -> None:
+        """Read the account's snapshots of `kinds` once and offer them to the streams of its owners."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for kind in kinds:
+                pipe.get(contract.snapshot_key(kind, account))  # type: ignore[arg-type]
+            pipe.smembers(contract.account_owners_key(account))
+            *texts, owners = await pipe.execute()
+        now = clock.now()
+        states = [
+            state
+            for kind, text in zip(kinds, texts, strict=True)
+            for state in live_state.snapshot_states(kind, account, text, now=now)
+        ]
+        for listener in list(self.listeners.get(account, ())):
+            if listener.user_id not in owners:
+                listener.offer(None)
+                continue
+            for state in states:
+                listener.offer(state)
+
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
 
@@ -178,32 +271,56 @@ async def user_accounts(user_id: int | str) -> frozenset[str]:
     return frozenset(str(member) for member in members)
 
 
-async def has_login(user_id: int | str) -> bool:
-    """Whether the user has a broker login at all (active or awaiting renewal), per the ownership index."""
+def _mark_of(connection: dict[str, Any]) -> str | None:
+    """The ownership index's mark that goes with a connection's state."""
+    status = connection.get("status")
+    return (
+        contract.ACTIVE
+        if status in ("active", "expiring")
+        else status
+        if status == "reauth_required"
+        else None
+    )
+
+
+async def login_mark(user_id: int | str) -> str | None:
+    """The ownership index's mark of the user's broker login: active, reauth_required or None."""
     try:
-        status = await get_async_redis().get(contract.user_accounts_status_key(user_id))
+        mark = await get_async_redis().get(contract.user_accounts_status_key(user_id))
     except redis.RedisError:
         raise RedisUnavailable from None
-    return status in (contract.ACTIVE, contract.REAUTH_REQUIRED)
+    return str(mark) if mark is not None else None
+
+
+async def has_login(user_id: int | str) -> bool:
+    """Whether the user has a broker login at all (active or awaiting renewal), per the ownership index."""
+    return await login_mark(user_id) in (contract.ACTIVE, contract.REAUTH_REQUIRED)
 
 
 async def events(
-    user_id: int | str, accounts: frozenset[str], cursor: Cursor, still_signed_in: stream_logins.Check
+    user_id: int | str,
+    accounts: frozenset[str],
+    cursor: Cursor,
+    still_signed_in: stream_logins.Check,
+    connection: dict[str, Any],
 ) -> AsyncIterator[bytes]:
     """The SSE body: resume after `cursor`, then follow live, with heartbeats, until the stream's time is
     up, the login ends (`still_signed_in`, checked at each heartbeat), the user's accounts change or the
-    client goes (the server cancels this generator). The answer has started, so a Redis failure can only
-    end the stream: the browser comes back after `retry` and resumes from its last event's id."""
+    client goes (the server cancels this generator). `connection` is the connection's state as the
+    request found it. The answer has started, so a Redis or database failure can only end the stream:
+    the browser comes back after `retry` and resumes from its last event's id."""
     await _let_go_of_the_request_thread()
     yield f"retry: {RETRY_MS}\n\n".encode()
     try:
         async with contextlib.aclosing(
-            _follow(user_id, accounts, cursor, still_signed_in)
+            _follow(user_id, accounts, cursor, still_signed_in, connection)
         ) as chunks:  # leaves the hub when we end
             async for chunk in chunks:
                 yield chunk
     except (redis.RedisError, RedisUnavailable) as failure:
         logger.warning("order stream ended early: redis %s", type(failure).__name__)
+    except DatabaseError as failure:
+        logger.warning("order stream ended early: database %s", type(failure).__name__)
 
 
 async def _let_go_of_the_request_thread() -> None:
@@ -222,12 +339,17 @@ async def _let_go_of_the_request_thread() -> None:
 
 
 async def _follow(
-    user_id: int | str, accounts: frozenset[str], cursor: Cursor, still_signed_in: stream_logins.Check
+    user_id: int | str,
+    accounts: frozenset[str],
+    cursor: Cursor,
+    still_signed_in: stream_logins.Check,
+    connection: dict[str, Any],
 ) -> AsyncGenerator[bytes]:
     conf = schwab_settings()
     hub = _hub()
     client: Any = hub.client
     listener = _Listener(user_id=str(user_id), accounts=accounts)
+    connection_status = partial(selectors.connection_status, user_id=user_id)
     try:
         await hub.join(listener)  # first join, then read the backlog: nothing falls between the two
         delivered: Cursor = {}
@@ -252,13 +374,28 @@ async def _follow(
             for entry_id, fields in backlog:
                 delivered[account] = entry_id
                 yield sse("order", fields.get("event", "{}"), delivered)
-        yield sse("ready", json.dumps({"account_ids": sorted(accounts)}), delivered)
+        # The states as they are now: whatever a resumed stream missed of them, this is newer.
+        sent: dict[tuple[str, str], str] = {}
+        for account in ordered:
+            for state in await live_state.account_states(client, account, now=clock.now()):
+                if live_state.newer(state, sent):
+                    yield sse(state.event, state.data, delivered)
+        yield sse(live_state.CONNECTION, live_state.connection_event(connection), delivered)
+        yield sse("ready", json.dumps({"account_ids": ordered}), delivered)
+        # What the request read is the baseline: a mark changed since then (its notification may have
+        # come before the hub listened) is caught by the check this first item asks for.
+        seen_mark = _mark_of(connection)
+        listener.offer(None)
         loop = asyncio.get_running_loop()
         ends_at = loop.time() + conf.sse_max_seconds
+        task = asyncio.current_task()
         while not listener.overflowed:
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError  # a cancel that landed in a Redis command, which swallowed it
             wait = min(conf.sse_heartbeat_seconds, ends_at - loop.time())
             if wait <= 0:
                 break
+            heartbeat = False
             try:
                 # Not wait_for: on Python 3.11 it can swallow the cancel of a disconnect.
                 async with asyncio.timeout(wait):
@@ -266,14 +403,26 @@ async def _follow(
             except TimeoutError:
                 if not await stream_logins.check(still_signed_in):
                     break  # logged out, deactivated or a new password: the browser's retry gets a 401
+                item, heartbeat = None, True
+            if item is None:  # a heartbeat, or the user's accounts or login's mark changed: check them
                 if await user_accounts(user_id) != accounts:
                     break  # accounts gained or lost: reconnect to follow what the user may see now
-                yield b": heartbeat\n\n"
-                continue
-            if item is None:
-                if await user_accounts(user_id) != accounts:
-                    break  # ownership changed: the browser reconnects and sees what it may see now
+                # Time moves a login to `expiring` (checked at each heartbeat); Schwab's refusal moves
+                # it to `reauth_required` (a mark in Redis, announced at once).
+                mark = await login_mark(user_id)
+                if heartbeat or mark != seen_mark:
+                    seen_mark = mark
+                    status = await stream_logins.read(connection_status)
+                    if status != connection:
+                        connection = status
+                        yield sse(live_state.CONNECTION, live_state.connection_event(status), delivered)
+                if heartbeat:
+                    yield b": heartbeat\n\n"
                 continue  # (an event it may not see is never queued for it)
+            if isinstance(item, live_state.State):
+                if live_state.newer(item, sent):
+                    yield sse(item.event, item.data, delivered)
+                continue
             account, entry_id, text = item
             if _position(entry_id) <= _position(delivered[account]):
                 continue  # already sent from the backlog

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 import redis
-from django.contrib.auth.models import User
 from django.db import DatabaseError
 from django.db import connection as db_connection
 
@@ -31,9 +30,9 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def connection_status(*, user: User) -> dict[str, Any]:
+def connection_status(*, user_id: int | str) -> dict[str, Any]:
     """Connected or not, the connection's state and expiries; never a token."""
-    connection = BrokerConnection.objects.filter(user=user).first()
+    connection = BrokerConnection.objects.filter(user_id=user_id).first()
     if connection is None:
         return {"connected": False, "status": "not_connected"}
     state = connection.state

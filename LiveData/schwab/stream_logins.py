@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import auth
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
@@ -24,6 +24,7 @@ from django.utils.crypto import constant_time_compare
 from LiveData.schwab.conf import schwab_settings
 
 Check = Callable[[], bool]
+T = TypeVar("T")
 _thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-logins")
 
 
@@ -49,14 +50,20 @@ def checker(engine: type[SessionBase], session_key: str | None, user_id: Any) ->
     return partial(signed_in, engine, session_key, user_id)
 
 
-def _checked(check: Check) -> bool:
+def _on_thread(read: Callable[[], T]) -> T:
     close_old_connections()  # CONN_MAX_AGE, and a connection the database dropped
-    return check()
+    return read()
+
+
+async def read(query: Callable[[], T]) -> T:
+    """Run an open stream's database read (its login check, its connection's state) on the checks'
+    thread."""
+    return await asyncio.get_running_loop().run_in_executor(_thread, _on_thread, query)
 
 
 async def check(still_signed_in: Check) -> bool:
     """Run a login check on the checks' thread."""
-    return await asyncio.get_running_loop().run_in_executor(_thread, _checked, still_signed_in)
+    return await read(still_signed_in)
 
 
 def let_go() -> None:

@@ -9,6 +9,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.handlers.asgi import ASGIRequest
@@ -132,7 +133,7 @@ def finish_connect(request: HttpRequest, user: User) -> HttpResponse:
 @api_login_required
 def oauth_status(request: HttpRequest) -> JsonResponse:
     """Connected or not, the connection's state and expiries; never a token."""
-    return JsonResponse({"success": True, **selectors.connection_status(user=signed_in_user(request))})
+    return JsonResponse({"success": True, **selectors.connection_status(user_id=signed_in_user(request).pk)})
 
 
 @allow_methods("POST")
@@ -205,8 +206,9 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 async def orders_stream(request: HttpRequest) -> HttpResponseBase:
-    """Server-sent events of the user's order events (ASGI only): `order` events with the order_event
-    document, ids to resume from with Last-Event-ID, heartbeat comments. See order_stream."""
+    """The page's live channel (ASGI only): `order` events with the order_event document; the states of
+    the user's accounts (`positions`, `balances`, `summary`) and connection (`connection`); ids to resume
+    from with Last-Event-ID; heartbeat comments. See order_stream."""
     if request.method != "GET":
         raise MethodNotAllowed(allowed=["GET"])
     user = await request.auser()
@@ -219,8 +221,9 @@ async def orders_stream(request: HttpRequest) -> HttpResponseBase:
     if not accounts and not await order_stream.has_login(user.pk):
         raise SchwabNotConnected
     still_signed_in = stream_logins.checker(type(request.session), request.session.session_key, user.pk)
+    connection = await sync_to_async(selectors.connection_status)(user_id=user.pk)
     response = StreamingHttpResponse(
-        order_stream.events(user.pk, accounts, cursor, still_signed_in),
+        order_stream.events(user.pk, accounts, cursor, still_signed_in, connection),
         content_type="text/event-stream; charset=utf-8",
     )
     response["Cache-Control"] = "no-store"
