@@ -1,8 +1,10 @@
 """The Schwab dashboard: a small page built only on the public /schwab/ endpoints.
 
-It polls (rather than streaming server-sent events): the summary endpoint is served from Redis and is
-cheap, polling works behind any WSGI server and proxy without holding a worker per open page, and when
-the summary's `as_of` moves the page fetches the newly published positions snapshot.
+It lives on one channel, the server-sent events of /schwab/orders/stream/ (order status, the accounts'
+positions, balances and summary, the connection's state): while that is open the page makes no other
+request of its own. Where the channel is not available (a WSGI-only server, an old browser) it polls
+instead: the summary is served from Redis and is cheap, and when its `as_of` moves the page fetches the
+newly published positions snapshot.
 """
 
 from __future__ import annotations

@@ -196,18 +196,14 @@ def _schemas() -> dict[str, Any]:
         "ConnectionStatus": {
             "type": "object",
             "required": ["success", "connected", "status"],
-            "properties": {
-                "success": {"const": True},
-                "connected": {"type": "boolean"},
-                "status": {
-                    "enum": ["not_connected", "active", "expiring", "reauth_required", "disconnected"]
-                },
-                "connected_at": NULLABLE_TEXT,
-                "access_token_expires_at": NULLABLE_TEXT,
-                "refresh_token_expires_at": NULLABLE_TEXT,
-                "last_refreshed_at": NULLABLE_TEXT,
-                "last_error": NULLABLE_TEXT,
-            },
+            "properties": {"success": {"const": True}, **CONNECTION_STATE},
+            "additionalProperties": False,
+        },
+        "ConnectionState": {
+            "description": "the connection's state, as the live channel pushes it",
+            "type": "object",
+            "required": ["connected", "status"],
+            "properties": CONNECTION_STATE,
             "additionalProperties": False,
         },
         "Health": {
@@ -343,6 +339,17 @@ def _ok(schema: dict[str, Any], description: str, example: Any | None = None) ->
     if example is not None:
         content["example"] = example
     return {"description": description, "content": {JSON: content}}
+
+
+CONNECTION_STATE: dict[str, Any] = {
+    "connected": {"type": "boolean"},
+    "status": {"enum": ["not_connected", "active", "expiring", "reauth_required", "disconnected"]},
+    "connected_at": NULLABLE_TEXT,
+    "access_token_expires_at": NULLABLE_TEXT,
+    "refresh_token_expires_at": NULLABLE_TEXT,
+    "last_refreshed_at": NULLABLE_TEXT,
+    "last_error": NULLABLE_TEXT,
+}
 
 
 def _sse_event(name: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -744,12 +751,17 @@ def _paths() -> dict[str, Any]:
         "/schwab/orders/stream/": {
             "get": {
                 "operationId": "orders_stream",
-                "summary": "Order events of the user's accounts as server-sent events (ASGI server only)",
-                "description": "`event: order` carries an OrderEvent as `data`; `event: ready` follows the "
-                "backlog; `event: reset` says events were trimmed (reload the orders). Every event's `id` is "
-                "a cursor over the user's accounts: the browser sends the last one back as Last-Event-ID and "
-                "the stream resumes right after it. Comment lines (`: heartbeat`) keep it open. The stream "
-                "ends after THOR_SSE_MAX_SECONDS or when the user's accounts change; the browser reconnects.",
+                "summary": "The page's live channel: order events, account states and the connection's "
+                "state as server-sent events (ASGI server only)",
+                "description": "`event: order` carries an OrderEvent as `data`; `event: reset` says events "
+                "were trimmed (reload the orders). `positions`, `balances` and `summary` carry the states of "
+                "the accounts the user owns, as published (a PositionsSnapshot, a BalancesSnapshot, a "
+                "summary card), and `connection` the connection's state: the stream starts with the current "
+                "ones, then sends each change once, never an older state after a newer. `event: ready` "
+                "follows the backlog and the current states. Every event's `id` is a cursor over the user's "
+                "accounts' order events: the browser sends the last one back as Last-Event-ID and the stream "
+                "resumes right after it. Comment lines (`: heartbeat`) keep it open. The stream ends after "
+                "THOR_SSE_MAX_SECONDS or when the user's accounts change; the browser reconnects.",
                 "security": SESSION,
                 "parameters": [
                     {
@@ -769,6 +781,22 @@ def _paths() -> dict[str, Any]:
                                     "description": "one event of the stream (comment lines are heartbeats)",
                                     "oneOf": [
                                         _sse_event("order", {"$ref": "#/components/schemas/OrderEvent"}),
+                                        _sse_event(
+                                            "positions", {"$ref": "#/components/schemas/PositionsSnapshot"}
+                                        ),
+                                        _sse_event(
+                                            "balances", {"$ref": "#/components/schemas/BalancesSnapshot"}
+                                        ),
+                                        _sse_event(
+                                            "summary",
+                                            _exactly(
+                                                account_id={"type": "string"},
+                                                summary={"$ref": "#/components/schemas/Summary"},
+                                            ),
+                                        ),
+                                        _sse_event(
+                                            "connection", {"$ref": "#/components/schemas/ConnectionState"}
+                                        ),
                                         _sse_event(
                                             "ready",
                                             _exactly(

@@ -4,10 +4,12 @@ banner once the refresh token has expired. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from devtools.sandbox.accounts import totals, value_holding
 from devtools.testing import clear_faults, fault
@@ -59,8 +61,21 @@ def test_connect_watch_and_reconnect(
     chrome.save_screenshot(str(ARTIFACTS / "dashboard-schwab-down.png"))
     clear_faults(schwab)
 
+    assert re.fullmatch(r"Schwab login: .+ left", chrome.find_element(By.ID, "status").text)
+    # The trader looks at the second account when the login lapses; reconnecting brings them back to it.
+    second = schwab.state.users["trader1"].accounts[1].hash_value
+    Select(chrome.find_element(By.ID, "account")).select_by_value(second)
+    wait.until(lambda driver: f"account={second}" in driver.current_url)
     thor_clock.advance(days=7)  # the refresh token dies 7 days after the login
     banner = wait.until(seen.visibility_of_element_located((By.ID, "reconnect")))
     assert "Reconnect Schwab" in banner.text
     chrome.save_screenshot(str(ARTIFACTS / "dashboard-reconnect.png"))
     assert "{" not in chrome.find_element(By.TAG_NAME, "main").text  # never raw JSON on the page
+    banner.find_element(By.TAG_NAME, "a").click()
+    wait.until(seen.presence_of_element_located((By.NAME, "username"))).send_keys("trader1")
+    chrome.find_element(By.NAME, "password").send_keys("trader1-pass")
+    chrome.find_element(By.ID, "approve").click()
+    wait.until(lambda driver: "schwab=connected" in driver.current_url)
+    assert f"account={second}" in chrome.current_url
+    wait.until(lambda driver: driver.find_element(By.ID, "account").get_attribute("value") == second)
+    wait.until(lambda driver: not driver.find_element(By.ID, "reconnect").is_displayed())

@@ -10,6 +10,7 @@ import contextlib
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import fakeredis
@@ -18,13 +19,15 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 from django.test import AsyncClient
 
-from LiveData.schwab import live_state, services
+from LiveData.schwab import account_document, live_state, openapi, services, snapshots, transforms
 from LiveData.schwab.exceptions import SchwabReauthRequired
 from LiveData.schwab.models import BrokerConnection
+from LiveData.schwab.tests.test_openapi import _escape, _validator
 from LiveData.schwab.tests.test_views_order_stream import STREAM, frames
-from LiveData.shared import clock, contract, ownership, publisher
+from LiveData.shared import clock, ownership, publisher
 
 pytestmark = pytest.mark.django_db
+FIXTURES = Path(__file__).parent / "fixtures"
 
 MINE, THEIRS = "A" * 64, "B" * 64
 Frames = list[dict[str, str]]
@@ -45,46 +48,17 @@ def owner(db, store) -> User:
 
 
 def publish(account: str, quantity: str, *, seconds: int = 0) -> None:
-    """Positions and balances of the account, as the refresh publishes them (one round trip)."""
+    """Positions and balances of the account, as the refresh publishes them (one round trip), from a real
+    Schwab account document whose first position holds `quantity` and whose net liquidation value is
+    `quantity` thousand."""
+    document = json.loads((FIXTURES / "account_margin.json").read_text())
+    details = document["securitiesAccount"]
+    details["positions"][0]["longQuantity"] = int(quantity)
+    details["currentBalances"]["liquidationValue"] = int(quantity) * 1000
+    parsed = transforms.parse_account(account_document.decode(json.dumps(document).encode()))
     at = clock.now() + timedelta(seconds=seconds)
-    positions = contract.envelope(
-        contract.POSITIONS,
-        account_id=account,
-        source="schwab",
-        as_of=at,
-        published_at=at,
-        body={
-            "account_type": "MARGIN",
-            "display_number": "…5678",
-            "skipped_positions": 0,
-            "positions": [
-                {"symbol": "KO", "asset_class": "equity", "quantity": quantity, "market_value": quantity}
-            ],
-        },
-    )
-    balances = contract.envelope(
-        contract.BALANCES,
-        account_id=account,
-        source="schwab",
-        as_of=at,
-        published_at=at,
-        body={
-            "account_type": "MARGIN",
-            "display_number": "…5678",
-            "balances": {
-                "net_liquidation_value": f"{quantity}000.00",
-                "buying_power": "5.00",
-                "cash": "1.00",
-            },
-            "unavailable": [],
-            "positions_totals": {"count": 1, "day_pnl": "0"},
-        },
-    )
     publisher.publish(
-        snapshots=[
-            publisher.Snapshot(contract.POSITIONS, account, positions, {"KO": quantity}),
-            publisher.Snapshot(contract.BALANCES, account, balances, {"net_liquidation_value": quantity}),
-        ]
+        snapshots=snapshots.build(account_id=account, account=parsed, as_of=at, published_at=at)
     )
 
 
@@ -130,6 +104,18 @@ async def read(
     return seen
 
 
+def conform(seen: Frames) -> None:
+    """Each event's data is what the OpenAPI document says that event carries."""
+    content = f"/paths/{_escape(STREAM)}/get/responses/200/content/text~1event-stream/schema/oneOf"
+    events = openapi.document()["paths"][STREAM]["get"]["responses"]["200"]["content"]["text/event-stream"]
+    documented = [option["properties"]["event"]["const"] for option in events["schema"]["oneOf"]]
+    for frame in seen:
+        if "event" in frame:
+            index = documented.index(frame["event"])
+            pointer = f"{content}/{index}/properties/data/contentSchema"
+            _validator(pointer).validate(json.loads(frame["data"]))
+
+
 def after_ready(seen: Frames) -> Frames:
     ready = next((index for index, frame in enumerate(seen) if frame.get("event") == "ready"), len(seen))
     return seen[ready + 1 :]
@@ -137,7 +123,7 @@ def after_ready(seen: Frames) -> Frames:
 
 def quantities(seen: Frames) -> list[tuple[str, str]]:
     return [
-        (json.loads(frame["data"])["account_id"], json.loads(frame["data"])["positions"][0]["quantity"])
+        (json.loads(frame["data"])["account_id"], json.loads(frame["data"])["positions"][0]["long_quantity"])
         for frame in seen
         if frame.get("event") == "positions"
     ]
@@ -160,6 +146,7 @@ def test_a_stream_starts_with_the_current_states_of_the_users_accounts(owner):
     assert connection == {"connected": False, "status": "not_connected"}
     assert THEIRS not in "".join(frame.get("data", "") + frame.get("id", "") for frame in seen)
     assert all("id" in frame for frame in seen if frame.get("event") in ("positions", "summary"))
+    conform(seen)
 
 
 def test_each_publish_of_an_owned_account_is_pushed_and_no_other(owner):
@@ -170,7 +157,7 @@ def test_each_publish_of_an_owned_account_is_pushed_and_no_other(owner):
 
     def both_at_13(seen: Frames) -> bool:
         live = after_ready(seen)
-        return (MINE, "13") in quantities(live) and '"13000.00"' in "".join(
+        return (MINE, "13") in quantities(live) and '"13000"' in "".join(
             frame["data"] for frame in live if frame.get("event") == "summary"
         )
 
@@ -181,10 +168,11 @@ def test_each_publish_of_an_owned_account_is_pushed_and_no_other(owner):
     assert pushed in (["12", "13"], ["13"])
     cards = [json.loads(frame["data"]) for frame in live if frame.get("event") == "summary"]
     assert [card["summary"]["net_liquidation_value"] for card in cards] in (
-        ["12000.00", "13000.00"],
-        ["13000.00"],
+        ["12000", "13000"],
+        ["13000"],
     )
     assert THEIRS not in "".join(frame.get("data", "") for frame in live)
+    conform(seen)
 
 
 def test_resuming_starts_with_what_was_published_while_away(owner):
@@ -243,6 +231,7 @@ def test_a_login_needing_renewal_is_pushed_at_once(real_redis, connected, thor_c
     first = json.loads(next(frame["data"] for frame in seen if frame.get("event") == "connection"))
     assert first["status"] == "active" and first["refresh_token_expires_at"]
     assert renewal_needed(seen)
+    conform(seen)
 
 
 def test_after_losing_its_subscription_the_channel_sends_every_state_anew(owner, store):

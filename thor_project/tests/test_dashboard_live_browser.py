@@ -1,0 +1,93 @@
+"""The dashboard lives on its one channel, in Chromium: idle for 60 s it makes no request but its stream
+(with the polling period at 1 s, a page that polled would make dozens), and a market order placed on the
+page moves the position's row and the cash without a reload and without any request but the order's own.
+Real processes, as in production: uvicorn serving Thor (ASGI) and `manage.py schwab_stream`."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from LiveData.schwab.tests.servers import asgi_server, logged_in_session, stream_worker
+from thor_project.tests.conftest import ARTIFACTS, connect_in_browser
+
+IDLE_SECONDS = 60
+
+
+def requests_made(chrome) -> list[str]:
+    """The paths the page fetched since the last call (the open stream is not one: it has not ended)."""
+    paths = chrome.execute_script(
+        "const names = performance.getEntriesByType('resource').map((entry) => entry.name);"
+        "performance.clearResourceTimings(); return names;"
+    )
+    return [urlsplit(name).path for name in paths]
+
+
+def row_quantity(chrome, symbol: str) -> Decimal | None:
+    rows = chrome.find_elements(By.CSS_SELECTOR, f'#positions tbody tr[data-symbol="{symbol}"]')
+    return Decimal(rows[0].find_elements(By.TAG_NAME, "td")[2].text.replace(",", "")) if rows else None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_page_makes_no_request_and_a_fill_moves_its_numbers_live(
+    chrome, servers_environment, schwab, tmp_path
+):
+    dora = User.objects.create_user("dora", password="dora-password-123")
+    dora.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
+    environment = {
+        **servers_environment,
+        "THOR_DASHBOARD_POLL_SECONDS": "1",  # were the page polling, the idle minute would show it
+        "THOR_SSE_HEARTBEAT_SECONDS": "5",
+        "SCHWAB_STREAM_POLL_SECONDS": "0.2",
+        "SCHWAB_TRADING_ENABLED": "true",
+    }
+    del environment["SCHWAB_CALLBACK_URL"]  # the server's own
+    with asgi_server(environment, log=tmp_path / "uvicorn.log") as server:
+        schwab.state.config.callback_urls = (f"{server.url}/schwab/oauth/callback/",)
+        worker = stream_worker(environment, log=tmp_path / "worker.log", worker_id="live-page-test")
+        try:
+            wait = WebDriverWait(chrome, 30)
+            chrome.get(f"{server.url}/schwab/health/")
+            chrome.add_cookie({"name": "sessionid", "value": logged_in_session(dora).cookies["sessionid"]})
+            connect_in_browser(chrome, wait, server.url)
+            wait.until(lambda driver: schwab.state.stream_sessions["trader1"] == 1)
+            wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, 'body[data-order-stream="open"]'))
+            wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "#positions tbody tr"))
+            chrome.execute_script("performance.setResourceTimingBufferSize(10000)")
+            requests_made(chrome)
+
+            # An observation window, not a wait for something: nothing is supposed to happen in it.
+            time.sleep(IDLE_SECONDS)
+            assert requests_made(chrome) == []
+            assert chrome.find_elements(By.CSS_SELECTOR, 'body[data-order-stream="open"]')
+
+            symbol = chrome.find_element(By.CSS_SELECTOR, "#positions tbody tr").get_attribute("data-symbol")
+            before, cash = row_quantity(chrome, symbol), chrome.find_element(By.ID, "cash").text
+            form = chrome.find_element(By.ID, "ticket")
+            form.find_element(By.NAME, "symbol").send_keys(symbol)
+            quantity = form.find_element(By.NAME, "quantity")
+            quantity.clear()
+            quantity.send_keys("2")
+            Select(form.find_element(By.NAME, "order_type")).select_by_value("market")
+            chrome.find_element(By.ID, "preview-button").click()
+            wait.until(lambda driver: driver.find_element(By.ID, "place-button").is_enabled())
+            chrome.find_element(By.ID, "place-button").click()
+            wait.until(lambda driver: row_quantity(driver, symbol) == before + 2)
+            wait.until(lambda driver: driver.find_element(By.ID, "cash").text != cash)
+            chrome.execute_script("document.getElementById('positions').scrollIntoView()")
+            chrome.save_screenshot(str(ARTIFACTS / "dashboard-live-fill.png"))
+
+            account = chrome.find_element(By.ID, "account").get_attribute("value")
+            orders = f"/schwab/accounts/{account}/orders/"
+            # The preview, the order, and the orders list the page reads after placing: nothing polled.
+            assert sorted(set(requests_made(chrome))) == [orders, f"{orders}preview/"]
+            chrome.get("about:blank")  # close the stream before the server stops
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
