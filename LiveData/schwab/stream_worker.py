@@ -97,6 +97,10 @@ def active_connections() -> dict[int, int]:
     return dict(rows)
 
 
+# Streamer messages that say the account has moved (a fill, a cancel done): its refresh starts at once.
+_ACCOUNT_MOVED = frozenset({"OrderFillCompleted", "OrderUROutCompleted"})
+
+
 def _moves_the_account(order: dict[str, Any]) -> bool:
     """Whether a recorded change of the order changed the account: a fill (partial or whole), a cancel, a
     replace."""
@@ -269,6 +273,8 @@ class ConnectionStream:
         self._latest: dict[tuple[str, str], Activity | None] = {}
         self._refreshes: dict[str, asyncio.Task[None]] = {}  # account -> its refresh after a fill
         self._refresh_again: set[str] = set()
+        self._heard_at: dict[tuple[str, str], float] = {}  # when the latest message of an order came
+        self._read_since: dict[str, float] = {}  # account -> when its latest refresh began its read
         self.task = asyncio.create_task(self.run(), name=f"stream-{connection_id}")
 
     def reading(self) -> bool:
@@ -384,6 +390,9 @@ class ConnectionStream:
             key = (account_id or "*", "*")  # an account or a message we cannot place: catch up
         else:
             key = (account_id, activity.order_id)
+            if activity.message_type in _ACCOUNT_MOVED:
+                # The account moved when Schwab says so: read it alongside the order, not after it.
+                self._refresh_now(login, account_id)
         self._read_again(login, key, activity, broken, socket_)
 
     def _read_again(
@@ -396,6 +405,7 @@ class ConnectionStream:
     ) -> None:
         """Read `key` (an order, or "*": the orders) once more: now, or after the read in flight."""
         self._latest[key] = activity
+        self._heard_at[key] = time.monotonic()
         if key in self._fetches:
             self._refetch.add(key)  # one read in flight already: read once more after it
             return
@@ -405,7 +415,7 @@ class ConnectionStream:
         try:
             while True:
                 self._refetch.discard(key)
-                activity = self._latest[key]
+                activity, heard = self._latest[key], self._heard_at[key]
                 account_id, order_id = key
                 if order_id == "*" or activity is None:
                     caught_up = await self.worker.blocking(
@@ -417,7 +427,9 @@ class ConnectionStream:
                     )
                     caught_up = [(account_id, changed)]
                 for changed_account, changed in caught_up:
-                    self._refresh_after(login, changed_account, changed)
+                    if self._read_since.get(changed_account, float("-inf")) < heard:
+                        self._refresh_after(login, changed_account, changed)
+                    # else a refresh that began after the message came covers it already
                 if key not in self._refetch:
                     return
         except (SchwabError, redis.RedisError, DatabaseError) as failure:
@@ -430,6 +442,7 @@ class ConnectionStream:
         finally:
             self._fetches.pop(key, None)
             self._latest.pop(key, None)
+            self._heard_at.pop(key, None)
 
     def _record_order(
         self, login: _Login, account_id: str, order_id: str, activity: Activity
@@ -462,8 +475,10 @@ class ConnectionStream:
     def _refresh_after(self, login: _Login, account_id: str, changed: list[dict[str, Any]]) -> None:
         """A fill, a cancel or a replace moves the account's positions and balances: fetch and publish
         them now (one refresh at a time per account; changes meanwhile make one more)."""
-        if not any(_moves_the_account(document) for document in changed):
-            return
+        if any(_moves_the_account(document) for document in changed):
+            self._refresh_now(login, account_id)
+
+    def _refresh_now(self, login: _Login, account_id: str) -> None:
         if account_id in self._refreshes:
             self._refresh_again.add(account_id)
             return
@@ -473,6 +488,7 @@ class ConnectionStream:
         try:
             while True:
                 self._refresh_again.discard(account_id)
+                self._read_since[account_id] = time.monotonic()
                 try:
                     await self.worker.blocking(
                         live_data.account_refresh, session=login.session, account_id=account_id

@@ -1,0 +1,284 @@
+"""The live channel to the browser. First, a fill at the sandbox to the updated position at an SSE client
+(streamer -> stream worker -> the account refresh's upstream read -> publish -> the SSE endpoint on
+uvicorn), at sandbox latency 0 and 50 ms, against its floor measured in the same run: an event appended
+straight to the account's Redis Stream to its arrival at the same client (Redis + the SSE endpoint), plus
+the one upstream read the refresh needs (timed from here at the same latency). Then 1,000 open dashboards
+on one uvicorn process, 10 on each of 100 accounts, while every account's positions are published: the
+server's memory per dashboard and the publish -> every dashboard fan-out.
+
+    REDIS_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/live.py [--fills 50] [--dashboards 1000]
+
+Goals (issue 22): fill -> position p99 <= 1.5x its floor; <= 100 KiB per dashboard; fan-out p99 <= 150 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from order_stream import process_stats  # type: ignore[import-not-found]
+from setup import ROOT, login_cookie, median, percentile, start  # type: ignore[import-not-found]
+
+
+class LiveClient:
+    """A bare SSE client of the live channel on an asyncio socket: when each order event and each account
+    state arrives (the arrival time is taken when the bytes come in, before any parsing)."""
+
+    def __init__(self, port: int, cookie: str, *, parse_positions: bool = False) -> None:
+        self.port, self.cookie, self.parse_positions = port, cookie, parse_positions
+        self.ready = asyncio.Event()
+        self.arrivals: dict[Any, float] = {}  # ("order", id) / ("published", account, published_at) / ...
+        self.waiters: dict[Any, asyncio.Event] = {}
+        self.quantities: dict[str, str] = {}  # symbol -> long quantity, from the last positions event
+        self.task: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.write(
+            f"GET /schwab/orders/stream/ HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {self.cookie}\r\n"
+            "Accept: text/event-stream\r\n\r\n".encode()
+        )
+        await writer.drain()
+        self.writer = writer
+        self.task = asyncio.create_task(self._read(reader))
+
+    def _arrived(self, key: Any, moment: float) -> None:
+        self.arrivals.setdefault(key, moment)
+        if key in self.waiters:
+            self.waiters[key].set()
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        buffer = b""
+        while chunk := await reader.read(262144):
+            moment = time.perf_counter()
+            buffer += chunk
+            while b"\n\n" in buffer:
+                block, buffer = buffer.split(b"\n\n", 1)
+                if b"event: ready" in block:
+                    self.ready.set()
+                data = block.rpartition(b"data: ")[2]
+                if b"event: order" in block:
+                    event = json.loads(data.split(b"\r\n")[0])
+                    self._arrived(("order", event["order_id"]), moment)
+                elif b"event: positions" in block:
+                    head = data[:400]  # account_id and published_at come first in the envelope
+                    account = head.split(b'"account_id":"', 1)[1].split(b'"', 1)[0].decode()
+                    published = head.split(b'"published_at":"', 1)[1].split(b'"', 1)[0].decode()
+                    self._arrived(("published", account, published), moment)
+                    if self.parse_positions:
+                        positions = json.loads(data)["positions"]
+                        self.quantities = {p["symbol"]: p["long_quantity"] for p in positions}
+                        for symbol, quantity in self.quantities.items():
+                            self._arrived(("quantity", symbol, quantity), moment)
+
+    async def arrival(self, key: Any, timeout: float = 30) -> float:
+        if key not in self.arrivals:
+            waiter = self.waiters.setdefault(key, asyncio.Event())
+            await asyncio.wait_for(waiter.wait(), timeout)
+        return self.arrivals[key]
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        self.writer.close()
+
+
+async def fill_to_position(args: argparse.Namespace, env: dict[str, Any], port: int, cookie: str) -> None:
+    import requests
+    from asgiref.sync import sync_to_async
+
+    from devtools.testing import limit_buy
+    from LiveData.schwab import services
+    from LiveData.shared import clock, order_events
+
+    sandbox, api = env["sandbox"], env["api"]
+    account = env["accounts"][50]
+    token = await sync_to_async(services.connection_access_token)(connection=api.connection)
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {token}"
+    base = f"{sandbox.url}/trader/v1/accounts/{account}"
+    symbol = "KO"
+
+    client = LiveClient(port, cookie, parse_positions=True)
+    await client.open()
+    await asyncio.wait_for(client.ready.wait(), 30)
+    print(f"fill at the sandbox -> the updated position at an SSE client, {args.fills} fills (ms)")
+    print(f"{'latency':>8} {'path':<56} {'p50':>8} {'p99':>8}")
+    for latency_ms in (0, 50):
+        sandbox.state.config.latency_ms = latency_ms
+        thor: list[float] = []
+        floor: list[float] = []
+        for iteration in range(args.fills + 3):  # three to warm up
+            placed = await asyncio.to_thread(http.post, f"{base}/orders", json=limit_buy(symbol, 1), timeout=10)
+            order_id = placed.headers["Location"].rsplit("/", 1)[1]
+            await client.arrival(("order", order_id))  # WORKING: the worker follows it
+            held = client.quantities.get(symbol) or "0"
+            expected = str(int(held) + 1)
+            started = time.perf_counter()
+            await asyncio.to_thread(http.post, f"{sandbox.url}/sandbox/orders/{order_id}/execute", json={})
+            thor_ms = (await client.arrival(("quantity", symbol, expected)) - started) * 1000
+
+            synthetic = f"9{latency_ms:03d}{iteration:06d}"
+            order = {"order_id": synthetic, "status": "FILLED", "open": False, "filled_quantity": "1"}
+            started = time.perf_counter()
+            await asyncio.to_thread(
+                order_events.record,
+                account_id=account,
+                order=order,
+                source="stream",
+                schwab_event=None,
+                at=clock.now(),
+                max_length=100000,
+            )
+            xadd_ms = (await client.arrival(("order", synthetic)) - started) * 1000
+            started = time.perf_counter()
+            await asyncio.to_thread(http.get, base, params={"fields": "positions"}, timeout=10)
+            read_ms = (time.perf_counter() - started) * 1000
+            if iteration >= 3:
+                thor.append(thor_ms)
+                floor.append(xadd_ms + read_ms)
+        rows = (
+            ("floor: XADD -> SSE client + one upstream account read", floor),
+            ("sandbox fill -> worker -> refresh -> publish -> SSE", thor),
+        )
+        for name, samples in rows:
+            print(f"{latency_ms:>6}ms {name:<56} {median(samples):>8.2f} {percentile(samples, 0.99):>8.2f}")
+        ratio50 = median(thor) / median(floor)
+        ratio99 = percentile(thor, 0.99) / percentile(floor, 0.99)
+        print(f"{latency_ms:>6}ms {'ratio (goal p99 <= 1.5x)':<56} {ratio50:>7.2f}x {ratio99:>7.2f}x")
+    sandbox.state.config.latency_ms = 0
+    client.close()
+
+
+def _published(account: str, at: Any, quantity: int) -> list[Any]:
+    """An account refresh's snapshots from a real-shaped Schwab document (12 positions)."""
+    from LiveData.schwab import account_document, snapshots, transforms
+
+    document = json.loads((ROOT / "LiveData/schwab/tests/fixtures/account_margin.json").read_text())
+    document["securitiesAccount"]["positions"][0]["longQuantity"] = quantity
+    parsed = transforms.parse_account(account_document.decode(json.dumps(document).encode()))
+    return list(snapshots.build(account_id=account, account=parsed, as_of=at, published_at=at))
+
+
+async def many_dashboards(args: argparse.Namespace, port: int, server_pid: int) -> None:
+    from asgiref.sync import sync_to_async
+    from django.contrib.auth.models import User
+
+    from LiveData.shared import clock, contract, ownership, publisher
+
+    accounts = [f"L{number:063d}" for number in range(args.accounts)]
+    per_account = args.dashboards // args.accounts
+
+    def users_and_cookies() -> list[tuple[str, str]]:
+        pairs = []
+        for number, account in enumerate(accounts):
+            user = User.objects.create_user(f"dash{number}")
+            ownership.replace_user_accounts(user_id=user.pk, account_ids=[account], at=clock.now())
+            pairs += [(account, login_cookie(user)) for _ in range(per_account)]
+        return pairs
+
+    pairs = await sync_to_async(users_and_cookies)()
+    rss_idle, _ = process_stats(server_pid)
+    clients = [(account, LiveClient(port, cookie)) for account, cookie in pairs]
+    opened_at = time.perf_counter()
+    for batch in range(0, len(clients), 100):
+        await asyncio.gather(*(client.open() for _, client in clients[batch : batch + 100]))
+    await asyncio.wait_for(asyncio.gather(*(client.ready.wait() for _, client in clients)), 120)
+    connect_seconds = time.perf_counter() - opened_at
+    rss_open, cpu_open = process_stats(server_pid)
+
+    fan_out: list[float] = []
+    for round_number in range(args.rounds):
+        published_at: dict[str, tuple[str, float]] = {}
+        for account in accounts:  # a refresh round: every account published, one after another
+            at = clock.now()
+            built = _published(account, at, 100 + round_number)
+            started = time.perf_counter()
+            await asyncio.to_thread(publisher.publish, snapshots=built)
+            published_at[account] = (contract.timestamp(at), started)
+        for account, client in clients:
+            stamp, started = published_at[account]
+            fan_out.append((await client.arrival(("published", account, stamp)) - started) * 1000)
+    rss_after, cpu_after = process_stats(server_pid)
+    for _, client in clients:
+        client.close()
+    deliveries = len(fan_out)
+    print(f"\n{len(clients)} open dashboards on one uvicorn process, {per_account} on each of {args.accounts} accounts")
+    print(f"  all connected and ready in {connect_seconds:.2f}s")
+    per_dashboard_kib = (rss_open - rss_idle) * 1024 / len(clients)
+    print(
+        f"  server memory: {rss_idle:.1f} MiB before, {rss_open:.1f} MiB with them open: "
+        f"{per_dashboard_kib:.1f} KiB per dashboard (goal <= 100 KiB); {rss_after:.1f} MiB after the rounds"
+    )
+    print(
+        f"  {args.rounds} rounds of {args.accounts} account publishes: {deliveries} position updates delivered; "
+        f"publish -> dashboard p50 {median(fan_out):.1f} ms, p99 {percentile(fan_out, 0.99):.1f} ms "
+        f"(goal <= 150 ms), last {max(fan_out):.1f} ms"
+    )
+    print(f"  server CPU during the rounds: {cpu_after - cpu_open:.2f}s")
+
+
+async def run(args: argparse.Namespace, env: dict[str, Any], port: int, cookie: str, server_pid: int) -> None:
+    await fill_to_position(args, env, port, cookie)
+    await many_dashboards(args, port, server_pid)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--fills", type=int, default=50)
+    parser.add_argument("--dashboards", type=int, default=1000)
+    parser.add_argument("--accounts", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * args.dashboards + 256)), hard))
+    os.environ["SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE"] = "1000000"
+    os.environ["SCHWAB_STREAM_POLL_SECONDS"] = "0.2"
+    env = start()
+    cookie = login_cookie(env["user"])
+
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0), backlog=4096)
+    port = listener.getsockname()[1]
+    child_env = {
+        **os.environ,
+        "SCHWAB_API_BASE_URL": env["sandbox"].url,
+        "PYTHONPATH": str(ROOT),
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+    }
+    server = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [sys.executable, "-m", "uvicorn", "thor_project.asgi:application", "--fd", str(listener.fileno())]
+        + ["--log-level", "warning", "--lifespan", "off", "--timeout-graceful-shutdown", "1"],
+        cwd=ROOT,
+        env=child_env,
+        pass_fds=[listener.fileno()],
+    )
+    listener.close()
+    worker = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [sys.executable, "manage.py", "schwab_stream", "--worker-id", "bench-live"], cwd=ROOT, env=child_env
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while env["sandbox"].state.stream_sessions["bulk"] < 1:  # the worker is logged in and subscribed
+            if time.monotonic() > deadline:
+                raise SystemExit("the stream worker did not connect")
+            time.sleep(0.05)
+        asyncio.run(run(args, env, port, cookie, server.pid))
+    finally:
+        for process in (worker, server):
+            process.terminate()
+            process.wait(timeout=30)
+        env["sandbox"].stop()
+
+
+if __name__ == "__main__":
+    main()
