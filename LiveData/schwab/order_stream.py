@@ -113,13 +113,15 @@ class _Hub:
         self.positions: dict[str, str] = {}  # account -> the last entry read
         self.reader: asyncio.Task[None] | None = None
         self.pubsub: Any = None
+        self.subscribing = asyncio.Lock()
         self.notes: asyncio.Task[None] | None = None
 
     async def join(self, listener: _Listener) -> None:
         """Follow the listener's accounts; once this returns, every later event and notification of them
         reaches it (so what the stream reads next cannot miss one)."""
-        if self.pubsub is None:
-            self.pubsub = await self._subscribe()
+        async with self.subscribing:  # one subscription per process, however many streams join at once
+            if self.pubsub is None:
+                self.pubsub = await self._subscribe()
         for account in listener.accounts:
             if account not in self.positions:
                 self.positions[account] = await latest_entry(self.client, account)
@@ -195,7 +197,8 @@ class _Hub:
         while self.users:
             try:
                 if self.pubsub is None:
-                    self.pubsub = await self._subscribe()
+                    async with self.subscribing:
+                        self.pubsub = self.pubsub or await self._subscribe()
                     for account in list(self.listeners):
                         await self._hand_out(account, contract.KINDS)
                 note = await self.pubsub.get_message(
