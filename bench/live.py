@@ -21,7 +21,6 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from order_stream import process_stats  # type: ignore[import-not-found]
@@ -117,7 +116,8 @@ async def fill_to_position(args: argparse.Namespace, env: dict[str, Any], port: 
         thor: list[float] = []
         floor: list[float] = []
         for iteration in range(args.fills + 3):  # three to warm up
-            placed = await asyncio.to_thread(http.post, f"{base}/orders", json=limit_buy(symbol, 1), timeout=10)
+            ticket = limit_buy(symbol, 1)
+            placed = await asyncio.to_thread(http.post, f"{base}/orders", json=ticket, timeout=10)
             order_id = placed.headers["Location"].rsplit("/", 1)[1]
             await client.arrival(("order", order_id))  # WORKING: the worker follows it
             held = client.quantities.get(symbol) or "0"
@@ -211,7 +211,9 @@ async def many_dashboards(args: argparse.Namespace, port: int, server_pid: int) 
     for _, client in clients:
         client.close()
     deliveries = len(fan_out)
-    print(f"\n{len(clients)} open dashboards on one uvicorn process, {per_account} on each of {args.accounts} accounts")
+    print(
+        f"\n{len(clients)} open dashboards on one uvicorn process, {per_account} on each of {args.accounts}"
+    )
     print(f"  all connected and ready in {connect_seconds:.2f}s")
     per_dashboard_kib = (rss_open - rss_idle) * 1024 / len(clients)
     print(
@@ -219,7 +221,7 @@ async def many_dashboards(args: argparse.Namespace, port: int, server_pid: int) 
         f"{per_dashboard_kib:.1f} KiB per dashboard (goal <= 100 KiB); {rss_after:.1f} MiB after the rounds"
     )
     print(
-        f"  {args.rounds} rounds of {args.accounts} account publishes: {deliveries} position updates delivered; "
+        f"  {args.rounds} rounds of {args.accounts} account publishes: {deliveries} updates delivered; "
         f"publish -> dashboard p50 {median(fan_out):.1f} ms, p99 {percentile(fan_out, 0.99):.1f} ms "
         f"(goal <= 150 ms), last {max(fan_out):.1f} ms"
     )
@@ -256,14 +258,23 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "bench.settings",
     }
     server = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [sys.executable, "-m", "uvicorn", "thor_project.asgi:application", "--fd", str(listener.fileno())]
-        + ["--log-level", "warning", "--lifespan", "off", "--timeout-graceful-shutdown", "1"],
+        [
+            *(
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "thor_project.asgi:application",
+                "--fd",
+                str(listener.fileno()),
+            ),
+            *("--log-level", "warning", "--lifespan", "off", "--timeout-graceful-shutdown", "1"),
+        ],
         cwd=ROOT,
         env=child_env,
         pass_fds=[listener.fileno()],
     )
     listener.close()
-    worker = subprocess.Popen(  # noqa: S603 - fixed arguments
+    worker = subprocess.Popen(
         [sys.executable, "manage.py", "schwab_stream", "--worker-id", "bench-live"], cwd=ROOT, env=child_env
     )
     try:
