@@ -57,6 +57,7 @@ BACKLOG_LIMIT = 1000  # entries resent per account on resume; older ones mean "r
 QUEUE_LIMIT = 1000  # a client this far behind is closed; it resumes from its Last-Event-ID
 READ_BLOCK_MS = 1000  # how long the hub's XREAD waits (also how soon it follows a newly watched account)
 RETRY_MS = 2000  # what the browser waits before reconnecting
+NOTES_PER_BATCH = 500  # notifications read together, their snapshots read in one round trip
 
 
 def read_last_event_id(text: str | None) -> Cursor:
@@ -199,13 +200,17 @@ class _Hub:
                 if self.pubsub is None:
                     async with self.subscribing:
                         self.pubsub = self.pubsub or await self._subscribe()
-                    for account in list(self.listeners):
-                        await self._hand_out(account, contract.KINDS)
+                    await self._hand_out({account: set(contract.KINDS) for account in self.listeners})
                 note = await self.pubsub.get_message(
                     ignore_subscribe_messages=True, timeout=READ_BLOCK_MS / 1000
                 )
+                notes: list[dict[str, Any]] = []
+                while note is not None and len(notes) < NOTES_PER_BATCH:  # a burst: handled as one
+                    notes.append(note)
+                    note = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=0)
                 if note is not None:
-                    await self._on_note(str(note["channel"]), note["data"])
+                    notes.append(note)
+                await self._hand_out(self._wanted(notes))
             except redis.RedisError as failure:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
@@ -217,35 +222,49 @@ class _Hub:
                     self.pubsub = None
                 await asyncio.sleep(READ_BLOCK_MS / 1000)  # Redis is away: try again, not in a tight loop
 
-    async def _on_note(self, channel: str, data: str) -> None:
-        if channel == contract.OWNERSHIP_CHANNEL:
-            user = str(json.loads(data).get("user_id"))
-            for listener in list(self.users.get(user, ())):
-                listener.offer(None)  # its accounts or its login's mark changed: the stream checks now
-            return
-        kind, _, account = channel.removeprefix(f"{contract.KEY_PREFIX}:").partition(":")
-        if account in self.listeners and kind in contract.KINDS:
-            await self._hand_out(account, (kind,))
-
-    async def _hand_out(self, account: str, kinds: tuple[str, ...]) -> None:
-        """Read the account's snapshots of `kinds` once and offer them to the streams of its owners."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            for kind in kinds:
-                pipe.get(contract.snapshot_key(kind, account))  # type: ignore[arg-type]
-            pipe.smembers(contract.account_owners_key(account))
-            *texts, owners = await pipe.execute()
-        now = clock.now()
-        states = [
-            state
-            for kind, text in zip(kinds, texts, strict=True)
-            for state in live_state.snapshot_states(kind, account, text, now=now)
-        ]
-        for listener in list(self.listeners.get(account, ())):
-            if listener.user_id not in owners:
-                listener.offer(None)
+    def _wanted(self, notes: list[dict[str, Any]]) -> dict[str, set[str]]:
+        """The followed accounts' snapshots the notes announce (kinds by account); an ownership change
+        makes its user's streams check at once."""
+        wanted: dict[str, set[str]] = {}
+        for note in notes:
+            channel = str(note["channel"])
+            if channel == contract.OWNERSHIP_CHANNEL:
+                user = str(json.loads(note["data"]).get("user_id"))
+                for listener in list(self.users.get(user, ())):
+                    listener.offer(None)  # its accounts or its login's mark changed: the stream checks now
                 continue
-            for state in states:
-                listener.offer(state)
+            kind, _, account = channel.removeprefix(f"{contract.KEY_PREFIX}:").partition(":")
+            if account in self.listeners and kind in contract.KINDS:
+                wanted.setdefault(account, set()).add(kind)
+        return wanted
+
+    async def _hand_out(self, wanted: dict[str, set[str]]) -> None:
+        """Read the snapshots once (all in one round trip, with their owners) and offer them to the
+        streams of each account's owners."""
+        if not wanted:
+            return
+        reads = [(account, sorted(kinds)) for account, kinds in wanted.items()]
+        async with self.client.pipeline(transaction=False) as pipe:
+            for account, kinds in reads:
+                for kind in kinds:
+                    pipe.get(contract.snapshot_key(kind, account))  # type: ignore[arg-type]
+                pipe.smembers(contract.account_owners_key(account))
+            answers = iter(await pipe.execute())
+        now = clock.now()
+        for account, kinds in reads:
+            texts = [next(answers) for _ in kinds]
+            owners = next(answers)
+            states = [
+                state
+                for kind, text in zip(kinds, texts, strict=True)
+                for state in live_state.snapshot_states(kind, account, text, now=now)
+            ]
+            for listener in list(self.listeners.get(account, ())):
+                if listener.user_id not in owners:
+                    listener.offer(None)
+                    continue
+                for state in states:
+                    listener.offer(state)
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
