@@ -2,7 +2,8 @@
 (streamer -> stream worker -> the account refresh's upstream read -> publish -> the SSE endpoint on
 uvicorn), at sandbox latency 0 and 50 ms, against its floor measured in the same run: an event appended
 straight to the account's Redis Stream to its arrival at the same client (Redis + the SSE endpoint), plus
-the one upstream read the refresh needs (timed from here at the same latency). Then 1,000 open dashboards
+the one upstream read the refresh needs (timed from here at the same latency). The sandbox runs in a
+process of its own, as Schwab is served from elsewhere. Then 1,000 open dashboards
 on one uvicorn process, 10 on each of 100 accounts, while every account's positions are published: the
 server's memory per dashboard and the publish -> every dashboard fan-out.
 
@@ -126,7 +127,7 @@ async def fill_to_position(args: argparse.Namespace, env: dict[str, Any], port: 
     print(f"fill at the sandbox -> the updated position at an SSE client, {args.fills} fills (ms)")
     print(f"{'latency':>8} {'path':<56} {'p50':>8} {'p99':>8}")
     for latency_ms in (0, 50):
-        sandbox.state.config.latency_ms = latency_ms
+        http.post(f"{sandbox.url}/sandbox/config", json={"latency_ms": latency_ms}, timeout=10)
         thor: list[float] = []
         floor: list[float] = []
         to_publish: list[float] = []  # of which: fill -> the positions notification published
@@ -174,7 +175,7 @@ async def fill_to_position(args: argparse.Namespace, env: dict[str, Any], port: 
         ratio50 = median(thor) / median(floor)
         ratio99 = percentile(thor, 0.99) / percentile(floor, 0.99)
         print(f"{latency_ms:>6}ms {'ratio (goal p99 <= 1.5x)':<56} {ratio50:>7.2f}x {ratio99:>7.2f}x")
-    sandbox.state.config.latency_ms = 0
+    http.post(f"{sandbox.url}/sandbox/config", json={"latency_ms": 0}, timeout=10)
     hearing.cancel()
     client.close()
 
@@ -258,6 +259,13 @@ async def run(args: argparse.Namespace, env: dict[str, Any], port: int, cookie: 
     await many_dashboards(args, port, server_pid)
 
 
+def _streaming(sandbox_url: str) -> bool:
+    import requests
+
+    stats = requests.get(f"{sandbox_url}/sandbox/stats", timeout=10).json()
+    return bool(stats["stream"]["sessions"].get("bulk"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--fills", type=int, default=50)
@@ -269,7 +277,7 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * args.dashboards + 256)), hard))
     os.environ["SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE"] = "1000000"
     os.environ["SCHWAB_STREAM_POLL_SECONDS"] = "0.2"
-    env = start()
+    env = start(sandbox_process=True)  # served from elsewhere, as Schwab is: not on this process's GIL
     cookie = login_cookie(env["user"])
 
     import socket
@@ -304,7 +312,7 @@ def main() -> None:
     )
     try:
         deadline = time.monotonic() + 30
-        while env["sandbox"].state.stream_sessions["bulk"] < 1:  # the worker is logged in and subscribed
+        while not _streaming(env["sandbox"].url):  # the worker is logged in and subscribed
             if time.monotonic() > deadline:
                 raise SystemExit("the stream worker did not connect")
             time.sleep(0.05)
