@@ -19,13 +19,11 @@ import asyncio
 import json
 import os
 import resource
-import subprocess
-import sys
 import time
 from typing import Any
 
 from order_stream import process_stats  # type: ignore[import-not-found]
-from setup import ROOT, login_cookie, median, percentile, start  # type: ignore[import-not-found]
+from setup import ROOT, login_cookie, median, percentile, start, streaming_thor  # type: ignore[import-not-found]
 
 
 class LiveClient:
@@ -259,13 +257,6 @@ async def run(args: argparse.Namespace, env: dict[str, Any], port: int, cookie: 
     await many_dashboards(args, port, server_pid)
 
 
-def _streaming(sandbox_url: str) -> bool:
-    import requests
-
-    stats = requests.get(f"{sandbox_url}/sandbox/stats", timeout=10).json()
-    return bool(stats["stream"]["sessions"].get("bulk"))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--fills", type=int, default=50)
@@ -280,47 +271,10 @@ def main() -> None:
     env = start(sandbox_process=True)  # served from elsewhere, as Schwab is: not on this process's GIL
     cookie = login_cookie(env["user"])
 
-    import socket
-
-    listener = socket.create_server(("127.0.0.1", 0), backlog=4096)
-    port = listener.getsockname()[1]
-    child_env = {
-        **os.environ,
-        "SCHWAB_API_BASE_URL": env["sandbox"].url,
-        "PYTHONPATH": str(ROOT),
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-    }
-    server = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [
-            *(
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "thor_project.asgi:application",
-                "--fd",
-                str(listener.fileno()),
-            ),
-            *("--log-level", "warning", "--lifespan", "off", "--timeout-graceful-shutdown", "1"),
-        ],
-        cwd=ROOT,
-        env=child_env,
-        pass_fds=[listener.fileno()],
-    )
-    listener.close()
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "schwab_stream", "--worker-id", "bench-live"], cwd=ROOT, env=child_env
-    )
     try:
-        deadline = time.monotonic() + 30
-        while not _streaming(env["sandbox"].url):  # the worker is logged in and subscribed
-            if time.monotonic() > deadline:
-                raise SystemExit("the stream worker did not connect")
-            time.sleep(0.05)
-        asyncio.run(run(args, env, port, cookie, server.pid))
+        with streaming_thor(env["sandbox"].url, worker_id="bench-live") as (port, server_pid):
+            asyncio.run(run(args, env, port, cookie, server_pid))
     finally:
-        for process in (worker, server):
-            process.terminate()
-            process.wait(timeout=30)
         env["sandbox"].stop()
 
 

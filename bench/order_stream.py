@@ -14,13 +14,11 @@ import asyncio
 import json
 import os
 import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from setup import ROOT, login_cookie, median, percentile, start  # type: ignore[import-not-found]
+from setup import login_cookie, median, percentile, start, streaming_thor  # type: ignore[import-not-found]
 
 
 class SseClient:
@@ -205,44 +203,10 @@ def main() -> None:
     user, sandbox = env["user"], env["sandbox"]
     cookie = login_cookie(user)
 
-    import socket
-
-    listener = socket.create_server(("127.0.0.1", 0), backlog=4096)
-    port = listener.getsockname()[1]
-    child_env = {**os.environ, "SCHWAB_API_BASE_URL": sandbox.url, "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [
-            *(
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "thor_project.asgi:application",
-                "--fd",
-                str(listener.fileno()),
-            ),
-            *("--log-level", "warning", "--lifespan", "off", "--timeout-graceful-shutdown", "1"),
-        ],
-        cwd=ROOT,
-        env={**child_env, "DJANGO_SETTINGS_MODULE": "bench.settings"},
-        pass_fds=[listener.fileno()],
-    )
-    listener.close()
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "schwab_stream", "--worker-id", "bench"],
-        cwd=ROOT,
-        env={**child_env, "DJANGO_SETTINGS_MODULE": "bench.settings"},
-    )
     try:
-        deadline = time.monotonic() + 30
-        while sandbox.state.stream_sessions["bulk"] < 1:  # the worker is logged in and subscribed
-            if time.monotonic() > deadline:
-                raise SystemExit("the stream worker did not connect")
-            time.sleep(0.05)
-        asyncio.run(run(args, env, port, cookie, server.pid))
+        with streaming_thor(sandbox.url, worker_id="bench") as (port, server_pid):
+            asyncio.run(run(args, env, port, cookie, server_pid))
     finally:
-        for process in (worker, server):
-            process.terminate()
-            process.wait(timeout=30)
         sandbox.stop()
 
 

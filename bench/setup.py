@@ -12,6 +12,8 @@ import secrets
 import statistics
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -137,6 +139,56 @@ def start(*, sandbox_process: bool = False) -> dict[str, Any]:
     api = SchwabTraderAPI(user)
     api.exchange_code_for_tokens(code, redirect_uri=CALLBACK)
     return {"sandbox": sandbox, "user": user, "api": api, "accounts": by_size}
+
+
+@contextmanager
+def streaming_thor(sandbox_url: str, *, worker_id: str) -> Iterator[tuple[int, int]]:
+    """Thor as production streams it: uvicorn on a free port and `manage.py schwab_stream`, both on the
+    benchmark's settings and this sandbox; yields (port, uvicorn's pid) once the worker streams the
+    `bulk` login; stops both after."""
+    import socket
+    import subprocess
+    import time
+
+    import requests
+
+    listener = socket.create_server(("127.0.0.1", 0), backlog=4096)
+    port = listener.getsockname()[1]
+    env = {
+        **os.environ,
+        "SCHWAB_API_BASE_URL": sandbox_url,
+        "PYTHONPATH": str(ROOT),
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+    }
+    uvicorn = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "thor_project.asgi:application",
+        "--fd",
+        str(listener.fileno()),
+    ]
+    quiet = ["--log-level", "warning", "--lifespan", "off", "--timeout-graceful-shutdown", "1"]
+    server = subprocess.Popen([*uvicorn, *quiet], cwd=ROOT, env=env, pass_fds=[listener.fileno()])  # noqa: S603
+    listener.close()
+    worker = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [sys.executable, "manage.py", "schwab_stream", "--worker-id", worker_id], cwd=ROOT, env=env
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while (
+            not requests.get(f"{sandbox_url}/sandbox/stats", timeout=10)
+            .json()["stream"]["sessions"]
+            .get("bulk")
+        ):
+            if time.monotonic() > deadline:  # the worker logs in and subscribes
+                raise SystemExit("the stream worker did not connect")
+            time.sleep(0.05)
+        yield port, server.pid
+    finally:
+        for process in (worker, server):
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def login_cookie(user: Any) -> str:

@@ -22,29 +22,15 @@ from django.test import AsyncClient
 from LiveData.schwab import account_document, live_state, openapi, services, snapshots, transforms
 from LiveData.schwab.exceptions import SchwabReauthRequired
 from LiveData.schwab.models import BrokerConnection
+from LiveData.schwab.tests.conftest import MINE, THEIRS
 from LiveData.schwab.tests.test_openapi import _escape, _validator
 from LiveData.schwab.tests.test_views_order_stream import STREAM, frames
-from LiveData.shared import clock, ownership, publisher
+from LiveData.shared import clock, publisher
 
 pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).parent / "fixtures"
 
-MINE, THEIRS = "A" * 64, "B" * 64
 Frames = list[dict[str, str]]
-
-
-@pytest.fixture(params=["fake", "real"])
-def store(request):
-    return request.getfixturevalue("fake_redis" if request.param == "fake" else "real_redis")
-
-
-@pytest.fixture
-def owner(db, store) -> User:
-    user = User.objects.create_user("olga", password="olga-password-123")
-    ownership.replace_user_accounts(user_id=user.pk, account_ids=[MINE], at=clock.now())
-    other = User.objects.create_user("oscar", password="oscar-password-123")
-    ownership.replace_user_accounts(user_id=other.pk, account_ids=[THEIRS], at=clock.now())
-    return user
 
 
 def publish(account: str, quantity: str, *, seconds: int = 0) -> None:

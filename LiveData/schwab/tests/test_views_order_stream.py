@@ -18,27 +18,12 @@ from django.db import connection
 from django.test import AsyncClient, Client
 
 from LiveData.schwab import order_stream
+from LiveData.schwab.tests.conftest import MINE, THEIRS
 from LiveData.shared import clock, order_events, ownership
 
 pytestmark = pytest.mark.django_db
 
 STREAM = "/schwab/orders/stream/"
-MINE, THEIRS = "A" * 64, "B" * 64
-
-
-@pytest.fixture(params=["fake", "real"])
-def store(request):
-    """Both Redis flavours: resuming must give every event once on the real thing too."""
-    return request.getfixturevalue("fake_redis" if request.param == "fake" else "real_redis")
-
-
-@pytest.fixture
-def owner(db, store) -> User:
-    user = User.objects.create_user("olga", password="olga-password-123")
-    ownership.replace_user_accounts(user_id=user.pk, account_ids=[MINE], at=clock.now())
-    other = User.objects.create_user("oscar", password="oscar-password-123")
-    ownership.replace_user_accounts(user_id=other.pk, account_ids=[THEIRS], at=clock.now())
-    return user
 
 
 def event(account: str, order_id: str, status: str) -> str | None:
