@@ -136,8 +136,11 @@ async def fill_to_position(args: argparse.Namespace, env: dict[str, Any], port: 
             await client.arrival(("order", order_id))  # WORKING: the worker follows it
             held = client.quantities.get(symbol) or "0"
             expected = str(int(held) + 1)
-            started = time.perf_counter()
-            await asyncio.to_thread(http.post, f"{sandbox.url}/sandbox/orders/{order_id}/execute", json={})
+            executed = await asyncio.to_thread(
+                http.post, f"{sandbox.url}/sandbox/orders/{order_id}/execute", json={}
+            )
+            # From the moment the sandbox filled it (its wall clock, on this perf_counter's time line).
+            started = executed.json()["filled_at"] - time.time() + time.perf_counter()
             arrived = await client.arrival(("quantity", symbol, expected))
             thor_ms = (arrived - started) * 1000
             published = [moment for moment in notes.values() if started < moment <= arrived]

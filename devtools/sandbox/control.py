@@ -5,6 +5,7 @@ They are not part of Schwab's API; tests, demos and benchmarks use them to steer
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -199,5 +200,8 @@ def execute(state: SandboxState, request: Request, order_id: str) -> Response:
             return Response.json({"error": "quantity and price must be numbers"}, 400)
         if not 0 < quantity <= remaining or price <= 0:
             return Response.json({"error": "quantity must be positive and at most what remains"}, 400)
+        filled_at = time.time()  # wall clock, for benchmarks in other processes to start their timers at
         orders.fill(state, account, order, quantity, price)
-        return Response.json({"status": order["status"], "filledQuantity": order["filledQuantity"]})
+        return Response.json(
+            {"status": order["status"], "filledQuantity": order["filledQuantity"], "filled_at": filled_at}
+        )
