@@ -59,6 +59,8 @@ def test_an_idle_page_makes_no_request_and_a_fill_moves_its_numbers_live(
             wait.until(lambda driver: schwab.state.stream_sessions["trader1"] == 1)
             wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, 'body[data-order-stream="open"]'))
             wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "#positions tbody tr"))
+            # The page's first load (status, accounts, summary, positions, orders) is over.
+            wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, 'body[data-loaded="true"]'))
             chrome.execute_script("performance.setResourceTimingBufferSize(10000)")
             requests_made(chrome)
 
