@@ -5,26 +5,23 @@ never sent; a login needing renewal is pushed at once; a lost subscription loses
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import fakeredis
 import pytest
 from asgiref.sync import async_to_sync
-from django.contrib.auth.models import User
-from django.test import AsyncClient
+from django.db import connection as db_connection
 
 from LiveData.schwab import account_document, live_state, openapi, services, snapshots, transforms
 from LiveData.schwab.exceptions import SchwabReauthRequired
 from LiveData.schwab.models import BrokerConnection
 from LiveData.schwab.tests.conftest import MINE, THEIRS
 from LiveData.schwab.tests.test_openapi import _escape, _validator
-from LiveData.schwab.tests.test_views_order_stream import STREAM, frames
+from LiveData.schwab.tests.test_views_order_stream import STREAM, read
 from LiveData.shared import clock, publisher
 
 pytestmark = pytest.mark.django_db
@@ -46,48 +43,6 @@ def publish(account: str, quantity: str, *, seconds: int = 0) -> None:
     publisher.publish(
         snapshots=snapshots.build(account_id=account, account=parsed, as_of=at, published_at=at)
     )
-
-
-async def read(
-    user: User,
-    *,
-    until: Callable[[Frames], bool],
-    last_event_id: str | None = None,
-    during: Callable[[], Any] | None = None,
-) -> Frames:
-    """Open the channel and read until `until(frames)` (or the stream ends); `during` runs once ready."""
-    client = AsyncClient()
-    await client.aforce_login(user)
-    headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
-    response = await client.get(STREAM, headers=headers)
-    assert response.status_code == 200, response.content
-    seen: Frames = []
-    enough = asyncio.Event()
-
-    async def consume() -> None:
-        nonlocal during
-        buffer = ""
-        async for chunk in response.streaming_content:  # type: ignore[attr-defined]
-            buffer += chunk.decode()
-            while "\n\n" in buffer:
-                block, buffer = buffer.split("\n\n", 1)
-                seen.extend(frames(block + "\n\n"))
-                if seen and seen[-1].get("event") == "ready" and during is not None:
-                    await asyncio.to_thread(during)
-                    during = None
-            if until(seen):
-                enough.set()
-        enough.set()
-
-    consumer = asyncio.create_task(consume())
-    try:
-        async with asyncio.timeout(10):
-            await enough.wait()
-    finally:
-        consumer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await consumer
-    return seen
 
 
 def conform(seen: Frames) -> None:
@@ -205,6 +160,11 @@ def test_a_login_needing_renewal_is_pushed_at_once(real_redis, connected, thor_c
         connection = BrokerConnection.objects.get(user=connected)
         with contextlib.suppress(SchwabReauthRequired):
             services.connection_refresh(connection=connection, force=True)
+        db_connection.close()
+
+    def elsewhere() -> None:  # the database work on a thread, as another request's would be
+        with ThreadPoolExecutor(1) as other:
+            other.submit(refresh_token_dies).result()
 
     def renewal_needed(seen: Frames) -> bool:
         return any(
@@ -213,7 +173,7 @@ def test_a_login_needing_renewal_is_pushed_at_once(real_redis, connected, thor_c
             if frame.get("event") == "connection"
         )
 
-    seen = async_to_sync(read)(connected, until=renewal_needed, during=refresh_token_dies)
+    seen = async_to_sync(read)(connected, until=renewal_needed, during=elsewhere)
     first = json.loads(next(frame["data"] for frame in seen if frame.get("event") == "connection"))
     assert first["status"] == "active" and first["refresh_token_expires_at"]
     assert renewal_needed(seen)

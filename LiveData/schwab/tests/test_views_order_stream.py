@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -46,10 +47,18 @@ def frames(text: str) -> list[dict[str, str]]:
 
 
 async def read(
-    user: User, *, until: int, last_event_id: str | None = None, during: Any = None
+    user: User,
+    *,
+    until: int | Callable[[list[dict[str, str]]], bool],
+    last_event_id: str | None = None,
+    during: Any = None,
 ) -> list[dict[str, str]]:
-    """Open the stream and read until `until` order events (or the stream ends); `during` runs once ready.
-    Then hang up as a browser does: the server cancels the response (it does not close the iterator)."""
+    """Open the stream and read until `until` order events have come, or `until(frames)` holds (or the
+    stream ends); `during` runs once ready. Then hang up as a browser does: the server cancels the
+    response (it does not close the iterator)."""
+    if isinstance(until, int):
+        count = until
+        until = lambda seen: sum(frame.get("event") == "order" for frame in seen) >= count  # noqa: E731
     client = AsyncClient()
     await client.aforce_login(user)
     headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
@@ -70,7 +79,7 @@ async def read(
                 if seen and seen[-1].get("event") == "ready" and during is not None:
                     during()
                     during = None
-            if sum(frame.get("event") == "order" for frame in seen) >= until:
+            if until(seen):
                 enough.set()
         enough.set()  # the server ended the stream
 
