@@ -22,71 +22,16 @@ import resource
 import time
 from typing import Any
 
-from order_stream import process_stats  # type: ignore[import-not-found]
-from setup import ROOT, login_cookie, median, percentile, start, streaming_thor  # type: ignore[import-not-found]
-
-
-class LiveClient:
-    """A bare SSE client of the live channel on an asyncio socket: when each order event and each account
-    state arrives (the arrival time is taken when the bytes come in, before any parsing)."""
-
-    def __init__(self, port: int, cookie: str, *, parse_positions: bool = False) -> None:
-        self.port, self.cookie, self.parse_positions = port, cookie, parse_positions
-        self.ready = asyncio.Event()
-        self.arrivals: dict[Any, float] = {}  # ("order", id) / ("published", account, published_at) / ...
-        self.waiters: dict[Any, asyncio.Event] = {}
-        self.quantities: dict[str, str] = {}  # symbol -> long quantity, from the last positions event
-        self.task: asyncio.Task[None] | None = None
-
-    async def open(self) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        writer.write(
-            f"GET /schwab/orders/stream/ HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {self.cookie}\r\n"
-            "Accept: text/event-stream\r\n\r\n".encode()
-        )
-        await writer.drain()
-        self.writer = writer
-        self.task = asyncio.create_task(self._read(reader))
-
-    def _arrived(self, key: Any, moment: float) -> None:
-        self.arrivals.setdefault(key, moment)
-        if key in self.waiters:
-            self.waiters[key].set()
-
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        buffer = b""
-        while chunk := await reader.read(262144):
-            moment = time.perf_counter()
-            buffer += chunk
-            while b"\n\n" in buffer:
-                block, buffer = buffer.split(b"\n\n", 1)
-                if b"event: ready" in block:
-                    self.ready.set()
-                data = block.rpartition(b"data: ")[2]
-                if b"event: order" in block:
-                    event = json.loads(data.split(b"\r\n")[0])
-                    self._arrived(("order", event["order_id"]), moment)
-                elif b"event: positions" in block:
-                    head = data[:400]  # account_id and published_at come first in the envelope
-                    account = head.split(b'"account_id":"', 1)[1].split(b'"', 1)[0].decode()
-                    published = head.split(b'"published_at":"', 1)[1].split(b'"', 1)[0].decode()
-                    self._arrived(("published", account, published), moment)
-                    if self.parse_positions:
-                        positions = json.loads(data)["positions"]
-                        self.quantities = {p["symbol"]: p["long_quantity"] for p in positions}
-                        for symbol, quantity in self.quantities.items():
-                            self._arrived(("quantity", symbol, quantity), moment)
-
-    async def arrival(self, key: Any, timeout: float = 30) -> float:
-        if key not in self.arrivals:
-            waiter = self.waiters.setdefault(key, asyncio.Event())
-            await asyncio.wait_for(waiter.wait(), timeout)
-        return self.arrivals[key]
-
-    def close(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-        self.writer.close()
+from setup import (  # type: ignore[import-not-found]
+    ROOT,
+    LiveClient,
+    login_cookie,
+    median,
+    percentile,
+    process_stats,
+    start,
+    streaming_thor,
+)
 
 
 async def fill_to_position(args: argparse.Namespace, env: dict[str, Any], port: int, cookie: str) -> None:
@@ -133,7 +78,7 @@ async def fill_to_position(args: argparse.Namespace, env: dict[str, Any], port: 
             ticket = limit_buy(symbol, 1)
             placed = await asyncio.to_thread(http.post, f"{base}/orders", json=ticket, timeout=10)
             order_id = placed.headers["Location"].rsplit("/", 1)[1]
-            await client.arrival(("order", order_id))  # WORKING: the worker follows it
+            await client.arrival(("order", order_id, "WORKING"))  # the worker follows it
             held = client.quantities.get(symbol) or "0"
             expected = str(int(held) + 1)
             executed = await asyncio.to_thread(
@@ -158,7 +103,7 @@ async def fill_to_position(args: argparse.Namespace, env: dict[str, Any], port: 
                 at=clock.now(),
                 max_length=100000,
             )
-            xadd_ms = (await client.arrival(("order", synthetic)) - started) * 1000
+            xadd_ms = (await client.arrival(("order", synthetic, "FILLED")) - started) * 1000
             started = time.perf_counter()
             await asyncio.to_thread(http.get, base, params={"fields": "positions"}, timeout=10)
             read_ms = (time.perf_counter() - started) * 1000

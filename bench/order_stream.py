@@ -11,74 +11,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import resource
 import time
-from pathlib import Path
 from typing import Any
 
-from setup import login_cookie, median, percentile, start, streaming_thor  # type: ignore[import-not-found]
-
-
-class SseClient:
-    """A bare SSE client on an asyncio socket: it records when each `order` event arrives, by order id."""
-
-    def __init__(self, port: int, cookie: str) -> None:
-        self.port, self.cookie = port, cookie
-        self.ready = asyncio.Event()
-        self.arrivals: dict[tuple[str, str], float] = {}  # (order_id, status) -> perf_counter()
-        self.waiters: dict[tuple[str, str], asyncio.Event] = {}
-        self.task: asyncio.Task[None] | None = None
-
-    async def open(self) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        writer.write(
-            f"GET /schwab/orders/stream/ HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {self.cookie}\r\n"
-            "Accept: text/event-stream\r\n\r\n".encode()
-        )
-        await writer.drain()
-        self.writer = writer
-        self.task = asyncio.create_task(self._read(reader))
-
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        buffer = b""
-        while chunk := await reader.read(65536):
-            buffer += chunk
-            while b"\n\n" in buffer:
-                block, buffer = buffer.split(b"\n\n", 1)
-                if b"event: ready" in block:
-                    self.ready.set()
-                data = block.rpartition(b"data: ")[2]
-                if b"event: order" in block:
-                    event = json.loads(data.split(b"\r\n")[0])
-                    key = (event["order_id"], event["status"])
-                    self.arrivals[key] = time.perf_counter()
-                    if key in self.waiters:
-                        self.waiters[key].set()
-
-    async def arrival(self, key: tuple[str, str]) -> float:
-        if key not in self.arrivals:
-            waiter = self.waiters.setdefault(key, asyncio.Event())
-            await asyncio.wait_for(waiter.wait(), 30)
-        return self.arrivals[key]
-
-    def close(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-        self.writer.close()
-
-
-def process_stats(pid: int) -> tuple[float, float]:
-    """(resident memory in MiB, CPU seconds used so far) of a process, from /proc."""
-    rss_kib = next(
-        int(line.split()[1])
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-        if line.startswith("VmRSS")
-    )
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return rss_kib / 1024, (int(fields[11]) + int(fields[12])) / ticks
+from setup import (  # type: ignore[import-not-found]
+    LiveClient,
+    login_cookie,
+    median,
+    percentile,
+    process_stats,
+    start,
+    streaming_thor,
+)
 
 
 async def run(args: argparse.Namespace, env: dict[str, Any], port: int, cookie: str, server_pid: int) -> None:
@@ -124,19 +70,19 @@ async def run(args: argparse.Namespace, env: dict[str, Any], port: int, cookie: 
 
         return clock.now()
 
-    client = SseClient(port, cookie)
+    client = LiveClient(port, cookie)
     await client.open()
     await asyncio.wait_for(client.ready.wait(), 30)
     thor: list[float] = []
     floor: list[float] = []
     for iteration in range(args.fills + 3):  # three to warm up
         order_id = await asyncio.to_thread(place)
-        await client.arrival((order_id, "WORKING"))
+        await client.arrival(("order", order_id, "WORKING"))
         started = await asyncio.to_thread(fill, order_id)
-        thor_ms = (await client.arrival((order_id, "FILLED")) - started) * 1000
+        thor_ms = (await client.arrival(("order", order_id, "FILLED")) - started) * 1000
         synthetic = f"9{iteration:09d}"
         started = await asyncio.to_thread(append_directly, synthetic)
-        floor_ms = (await client.arrival((synthetic, "FILLED")) - started) * 1000
+        floor_ms = (await client.arrival(("order", synthetic, "FILLED")) - started) * 1000
         if iteration >= 3:
             thor.append(thor_ms)
             floor.append(floor_ms)
@@ -153,7 +99,7 @@ async def run(args: argparse.Namespace, env: dict[str, Any], port: int, cookie: 
 
     # --- Many clients on one ASGI process --------------------------------------------------------------
     rss_idle, cpu_idle = process_stats(server_pid)
-    clients = [SseClient(port, cookie) for _ in range(args.clients)]
+    clients = [LiveClient(port, cookie) for _ in range(args.clients)]
     opened_at = time.perf_counter()
     for batch in range(0, len(clients), 100):
         await asyncio.gather(*(c.open() for c in clients[batch : batch + 100]))
@@ -164,9 +110,9 @@ async def run(args: argparse.Namespace, env: dict[str, Any], port: int, cookie: 
     delivered = 0
     for _ in range(args.burst):
         order_id = await asyncio.to_thread(place)
-        await asyncio.gather(*(c.arrival((order_id, "WORKING")) for c in clients))
+        await asyncio.gather(*(c.arrival(("order", order_id, "WORKING")) for c in clients))
         started = await asyncio.to_thread(fill, order_id)
-        arrivals = await asyncio.gather(*(c.arrival((order_id, "FILLED")) for c in clients))
+        arrivals = await asyncio.gather(*(c.arrival(("order", order_id, "FILLED")) for c in clients))
         delivered += len(arrivals)
         per_event_ms.extend((moment - started) * 1000 for moment in arrivals)
     rss_after, cpu_after = process_stats(server_pid)

@@ -6,12 +6,15 @@ Benchmarks print figures; they are not tests. They need a real Redis (REDIS_URL,
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import json
 import os
 import secrets
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -205,6 +208,82 @@ def login_cookie(user: Any) -> str:
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+
+
+class LiveClient:
+    """A bare SSE client of the live channel on an asyncio socket: when each order event and each account
+    state arrives (the arrival time is taken when the bytes come in, before any parsing)."""
+
+    def __init__(self, port: int, cookie: str, *, parse_positions: bool = False) -> None:
+        self.port, self.cookie, self.parse_positions = port, cookie, parse_positions
+        self.ready = asyncio.Event()
+        # ("order", order id, status), ("published", account, published_at), ("quantity", symbol, quantity)
+        self.arrivals: dict[Any, float] = {}
+        self.waiters: dict[Any, asyncio.Event] = {}
+        self.quantities: dict[str, str] = {}  # symbol -> long quantity, from the last positions event
+        self.task: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.write(
+            f"GET /schwab/orders/stream/ HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {self.cookie}\r\n"
+            "Accept: text/event-stream\r\n\r\n".encode()
+        )
+        await writer.drain()
+        self.writer = writer
+        self.task = asyncio.create_task(self._read(reader))
+
+    def _arrived(self, key: Any, moment: float) -> None:
+        self.arrivals.setdefault(key, moment)
+        if key in self.waiters:
+            self.waiters[key].set()
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        buffer = b""
+        while chunk := await reader.read(262144):
+            moment = time.perf_counter()
+            buffer += chunk
+            while b"\n\n" in buffer:
+                block, buffer = buffer.split(b"\n\n", 1)
+                if b"event: ready" in block:
+                    self.ready.set()
+                data = block.rpartition(b"data: ")[2]
+                if b"event: order" in block:
+                    event = json.loads(data.split(b"\r\n")[0])
+                    self._arrived(("order", event["order_id"], event["status"]), moment)
+                elif b"event: positions" in block:
+                    head = data[:400]  # account_id and published_at come first in the envelope
+                    account = head.split(b'"account_id":"', 1)[1].split(b'"', 1)[0].decode()
+                    published = head.split(b'"published_at":"', 1)[1].split(b'"', 1)[0].decode()
+                    self._arrived(("published", account, published), moment)
+                    if self.parse_positions:
+                        positions = json.loads(data)["positions"]
+                        self.quantities = {p["symbol"]: p["long_quantity"] for p in positions}
+                        for symbol, quantity in self.quantities.items():
+                            self._arrived(("quantity", symbol, quantity), moment)
+
+    async def arrival(self, key: Any, timeout: float = 30) -> float:
+        if key not in self.arrivals:
+            waiter = self.waiters.setdefault(key, asyncio.Event())
+            await asyncio.wait_for(waiter.wait(), timeout)
+        return self.arrivals[key]
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        self.writer.close()
+
+
+def process_stats(pid: int) -> tuple[float, float]:
+    """(resident memory in MiB, CPU seconds used so far) of a process, from /proc."""
+    rss_kib = next(
+        int(line.split()[1])
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("VmRSS")
+    )
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return rss_kib / 1024, (int(fields[11]) + int(fields[12])) / ticks
 
 
 def percentile(samples: list[float], fraction: float) -> float:
