@@ -10,13 +10,24 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import fakeredis
 import pytest
 from asgiref.sync import async_to_sync
+from django.db import OperationalError
 from django.db import connection as db_connection
+from django.test import AsyncClient
 
-from LiveData.schwab import account_document, live_state, openapi, services, snapshots, transforms
+from LiveData.schwab import (
+    account_document,
+    live_state,
+    openapi,
+    selectors,
+    services,
+    snapshots,
+    transforms,
+)
 from LiveData.schwab.exceptions import SchwabReauthRequired
 from LiveData.schwab.models import BrokerConnection
 from LiveData.schwab.tests.conftest import MINE, THEIRS
@@ -195,3 +206,19 @@ def test_after_losing_its_subscription_the_channel_sends_every_state_anew(owner,
         during=subscription_lost_then_a_publish,
     )
     assert (MINE, "11") in quantities(after_ready(seen))
+
+
+def test_the_database_down_before_the_stream_starts_is_a_503_in_the_error_shape(owner, monkeypatch):
+    def down(**_: Any) -> Any:
+        raise OperationalError('connection to server at "127.0.0.1", port 5432 failed: Connection refused')
+
+    monkeypatch.setattr(selectors, "connection_status", down)
+
+    async def attempt() -> Any:
+        client = AsyncClient()
+        await client.aforce_login(owner)
+        return await client.get(STREAM)
+
+    answer = async_to_sync(attempt)()
+    assert answer.status_code == 503
+    assert answer.json()["error"] == "database_unavailable" and "5432" not in answer.content.decode()
