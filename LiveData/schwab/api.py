@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.views.decorators.debug import sensitive_variables
 
-from LiveData.schwab import accounts, live_data, oauth, orders, selectors, services
+from LiveData.schwab import accounts, live_data, oauth, order_reads, order_service, selectors, services
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import SchwabError
 from LiveData.schwab.models import BrokerConnection
@@ -91,22 +91,24 @@ class SchwabTraderAPI:
         """The summary card, from a fresh enough snapshot in Redis; otherwise one shared refresh."""
         return selectors.account_summary(session=self.session, account_id=account_hash)
 
-    # --- Orders (see `orders` for the safety rules) ------------------------------------------------------
+    # --- Orders (see `order_service` for the safety rules) ------------------------------------------------------
     def preview_order(self, account_id: str, ticket: Any) -> dict[str, Any]:
         """What Schwab says of the ticket before placing it: value, fees, projected funds, rejects."""
-        return orders.order_preview(session=self.session, account_id=account_id, data=ticket)
+        return order_service.order_preview(session=self.session, account_id=account_id, data=ticket)
 
-    def place_order(self, account_id: str, ticket: Any, *, idempotency_key: str | None) -> orders.Outcome:
+    def place_order(
+        self, account_id: str, ticket: Any, *, idempotency_key: str | None
+    ) -> order_service.Outcome:
         """Place the ticket's order, once per Idempotency-Key."""
-        return orders.order_place(
+        return order_service.order_place(
             session=self.session, account_id=account_id, data=ticket, idempotency_key=idempotency_key
         )
 
     def replace_order(
         self, account_id: str, order_id: str, ticket: Any, *, idempotency_key: str | None
-    ) -> orders.Outcome:
+    ) -> order_service.Outcome:
         """Replace a working order, once per Idempotency-Key."""
-        return orders.order_replace(
+        return order_service.order_replace(
             session=self.session,
             account_id=account_id,
             order_id=order_id,
@@ -114,12 +116,12 @@ class SchwabTraderAPI:
             idempotency_key=idempotency_key,
         )
 
-    def cancel_order(self, account_id: str, order_id: str) -> orders.Outcome:
-        return orders.order_cancel(session=self.session, account_id=account_id, order_id=order_id)
+    def cancel_order(self, account_id: str, order_id: str) -> order_service.Outcome:
+        return order_service.order_cancel(session=self.session, account_id=account_id, order_id=order_id)
 
     def get_orders(self, account_id: str, **filters: Any) -> list[dict[str, Any]]:
         """The account's orders, newest first (filters: status, since, until)."""
-        return orders.orders_list(session=self.session, account_id=account_id, **filters)
+        return order_reads.orders_list(session=self.session, account_id=account_id, **filters)
 
     def get_order(self, account_id: str, order_id: str) -> dict[str, Any]:
-        return orders.order_get(session=self.session, account_id=account_id, order_id=order_id)
+        return order_reads.order_get(session=self.session, account_id=account_id, order_id=order_id)

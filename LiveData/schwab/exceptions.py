@@ -25,7 +25,7 @@ caller that account, which says nothing about the account's data, so its snapsho
     ├── TokenExchangeFailed         502 schwab_token_exchange_failed
     ├── TokenRefreshFailed          502 schwab_token_refresh_failed
     ├── RefreshTokenRejected        401 schwab_refresh_token_rejected  (internal: becomes reauth required)
-    ├── OrderError                  orders (see `orders`)
+    ├── OrderError                  orders (see `order_service`)
     │   ├── TicketInvalid           400 invalid_ticket                 (fields: {name: problem})
     │   ├── RequestTooLarge         413 request_too_large              (an order body over 16 KiB)
     │   ├── InvalidOrderId          400 invalid_order_id               (not one of Schwab's order ids)

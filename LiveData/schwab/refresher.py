@@ -20,7 +20,7 @@ import redis
 from django.db import close_old_connections
 from django.db import connection as db_connection
 
-from LiveData.schwab import orders, services
+from LiveData.schwab import order_reads, services
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import SchwabError, SchwabReauthRequired
@@ -127,8 +127,8 @@ def refresh_one(api: SchwabTraderAPI, connection_id: int, account_id: str) -> Ou
     except Exception as bug:  # a bug met by one account: logged, backed off, and the round goes on
         logger.error("account refresh failed: %s", logs.unexpected(bug), extra={"connection": connection_id})
         code = "internal_error"
-    if code == "ok" and orders.has_open_orders(account_id):  # follow working orders until they close
-        orders.orders_publish(session=api.session, account_id=account_id)
+    if code == "ok" and order_reads.has_open_orders(account_id):  # follow working orders until they close
+        order_reads.orders_publish(session=api.session, account_id=account_id)
     outcome = Outcome(connection_id, _mask(account_id), code, (time.perf_counter() - started) * 1000)
     _log(outcome)
     return outcome

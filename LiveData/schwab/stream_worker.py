@@ -42,7 +42,7 @@ import websockets
 from django.db import DatabaseError, close_old_connections, connections
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from LiveData.schwab import accounts, live_data, orders, services, stream_registry
+from LiveData.schwab import accounts, live_data, order_reads, services, stream_registry
 from LiveData.schwab.conf import SchwabSettings, schwab_settings
 from LiveData.schwab.exceptions import (
     SchwabError,
@@ -447,7 +447,7 @@ class ConnectionStream:
     def _record_order(
         self, login: _Login, account_id: str, order_id: str, activity: Activity
     ) -> list[dict[str, Any]]:
-        document = orders.order_get(session=login.session, account_id=account_id, order_id=order_id)
+        document = order_reads.order_get(session=login.session, account_id=account_id, order_id=order_id)
         changed = self._record(account_id, [document], source="stream", schwab_event=activity.message_type)
         if activity.timestamp_ms is not None:
             self.worker.stats.lag_ms = max(0, int(time.time() * 1000) - activity.timestamp_ms)
@@ -462,13 +462,13 @@ class ConnectionStream:
         for account_id in sorted(set(login.accounts_by_number.values())):
             if only_account is not None and account_id != only_account:
                 continue
-            documents = orders.orders_list(
+            documents = order_reads.orders_list(
                 session=login.session, account_id=account_id, since=since, until=now
             )
             changed = self._record(
                 account_id, list(reversed(documents)), source="catch_up", schwab_event=None
             )
-            orders.recent_orders_publish(account_id=account_id, documents=documents, as_of=now)
+            order_reads.recent_orders_publish(account_id=account_id, documents=documents, as_of=now)
             caught_up.append((account_id, changed))
         return caught_up
 
@@ -529,6 +529,6 @@ class ConnectionStream:
                 self.worker.stats.last_event_at = at
         if changed and source == "stream":
             publisher.merge_orders(
-                account_id=account_id, source=orders.SOURCE, orders=changed, at=clock.now()
+                account_id=account_id, source=order_reads.SOURCE, orders=changed, at=clock.now()
             )
         return changed

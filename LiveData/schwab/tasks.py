@@ -12,7 +12,7 @@ from typing import Any
 
 from celery import shared_task
 
-from LiveData.schwab import orders, refresher, reminders, services
+from LiveData.schwab import order_service, refresher, reminders, services
 
 
 @shared_task(name="livedata.refresh_connection", acks_late=True)
@@ -36,7 +36,7 @@ def refresh_expiring_tokens() -> dict[str, int]:
 
 @shared_task(name="livedata.settle_order_requests")
 def settle_order_requests() -> dict[str, int]:
-    settled = orders.settle_stuck()
+    settled = order_service.settle_stuck()
     return {state: sum(row.state == state for row in settled) for state in {row.state for row in settled}}
 
 

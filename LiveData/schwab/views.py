@@ -23,8 +23,8 @@ from LiveData.schwab import (
     flow,
     oauth,
     openapi,
+    order_service,
     order_stream,
-    orders,
     selectors,
     services,
     stream_logins,
@@ -255,7 +255,7 @@ def _ticket(request: HttpRequest) -> Any:
         return tickets.read(b"")
 
 
-def _outcome(outcome: orders.Outcome) -> JsonResponse:
+def _outcome(outcome: order_service.Outcome) -> JsonResponse:
     return JsonResponse(outcome.body, status=outcome.status)
 
 
@@ -297,7 +297,7 @@ def account_orders(request: HttpRequest, account_id: str) -> JsonResponse:
         since=_moment(request, "from"),
         until=_moment(request, "to", end_of_day=True),
     )
-    return JsonResponse({"success": True, "orders": found, "trading": orders.trading_state(user=user)})
+    return JsonResponse({"success": True, "orders": found, "trading": order_service.trading_state(user=user)})
 
 
 @allow_methods("GET", "PUT", "DELETE")

@@ -18,7 +18,7 @@ import redis
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, close_old_connections
 
-from LiveData.schwab import orders, refresher, reminders, services
+from LiveData.schwab import order_service, refresher, reminders, services
 
 logger = logging.getLogger("livedata.refresh")
 MAX_BACKOFF_SECONDS = 60.0
@@ -58,7 +58,7 @@ class Command(BaseCommand):
     def _round(self, concurrency: int, started: float) -> None:
         close_old_connections()  # a connection the database dropped (or too old) is not used again
         services.refresh_expiring_tokens(within_minutes=10)
-        orders.settle_stuck()
+        order_service.settle_stuck()
         reminders.send_login_reminders()
         outcomes = refresher.refresh_all(concurrency=concurrency, progress=self._progress)
         counts = Counter(outcome.outcome for outcome in outcomes)

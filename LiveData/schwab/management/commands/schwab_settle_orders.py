@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from LiveData.schwab import orders
+from LiveData.schwab import order_service
 
 
 class Command(BaseCommand):
@@ -16,7 +16,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        settled = orders.settle_stuck()
+        settled = order_service.settle_stuck()
         states = Counter(row.state for row in settled)
         summary = ", ".join(f"{state}: {count}" for state, count in sorted(states.items())) or "none due"
         self.stdout.write(f"settled {len(settled)} order request(s) ({summary})")

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -31,12 +31,11 @@ import redis
 from django.db import InterfaceError, OperationalError, transaction
 from django.db import connection as db_connection
 
-from LiveData.schwab import accounts, client, order_transforms, quotes, tickets
+from LiveData.schwab import accounts, client, order_reads, order_transforms, quotes, tickets
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import (
     IdempotencyKeyRequired,
     IdempotencyKeyReused,
-    InvalidOrderId,
     NotionalCapExceeded,
     OrderError,
     OrderNotCancelable,
@@ -50,27 +49,19 @@ from LiveData.schwab.exceptions import (
     SchwabApiError,
     SchwabBadRequest,
     SchwabError,
-    SchwabMalformedResponse,
     SchwabRateLimited,
     SchwabUnauthorized,
-    TicketInvalid,
     TradingDisabled,
     TradingNotPermitted,
 )
-from LiveData.schwab.models import OrderRequest, OrderStatusChange
+from LiveData.schwab.models import OrderRequest
 from LiveData.schwab.session import TraderSession
-from LiveData.shared import clock, contract, publisher, ratelimit, reader
+from LiveData.shared import clock, ratelimit, reader
 
 logger = logging.getLogger(__name__)
 State = OrderRequest.State
 Action = OrderRequest.Action
-LIST_DAYS_BACK = 60  # Schwab's order list reaches at most 60 days back
-RECENT = timedelta(days=1)  # what live_data:orders holds besides the open orders
-SOURCE = "schwab"
 MATCH_SLACK = timedelta(seconds=60)  # clock difference allowed when finding a sent order by its time
-STATUSES = frozenset(
-    order_transforms.OPEN_STATUSES | {"REJECTED", "CANCELED", "REPLACED", "FILLED", "EXPIRED", "UNKNOWN"}
-)
 
 
 # The database failing after an order may have left (recorded nowhere yet): answered as unknown, not 500.
@@ -123,13 +114,6 @@ def _key(raw: str | None) -> str:
     if not key or len(key) > 255 or not (key.isascii() and key.isprintable()):
         raise IdempotencyKeyRequired
     return key
-
-
-def _order_id(raw: str) -> str:
-    """Schwab's order ids are digits; anything else is refused before it is stored or sent."""
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 20):
-        raise InvalidOrderId
-    return raw
 
 
 def _fingerprint(**request: Any) -> str:
@@ -227,145 +211,6 @@ def _audited(
         raise
 
 
-def _observe(account_id: str, documents: list[dict[str, Any]]) -> None:
-    """Append to the audit trail the statuses seen for orders Thor placed."""
-    by_id = {document["order_id"]: document for document in documents}
-    rows = OrderRequest.objects.filter(
-        account_id=account_id, order_id__in=list(by_id), action__in=[Action.PLACE, Action.REPLACE]
-    )
-    for row in rows:
-        document = by_id[row.order_id]
-        if row.last_status != document["status"]:
-            _status_seen(row, document)
-            row.last_status = document["status"]
-            row.save(update_fields=["last_status", "updated_at"])
-
-
-def _status_seen(row: OrderRequest, document: dict[str, Any]) -> None:
-    filled = document.get("filled_quantity")
-    OrderStatusChange.objects.create(
-        order_request=row,
-        status=document["status"],
-        filled_quantity=Decimal(filled) if filled is not None else None,
-        seen_at=clock.now(),
-    )
-
-
-# --- Reads ------------------------------------------------------------------------------------------------
-
-
-def _schwab_time(moment: datetime) -> str:
-    """Schwab's form of an instant, in UTC (an aware time in another zone is converted, not relabelled)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _fetch_orders(
-    session: TraderSession, account_id: str, *, since: datetime, until: datetime, status: str | None = None
-) -> list[dict[str, Any]]:
-    params = {"fromEnteredTime": _schwab_time(since), "toEnteredTime": _schwab_time(until)}
-    if status:
-        params["status"] = status
-    data = session.get(f"/accounts/{account_id}/orders", path_name="orders.list", params=params)
-    if not isinstance(data, list):
-        raise SchwabMalformedResponse
-    return [order for order in data if isinstance(order, dict)]
-
-
-def _fetch_order(session: TraderSession, account_id: str, order_id: str) -> dict[str, Any]:
-    order_id = _order_id(order_id)
-    try:
-        data = session.get(f"/accounts/{account_id}/orders/{order_id}", path_name="orders.get")
-    except SchwabBadRequest as refused:
-        if refused.upstream_status in (400, 404):
-            raise OrderNotFound from None
-        raise
-    if not isinstance(data, dict):
-        raise SchwabMalformedResponse
-    return data
-
-
-def orders_list(
-    *,
-    session: TraderSession,
-    account_id: str,
-    status: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[dict[str, Any]]:
-    """The account's orders, newest first, optionally of one status, entered in [since, until]."""
-    accounts.account_authorize(session=session, account_id=account_id)
-    now = clock.now()
-    until = until or now
-    since = since or now - timedelta(days=7)
-    if status is not None and status not in STATUSES:
-        raise TicketInvalid(fields={"status": "Not one of Schwab's order statuses."})
-    if since > until or since < now - timedelta(days=LIST_DAYS_BACK):
-        raise TicketInvalid(fields={"from": f"From before to, at most {LIST_DAYS_BACK} days back."})
-    raw = _fetch_orders(session, account_id, since=since, until=until, status=status)
-    documents = contract.newest_first([order_transforms.order_document(order) for order in raw])
-    _observe(account_id, documents)
-    return documents
-
-
-def order_get(*, session: TraderSession, account_id: str, order_id: str) -> dict[str, Any]:
-    """One of the account's orders (404 order_not_found for another account's)."""
-    order_id = _order_id(order_id)
-    accounts.account_authorize(session=session, account_id=account_id)
-    document = order_transforms.order_document(_fetch_order(session, account_id, order_id))
-    _observe(account_id, [document])
-    return document
-
-
-def orders_publish(*, session: TraderSession, account_id: str) -> dict[str, Any] | None:
-    """Refresh live_data:orders:{account_id} (open and recent orders); best effort after an action."""
-    now = clock.now()
-    try:
-        documents = orders_list(session=session, account_id=account_id, since=now - RECENT, until=now)
-        return recent_orders_publish(account_id=account_id, documents=documents, as_of=now)
-    except (SchwabError, redis.RedisError) as failure:
-        logger.warning("orders not published: %s", getattr(failure, "code", type(failure).__name__))
-        return None
-
-
-def recent_orders_publish(
-    *, account_id: str, documents: list[dict[str, Any]], as_of: datetime
-) -> dict[str, Any]:
-    """Publish, of a listing as of `as_of`, the open orders and those entered within RECENT."""
-    since = contract.timestamp(as_of - RECENT)
-    kept = [document for document in documents if document["open"] or _entered_at(document) >= since]
-    envelope = contract.orders_envelope(
-        account_id=account_id, source=SOURCE, as_of=as_of, published_at=clock.now(), orders=kept
-    )
-    publisher.publish_orders(envelope=envelope)
-    return envelope
-
-
-def _entered_at(document: dict[str, Any]) -> str:
-    """The entered time in the contract's timestamp form, so it compares as text."""
-    text = document.get("entered_time")
-    try:
-        return contract.timestamp(contract.parse_timestamp(text.replace("+0000", "+00:00"))) if text else ""
-    except ValueError:
-        return ""
-
-
-def _merge_live(account_id: str, documents: list[dict[str, Any]]) -> None:
-    """Bring live_data:orders up to date with orders just seen (no second call to Schwab)."""
-    try:
-        publisher.merge_orders(account_id=account_id, source=SOURCE, orders=documents, at=clock.now())
-    except redis.RedisError:
-        logger.warning("orders not published: redis unavailable")
-
-
-def has_open_orders(account_id: str) -> bool:
-    """Whether the last published orders of the account include open ones (the refresher follows them)."""
-    try:
-        stored = reader.latest_orders(account_id)
-    except (redis.RedisError, reader.SnapshotSchemaError):
-        return False
-    return bool(stored and any(order["open"] for order in stored["orders"]))
-
-
 # --- Preview ----------------------------------------------------------------------------------------------
 
 
@@ -424,7 +269,7 @@ def order_replace(
     with _audited(session, Action.REPLACE, account_id, data=data, target_order_id=order_id):
         tickets.check_size(data)
         trading_check(user=session.user)
-        order_id = _order_id(order_id)
+        order_id = order_reads.valid_order_id(order_id)
         key = _key(idempotency_key)
         ticket = tickets.parse(data)
         accounts.account_authorize(session=session, account_id=account_id)
@@ -532,7 +377,7 @@ def _send(session: TraderSession, row: OrderRequest, schwab_order: dict[str, Any
 
 def _check_replaceable(session: TraderSession, row: OrderRequest) -> None:
     try:
-        target = _fetch_order(session, row.account_id, row.target_order_id)
+        target = order_reads.fetch_order(session, row.account_id, row.target_order_id)
     except OrderNotFound as missing:
         raise _refusal(row, missing) from None
     if not target.get("editable", target.get("status") in order_transforms.OPEN_STATUSES):
@@ -594,7 +439,7 @@ def _order_id_from(location: str | None) -> str | None:
 
 def _placed(session: TraderSession, row: OrderRequest, order_id: str) -> Outcome:
     try:
-        document = order_transforms.order_document(_fetch_order(session, row.account_id, order_id))
+        document = order_transforms.order_document(order_reads.fetch_order(session, row.account_id, order_id))
     except SchwabError:  # placed all the same; the status will follow
         document = {"order_id": order_id, "status": "ACCEPTED"}
     body: dict[str, Any] = {"success": True, "outcome": "placed", "order_id": order_id, "order": document}
@@ -604,11 +449,11 @@ def _placed(session: TraderSession, row: OrderRequest, order_id: str) -> Outcome
         outcome = _finish(
             row, State.PLACED, Outcome(201, body), order_id=order_id, last_status=document["status"]
         )
-        _status_seen(row, document)
+        order_reads.status_seen(row, document)
     if "symbol" in document:
-        _merge_live(row.account_id, [document, *_replaced(row)])
+        order_reads.merge_live(row.account_id, [document, *_replaced(row)])
     else:
-        orders_publish(session=session, account_id=row.account_id)
+        order_reads.orders_publish(session=session, account_id=row.account_id)
     return outcome
 
 
@@ -687,7 +532,9 @@ def _settle_stuck(row: OrderRequest) -> OrderRequest:
 
 def _settle_cancel(session: TraderSession, row: OrderRequest) -> None:
     """A cancel whose answer was lost: canceled it is when the order says so; otherwise it did not take."""
-    after = order_transforms.order_document(_fetch_order(session, row.account_id, row.target_order_id))
+    after = order_transforms.order_document(
+        order_reads.fetch_order(session, row.account_id, row.target_order_id)
+    )
     if after["status"] in ("CANCELED", "PENDING_CANCEL"):
         _finish(row, State.DONE, Outcome(200, {"success": True, "order": after}), last_status=after["status"])
     else:
@@ -698,7 +545,7 @@ def _settle_cancel(session: TraderSession, row: OrderRequest) -> None:
 def _find_sent_order(session: TraderSession, row: OrderRequest) -> str | None:
     """The id of the order this row sent, among the account's recent orders (unclaimed, same terms)."""
     sent_at = row.sent_at or row.created_at
-    candidates = _fetch_orders(
+    candidates = order_reads.fetch_orders(
         session, row.account_id, since=sent_at - MATCH_SLACK, until=clock.now() + MATCH_SLACK
     )
     wanted = row.schwab_order or {}
@@ -744,9 +591,9 @@ def order_cancel(*, session: TraderSession, account_id: str, order_id: str) -> O
     """Cancel a working order. Canceling one already canceled answers as done; a filled one is 409."""
     with _audited(session, Action.CANCEL, account_id, target_order_id=order_id):
         trading_check(user=session.user)
-        order_id = _order_id(order_id)
+        order_id = order_reads.valid_order_id(order_id)
         accounts.account_authorize(session=session, account_id=account_id)
-        target = order_transforms.order_document(_fetch_order(session, account_id, order_id))
+        target = order_transforms.order_document(order_reads.fetch_order(session, account_id, order_id))
     row = _audit(
         session, action=Action.CANCEL, account_id=account_id, fingerprint="", target_order_id=order_id
     )
@@ -776,15 +623,15 @@ def _send_cancel(session: TraderSession, row: OrderRequest, account_id: str, ord
         logger.warning("order cancel %s ambiguous: %s; reading the order", row.pk, failure.code)
         ambiguous = failure
     try:
-        after = order_transforms.order_document(_fetch_order(session, account_id, order_id))
+        after = order_transforms.order_document(order_reads.fetch_order(session, account_id, order_id))
     except SchwabError:
         outcome = Outcome(202, CANCEL_UNKNOWN_BODY)
         return _finish(row, State.UNKNOWN, outcome, error_code="order_status_unknown")
     if ambiguous is not None and after["status"] not in ("CANCELED", "PENDING_CANCEL"):
         raise _refusal(row, ambiguous, State.FAILED)  # it did not take; the order is as it was
-    _observe(account_id, [after])
+    order_reads.observe(account_id, [after])
     outcome = _finish(
         row, State.DONE, Outcome(200, {"success": True, "order": after}), last_status=after["status"]
     )
-    orders_publish(session=session, account_id=account_id)
+    order_reads.orders_publish(session=session, account_id=account_id)
     return outcome
