@@ -54,7 +54,7 @@ def postgres() -> None:
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
     """Django's cache is per process: start each test without what earlier tests cached."""
-    from LiveData.schwab import authorization
+    from LiveData.schwab.connection import authorization
 
     cache.clear()
     authorization.forget_here()

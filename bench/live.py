@@ -39,7 +39,7 @@ async def fill_to_position(args: argparse.Namespace, env: dict[str, Any], port: 
     from asgiref.sync import sync_to_async
 
     from devtools.testing import limit_buy
-    from LiveData.schwab import services
+    from LiveData.schwab.connection import services
     from LiveData.shared import clock, order_events
 
     sandbox, api = env["sandbox"], env["api"]
@@ -128,7 +128,7 @@ async def fill_to_position(args: argparse.Namespace, env: dict[str, Any], port: 
 
 def _published(account: str, at: Any, quantity: int) -> list[Any]:
     """An account refresh's snapshots from a real-shaped Schwab document (12 positions)."""
-    from LiveData.schwab import account_document, snapshots, transforms
+    from LiveData.schwab.live_data import account_document, snapshots, transforms
 
     document = json.loads((ROOT / "LiveData/schwab/tests/fixtures/account_margin.json").read_text())
     document["securitiesAccount"]["positions"][0]["longQuantity"] = quantity

@@ -32,7 +32,7 @@ async def run(args: argparse.Namespace, env: dict[str, Any], port: int, cookie: 
     from asgiref.sync import sync_to_async
 
     from devtools.testing import limit_buy
-    from LiveData.schwab import services
+    from LiveData.schwab.connection import services
     from LiveData.shared import order_events
 
     sandbox, api = env["sandbox"], env["api"]

@@ -29,7 +29,8 @@ def main() -> None:
     from django.conf import settings
     from django.contrib.auth.models import Permission
 
-    from LiveData.schwab import services, tickets
+    from LiveData.schwab.connection import services
+    from LiveData.schwab.orders import tickets
 
     api, sandbox, user = env["api"], env["sandbox"], env["user"]
     user.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))

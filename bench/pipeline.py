@@ -35,8 +35,8 @@ def main() -> None:
     import requests
     from django.conf import settings
 
-    from LiveData.schwab import live_data as live_data_module
-    from LiveData.schwab import services
+    from LiveData.schwab.connection import services
+    from LiveData.schwab.live_data import refresh as live_data_module
     from LiveData.shared import publisher
 
     api, sandbox = env["api"], env["sandbox"]
@@ -119,7 +119,8 @@ def _compare_with_previous(env: dict[str, Any], session: Any, iterations: int) -
     from django.conf import settings
 
     from devtools import previous_pipeline
-    from LiveData.schwab import account_document, services, snapshots, transforms
+    from LiveData.schwab.connection import services
+    from LiveData.schwab.live_data import account_document, snapshots, transforms
     from LiveData.shared import publisher
 
     moment = datetime.now(UTC)

@@ -58,9 +58,10 @@ def main() -> None:
     from django.core.cache import cache
     from django.core.management import call_command
 
-    from LiveData.schwab import authorization, refresher
     from LiveData.schwab.api import SchwabTraderAPI
     from LiveData.schwab.conf import schwab_settings
+    from LiveData.schwab.connection import authorization
+    from LiveData.schwab.live_data import refresher
     from LiveData.shared.redis_client import get_redis
 
     try:

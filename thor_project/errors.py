@@ -1,5 +1,5 @@
 """Site-wide error answers in the one JSON error shape, rendered by the one renderer
-(LiveData.schwab.errors.render_error): {"success": false, "error": code, "message": ...}.
+(LiveData.schwab.web.errors.render_error): {"success": false, "error": code, "message": ...}.
 
 Django calls these for what no view handled: a bad request (including a Host header not in
 ALLOWED_HOSTS), a refused permission, a failed CSRF check, a missing page and an unhandled exception. No
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from LiveData.schwab.errors import render_error
 from LiveData.schwab.exceptions import BadRequest, CsrfFailed, InternalError, NotFound, PermissionDenied
+from LiveData.schwab.web.errors import render_error
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -55,7 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "LiveData.schwab.errors.SchwabErrorMiddleware",
+    "LiveData.schwab.web.errors.SchwabErrorMiddleware",
 ]
 CSRF_FAILURE_VIEW = "thor_project.errors.csrf_failure"
 

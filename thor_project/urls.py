@@ -10,7 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("dashboard/", dashboard, name="dashboard"),
-    path("schwab/", include("LiveData.schwab.urls")),
+    path("schwab/", include("LiveData.schwab.web.urls")),
 ]
 
 if settings.DEBUG:  # in development the dashboard is also the home page

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from LiveData.schwab import services
+from LiveData.schwab.connection import services
 from LiveData.schwab.exceptions import SchwabError
 from LiveData.schwab.models import BrokerConnection, OrderRequest, OrderStatusChange
 

@@ -14,11 +14,13 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.views.decorators.debug import sensitive_variables
 
-from LiveData.schwab import accounts, live_data, oauth, order_reads, order_service, selectors, services
 from LiveData.schwab.conf import schwab_settings
+from LiveData.schwab.connection import accounts, oauth, services
+from LiveData.schwab.connection.session import TraderSession
 from LiveData.schwab.exceptions import SchwabError
+from LiveData.schwab.live_data import refresh, selectors
 from LiveData.schwab.models import BrokerConnection
-from LiveData.schwab.session import TraderSession
+from LiveData.schwab.orders import order_reads, order_service
 from LiveData.shared import contract
 
 logger = logging.getLogger(__name__)
@@ -73,7 +75,7 @@ class SchwabTraderAPI:
     # --- Live data ---------------------------------------------------------------------------------------
     def refresh_account(self, account_id: str) -> Mapping[str, dict[str, Any]]:
         """Fetch the account once and publish both snapshots; return them by kind."""
-        return live_data.account_refresh(session=self.session, account_id=account_id)
+        return refresh.account_refresh(session=self.session, account_id=account_id)
 
     def fetch_positions(self, account_id: str) -> dict[str, Any]:
         """Refresh the account and return the published positions snapshot."""
@@ -91,7 +93,7 @@ class SchwabTraderAPI:
         """The summary card, from a fresh enough snapshot in Redis; otherwise one shared refresh."""
         return selectors.account_summary(session=self.session, account_id=account_hash)
 
-    # --- Orders (see `order_service` for the safety rules) ------------------------------------------------------
+    # --- Orders (see `order_service` for the safety rules) ----------------------------------------------
     def preview_order(self, account_id: str, ticket: Any) -> dict[str, Any]:
         """What Schwab says of the ticket before placing it: value, fees, projected funds, rejects."""
         return order_service.order_preview(session=self.session, account_id=account_id, data=ticket)

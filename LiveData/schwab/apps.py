@@ -10,7 +10,7 @@ class SchwabConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete
 
-        from LiveData.schwab import services
+        from LiveData.schwab.connection import services
         from LiveData.schwab.models import BrokerConnection
 
         # In every process: however a connection row is deleted through Django, its ownership goes too.

@@ -1,6 +1,6 @@
 """Every known failure of the Schwab integration, each with its HTTP status and a stable error code.
 
-Views just raise; `LiveData.schwab.errors` renders one JSON shape for all of them. Messages are written
+Views just raise; `LiveData.schwab.web.errors` renders one JSON shape for all of them. Messages are written
 for the trader and never carry exception text, tokens or account numbers.
 
 An upstream failure is an outage (`outage = True`: 5xx, 429, timeouts, unreadable answers), after which the

@@ -12,7 +12,9 @@ from typing import Any
 
 from celery import shared_task
 
-from LiveData.schwab import order_service, refresher, reminders, services
+from LiveData.schwab.connection import reminders, services
+from LiveData.schwab.live_data import refresher
+from LiveData.schwab.orders import order_service
 
 
 @shared_task(name="livedata.refresh_connection", acks_late=True)

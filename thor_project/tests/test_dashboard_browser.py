@@ -13,7 +13,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from devtools.sandbox.accounts import totals, value_holding
 from devtools.testing import clear_faults, fault
-from LiveData.schwab.summary import format_money
+from LiveData.schwab.live_data.summary import format_money
 from thor_project.tests.conftest import ARTIFACTS, log_in_and_connect
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from conftest import run_together
-from LiveData.schwab import accounts, authorization
+from LiveData.schwab.connection import accounts, authorization
+from LiveData.schwab.connection.session import TraderSession
 from LiveData.schwab.exceptions import AccountNotFound
 from LiveData.schwab.models import BrokerConnection
-from LiveData.schwab.session import TraderSession
 
 pytestmark = pytest.mark.django_db
 

@@ -19,20 +19,15 @@ from django.db import OperationalError
 from django.db import connection as db_connection
 from django.test import AsyncClient
 
-from LiveData.schwab import (
-    account_document,
-    live_state,
-    openapi,
-    selectors,
-    services,
-    snapshots,
-    transforms,
-)
+from LiveData.schwab.connection import services
 from LiveData.schwab.exceptions import SchwabReauthRequired
+from LiveData.schwab.live_data import account_document, selectors, snapshots, transforms
 from LiveData.schwab.models import BrokerConnection
+from LiveData.schwab.streaming import live_state
 from LiveData.schwab.tests.conftest import MINE, THEIRS
 from LiveData.schwab.tests.test_openapi import _escape, _validator
 from LiveData.schwab.tests.test_views_order_stream import STREAM, read
+from LiveData.schwab.web import openapi
 from LiveData.shared import clock, publisher
 
 pytestmark = pytest.mark.django_db

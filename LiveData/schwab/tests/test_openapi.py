@@ -14,7 +14,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from devtools.testing import connect, fault
-from LiveData.schwab import openapi
+from LiveData.schwab.web import openapi
 
 pytestmark = pytest.mark.django_db
 REPOSITORY_COPY = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
@@ -66,7 +66,7 @@ def test_every_route_is_documented_and_every_documented_path_exists():
         + str(pattern.pattern)
         .replace("<str:account_id>", "{account_id}")
         .replace("<str:order_id>", "{order_id}")
-        for pattern in get_resolver("LiveData.schwab.urls").url_patterns
+        for pattern in get_resolver("LiveData.schwab.web.urls").url_patterns
         if isinstance(pattern, URLPattern) and not str(pattern.pattern).startswith("test/")
     }
     assert routes == set(openapi.document()["paths"])

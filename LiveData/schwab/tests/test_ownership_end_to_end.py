@@ -123,7 +123,7 @@ def test_a_connection_deleted_with_raw_sql_leaves_the_index_within_a_refresh_rou
 ):
     from django.db import connection as db_connection
 
-    from LiveData.schwab import refresher
+    from LiveData.schwab.live_data import refresher
 
     household = [account.hash_value for account in schwab.state.users["trader1"].accounts]
     fay, as_fay = _browser("fay")

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from devtools import previous_pipeline
 from devtools.sandbox.accounts import account_json
 from devtools.sandbox.book import build_book
-from LiveData.schwab import account_document, snapshots, transforms
+from LiveData.schwab.live_data import account_document, snapshots, transforms
 from LiveData.shared import publisher
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -9,8 +9,8 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from devtools.testing import connect, fault
-from LiveData.schwab import refresher, snapshots
 from LiveData.schwab.api import SchwabTraderAPI
+from LiveData.schwab.live_data import refresher, snapshots
 from LiveData.schwab.models import BrokerConnection
 from LiveData.shared import reader
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from devtools.testing import connect
-from LiveData.schwab import reminders
+from LiveData.schwab.connection import reminders
 from LiveData.schwab.models import LoginReminder
 
 pytestmark = pytest.mark.django_db

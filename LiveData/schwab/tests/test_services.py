@@ -6,8 +6,8 @@ import pytest
 
 from conftest import run_together
 from devtools.testing import connect, fault, login
-from LiveData.schwab import services
 from LiveData.schwab.api import SchwabTraderAPI
+from LiveData.schwab.connection import services
 from LiveData.schwab.exceptions import (
     SchwabConnectionChanged,
     SchwabNotConnected,

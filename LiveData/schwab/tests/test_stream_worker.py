@@ -21,8 +21,8 @@ from websockets.frames import Frame
 
 from devtools.sandbox import activity
 from devtools.testing import api, connect, eventually, limit_buy, stream_fault
-from LiveData.schwab import stream_worker
 from LiveData.schwab.models import BrokerConnection
+from LiveData.schwab.streaming import stream_worker
 from LiveData.shared import contract, leases, order_events, reader
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from LiveData.schwab import tickets
 from LiveData.schwab.exceptions import TicketInvalid
+from LiveData.schwab.orders import tickets
 
 
 def _problems(data) -> set[str]:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from LiveData.schwab.account_document import MalformedAccount
-from LiveData.schwab.transforms import parse_account, parse_occ_symbol, to_decimal
+from LiveData.schwab.live_data.account_document import MalformedAccount
+from LiveData.schwab.live_data.transforms import parse_account, parse_occ_symbol, to_decimal
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from devtools.testing import connect, fault
-from LiveData.schwab import authorization
+from LiveData.schwab.connection import authorization
 from LiveData.schwab.models import BrokerConnection
 from LiveData.shared import clock, contract, reader
 

@@ -240,7 +240,7 @@ def test_a_bad_state_never_spends_the_code(browser, connected, schwab):
 def test_debug_page_of_an_error_after_the_exchange_shows_no_token(
     browser, schwab, trader, settings, monkeypatch
 ):
-    from LiveData.schwab import services
+    from LiveData.schwab.connection import services
 
     def fail_after_exchange(**kwargs):
         raise RuntimeError("storage failed after the exchange")

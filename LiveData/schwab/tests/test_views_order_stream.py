@@ -18,7 +18,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.test import AsyncClient, Client
 
-from LiveData.schwab import order_stream
+from LiveData.schwab.streaming import order_stream
 from LiveData.schwab.tests.conftest import MINE, THEIRS
 from LiveData.shared import clock, order_events, ownership
 

@@ -24,10 +24,11 @@ from ActAndPos.listener import Listener
 from devtools.sandbox.server import SandboxServer
 from devtools.sandbox.state import SandboxConfig
 from devtools.testing import consent
-from LiveData.schwab import oauth, refresher
 from LiveData.schwab.api import SchwabTraderAPI
+from LiveData.schwab.connection import oauth
+from LiveData.schwab.live_data import refresher
 from LiveData.schwab.models import BrokerConnection
-from LiveData.schwab.stream_worker import StreamWorker
+from LiveData.schwab.streaming.stream_worker import StreamWorker
 from LiveData.shared import redis_client
 
 logger = logging.getLogger(__name__)

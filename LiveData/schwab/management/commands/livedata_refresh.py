@@ -18,7 +18,9 @@ import redis
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, close_old_connections
 
-from LiveData.schwab import order_service, refresher, reminders, services
+from LiveData.schwab.connection import reminders, services
+from LiveData.schwab.live_data import refresher
+from LiveData.schwab.orders import order_service
 
 logger = logging.getLogger("livedata.refresh")
 MAX_BACKOFF_SECONDS = 60.0

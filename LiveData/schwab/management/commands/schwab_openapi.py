@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from LiveData.schwab import openapi
+from LiveData.schwab.web import openapi
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from LiveData.schwab import services
+from LiveData.schwab.connection import services
 
 
 class Command(BaseCommand):

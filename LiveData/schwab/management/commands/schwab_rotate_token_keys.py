@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from LiveData.schwab import services
+from LiveData.schwab.connection import services
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from LiveData.schwab import order_service
+from LiveData.schwab.orders import order_service
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from LiveData.schwab.stream_worker import StreamWorker
+from LiveData.schwab.streaming.stream_worker import StreamWorker
 
 
 class Command(BaseCommand):

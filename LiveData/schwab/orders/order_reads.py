@@ -11,7 +11,8 @@ from typing import Any
 
 import redis
 
-from LiveData.schwab import accounts, order_transforms
+from LiveData.schwab.connection import accounts
+from LiveData.schwab.connection.session import TraderSession
 from LiveData.schwab.exceptions import (
     InvalidOrderId,
     OrderNotFound,
@@ -21,7 +22,7 @@ from LiveData.schwab.exceptions import (
     TicketInvalid,
 )
 from LiveData.schwab.models import OrderRequest, OrderStatusChange
-from LiveData.schwab.session import TraderSession
+from LiveData.schwab.orders import order_transforms
 from LiveData.shared import clock, contract, publisher, reader
 
 logger = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 
-from LiveData.schwab import flow, oauth, services
 from LiveData.schwab.conf import schwab_settings
-from LiveData.schwab.views import allow_methods, finish_connect, safe_next_url
+from LiveData.schwab.connection import flow, oauth, services
+from LiveData.schwab.web.views import allow_methods, finish_connect, safe_next_url
 
 
 def development_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from LiveData.schwab.transforms import BALANCE_FIELDS, AccountRecord, BalancesRecord
+from LiveData.schwab.live_data.transforms import BALANCE_FIELDS, AccountRecord, BalancesRecord
 from LiveData.shared import contract
 from LiveData.shared.publisher import Snapshot
 

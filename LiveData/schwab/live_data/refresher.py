@@ -20,11 +20,12 @@ import redis
 from django.db import close_old_connections
 from django.db import connection as db_connection
 
-from LiveData.schwab import order_reads, services
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.conf import schwab_settings
+from LiveData.schwab.connection import services
 from LiveData.schwab.exceptions import SchwabError, SchwabReauthRequired
 from LiveData.schwab.models import BrokerConnection
+from LiveData.schwab.orders import order_reads
 from LiveData.shared import contract, logs
 from LiveData.shared.redis_client import get_redis
 

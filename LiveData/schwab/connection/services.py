@@ -16,8 +16,8 @@ import redis
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from LiveData.schwab import oauth
 from LiveData.schwab.conf import schwab_settings
+from LiveData.schwab.connection import oauth
 from LiveData.schwab.exceptions import (
     RefreshTokenRejected,
     SchwabConnectionChanged,

@@ -14,7 +14,7 @@ import json
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from LiveData.schwab import summary
+from LiveData.schwab.live_data import summary
 from LiveData.shared import contract
 
 POSITIONS, BALANCES, SUMMARY, CONNECTION = "positions", "balances", "summary", "connection"

@@ -15,10 +15,11 @@ from typing import Any
 import msgspec
 import redis
 
-from LiveData.schwab import account_document, accounts, services, snapshots, transforms
 from LiveData.schwab.conf import schwab_settings
+from LiveData.schwab.connection import accounts, services
+from LiveData.schwab.connection.session import TraderSession
 from LiveData.schwab.exceptions import RedisUnavailable, SchwabApiError, SchwabMalformedResponse
-from LiveData.schwab.session import TraderSession
+from LiveData.schwab.live_data import account_document, snapshots, transforms
 from LiveData.shared import clock, publisher
 
 logger = logging.getLogger(__name__)

@@ -15,12 +15,14 @@ import redis
 from django.db import DatabaseError
 from django.db import connection as db_connection
 
-from LiveData.schwab import accounts, live_data, stream_registry, summary
 from LiveData.schwab.conf import schwab_settings
+from LiveData.schwab.connection import accounts
+from LiveData.schwab.connection.session import TraderSession
+from LiveData.schwab.connection.singleflight import SingleFlight
 from LiveData.schwab.exceptions import RedisUnavailable, SchwabApiError
+from LiveData.schwab.live_data import refresh, summary
 from LiveData.schwab.models import BrokerConnection
-from LiveData.schwab.session import TraderSession
-from LiveData.schwab.singleflight import SingleFlight
+from LiveData.schwab.streaming import stream_registry
 from LiveData.shared import clock, contract, reader
 
 _refreshes: SingleFlight[Mapping[str, dict[str, Any]]] = SingleFlight()
@@ -69,7 +71,7 @@ def account_summary(*, session: TraderSession, account_id: str) -> dict[str, Any
         return summary.build(balances=balances, now=now)
     try:
         fresh = _refreshes.do(
-            account_id, lambda: live_data.account_refresh(session=session, account_id=account_id)
+            account_id, lambda: refresh.account_refresh(session=session, account_id=account_id)
         )
     except SchwabApiError:
         if balances is None:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from LiveData.schwab import test_views, views
+from LiveData.schwab.web import test_views, views
 
 app_name = "schwab"
 

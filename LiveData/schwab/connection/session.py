@@ -16,8 +16,8 @@ import requests
 from django.contrib.auth.models import User
 from django.views.decorators.debug import sensitive_variables
 
-from LiveData.schwab import client, services
 from LiveData.schwab.conf import schwab_settings
+from LiveData.schwab.connection import client, services
 from LiveData.schwab.exceptions import RedisUnavailable, SchwabUnauthorized, ThrottledLocally
 from LiveData.schwab.models import BrokerConnection, Login
 from LiveData.shared import ratelimit

@@ -12,8 +12,10 @@ from typing import Any
 
 import redis
 
-from LiveData.schwab import authorization, transforms
 from LiveData.schwab.conf import schwab_settings
+from LiveData.schwab.connection import authorization
+from LiveData.schwab.connection.session import TraderSession
+from LiveData.schwab.connection.singleflight import SingleFlight
 from LiveData.schwab.exceptions import (
     AccountNotFound,
     NoAccounts,
@@ -21,9 +23,8 @@ from LiveData.schwab.exceptions import (
     SchwabConnectionChanged,
     SchwabMalformedResponse,
 )
+from LiveData.schwab.live_data import transforms
 from LiveData.schwab.models import Login
-from LiveData.schwab.session import TraderSession
-from LiveData.schwab.singleflight import SingleFlight
 from LiveData.shared import clock, ownership
 
 logger = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from LiveData.schwab.connection.session import TraderSession
 from LiveData.schwab.exceptions import SchwabBadRequest, SchwabMalformedResponse
-from LiveData.schwab.session import TraderSession
 
 PRICE_FIELDS = ("bidPrice", "askPrice", "lastPrice", "mark")
 

@@ -42,8 +42,9 @@ import websockets
 from django.db import DatabaseError, close_old_connections, connections
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from LiveData.schwab import accounts, live_data, order_reads, services, stream_registry
 from LiveData.schwab.conf import SchwabSettings, schwab_settings
+from LiveData.schwab.connection import accounts, services
+from LiveData.schwab.connection.session import TraderSession
 from LiveData.schwab.exceptions import (
     SchwabError,
     SchwabReauthRequired,
@@ -51,9 +52,11 @@ from LiveData.schwab.exceptions import (
     StreamerError,
     StreamerLoginDenied,
 )
+from LiveData.schwab.live_data import refresh
 from LiveData.schwab.models import REFRESH_TOKEN_LIFETIME, BrokerConnection, RecordedOrderState
-from LiveData.schwab.session import TraderSession
-from LiveData.schwab.stream_protocol import (
+from LiveData.schwab.orders import order_reads
+from LiveData.schwab.streaming import stream_registry
+from LiveData.schwab.streaming.stream_protocol import (
     CLOSE_CONNECTION,
     LOGIN_DENIED,
     SUCCESS,
@@ -491,7 +494,7 @@ class ConnectionStream:
                 self._read_since[account_id] = time.monotonic()
                 try:
                     await self.worker.blocking(
-                        live_data.account_refresh, session=login.session, account_id=account_id
+                        refresh.account_refresh, session=login.session, account_id=account_id
                     )
                 except (SchwabError, redis.RedisError, DatabaseError) as failure:
                     # Not fatal to the stream: the refresher's next round publishes what this could not.

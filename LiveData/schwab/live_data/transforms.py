@@ -26,7 +26,7 @@ from typing import Any
 
 import msgspec
 
-from LiveData.schwab import account_document
+from LiveData.schwab.live_data import account_document
 from LiveData.shared.contract import decimal_text
 
 logger = logging.getLogger(__name__)

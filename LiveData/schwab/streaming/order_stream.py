@@ -42,9 +42,10 @@ import redis
 from asgiref.sync import SyncToAsync
 from django.db import DatabaseError, connections
 
-from LiveData.schwab import live_state, selectors, stream_logins
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.exceptions import InvalidLastEventId, RedisUnavailable
+from LiveData.schwab.live_data import selectors
+from LiveData.schwab.streaming import live_state, stream_logins
 from LiveData.shared import clock, contract
 from LiveData.shared.redis_client import get_async_redis
 

@@ -19,19 +19,9 @@ from django.http.response import HttpResponseBase
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_variables
 
-from LiveData.schwab import (
-    flow,
-    oauth,
-    openapi,
-    order_service,
-    order_stream,
-    selectors,
-    services,
-    stream_logins,
-    tickets,
-)
 from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.conf import schwab_settings
+from LiveData.schwab.connection import flow, oauth, services
 from LiveData.schwab.exceptions import (
     MethodNotAllowed,
     NotAuthenticated,
@@ -41,6 +31,10 @@ from LiveData.schwab.exceptions import (
     StreamNeedsAsgi,
     TicketInvalid,
 )
+from LiveData.schwab.live_data import selectors
+from LiveData.schwab.orders import order_service, tickets
+from LiveData.schwab.streaming import order_stream, stream_logins
+from LiveData.schwab.web import openapi
 
 View = Callable[..., HttpResponse]
 

@@ -31,8 +31,9 @@ import redis
 from django.db import InterfaceError, OperationalError, transaction
 from django.db import connection as db_connection
 
-from LiveData.schwab import accounts, client, order_reads, order_transforms, quotes, tickets
 from LiveData.schwab.conf import schwab_settings
+from LiveData.schwab.connection import accounts, client
+from LiveData.schwab.connection.session import TraderSession
 from LiveData.schwab.exceptions import (
     IdempotencyKeyRequired,
     IdempotencyKeyReused,
@@ -55,7 +56,7 @@ from LiveData.schwab.exceptions import (
     TradingNotPermitted,
 )
 from LiveData.schwab.models import OrderRequest
-from LiveData.schwab.session import TraderSession
+from LiveData.schwab.orders import order_reads, order_transforms, quotes, tickets
 from LiveData.shared import clock, ratelimit, reader
 
 logger = logging.getLogger(__name__)
