@@ -1,6 +1,6 @@
 """The shape the code keeps: development tooling apart from the product, settings read in one place, Redis
-names built in one place, views that never touch the ORM. Each check reads the source, so it fails the
-moment someone breaks the rule."""
+names built in one place, views that never touch the ORM, the Schwab app's packages imported one way only
+and without cycles. Each check reads the source, so it fails the moment someone breaks the rule."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from thor_project.tests.test_settings import production_env
 
 ROOT = Path(__file__).resolve().parents[2]
+SCHWAB = ROOT / "LiveData" / "schwab"
 PRODUCT = ["LiveData", "ActAndPos", "FutureTrading", "thor_project"]
 
 
@@ -82,10 +83,106 @@ def test_redis_key_names_are_built_only_in_the_contract():
 
 
 def test_views_never_touch_the_orm_or_the_database():
-    for views in (ROOT / "LiveData" / "schwab").glob("*views.py"):
+    found = sorted(path for path in SCHWAB.rglob("*views.py") if "tests" not in path.parts)
+    assert found, "no views module found"
+    for views in found:
         source = views.read_text()
         assert ".objects" not in source and "cursor(" not in source, views.name
         models = [
             name for name in _imports(views) if name.startswith("LiveData") and name.endswith(".models")
         ]
         assert models == [], views.name
+
+
+# --- The Schwab app's packages ------------------------------------------------------------------------------
+
+# Lowest first. A module imports from its own layer and the layers below, never above: web -> api ->
+# the flows (streaming -> live_data -> orders -> connection) -> the foundation -> LiveData.shared.
+LAYERS = [
+    {"conf", "exceptions", "crypto", "fields", "models", "migrations"},
+    {"connection"},
+    {"orders"},
+    {"live_data"},
+    {"streaming"},
+    {"api"},
+    {"web"},
+    {"apps", "admin", "tasks", "management"},  # Django's and Celery's entry points
+]
+# Modules over ~400 lines, and why their size is earned.
+EARNED = {
+    "orders/order_service.py": "the idempotency state machine: every recovery point of an order request "
+    "and how each is settled, read in one place",
+    "streaming/stream_worker.py": "one connection's streaming sessions and the worker's lease loop: what "
+    "happens to a message from the socket to the recorded event, in one place",
+    "streaming/order_stream.py": "the live channel: the per-process hub and one stream's loop, which share "
+    "their cursors and batching",
+    "web/openapi.py": "the paths, parameters, examples and error codes of every operation",
+}
+
+
+def _schwab_modules() -> dict[str, Path]:
+    return {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): path
+        for path in SCHWAB.rglob("*.py")
+        if "tests" not in path.parts
+    }
+
+
+def _layer(module: str) -> int:
+    part = module.removeprefix("LiveData.schwab.").split(".")[0]
+    return next(index for index, names in enumerate(LAYERS) if part in names)
+
+
+def _schwab_imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The app's modules that `path` imports, at any depth of its code (a `from package import module`
+    names the module)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return {name for name in found if name in modules and name != "LiveData.schwab"}
+
+
+def test_the_schwab_app_imports_only_downward_through_its_packages():
+    modules = _schwab_modules()
+    upward = [
+        f"{module} imports {imported}"
+        for module, path in modules.items()
+        if module != "LiveData.schwab"
+        for imported in sorted(_schwab_imports(path, modules))
+        if _layer(imported) > _layer(module)
+    ]
+    assert upward == []
+
+
+def test_the_schwab_app_has_no_import_cycles():
+    modules = _schwab_modules()
+    graph = {module: _schwab_imports(path, modules) for module, path in modules.items()}
+    cycles = []
+    state: dict[str, str] = {}
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = "open"
+        for imported in sorted(graph[module]):
+            if state.get(imported) == "open":
+                cycles.append(" -> ".join([*trail[trail.index(imported) :], imported]))
+            elif imported not in state:
+                visit(imported, [*trail, imported])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []
+
+
+def test_every_schwab_module_is_short_unless_its_size_is_earned():
+    long = {
+        str(path.relative_to(SCHWAB))
+        for path in _schwab_modules().values()
+        if "migrations" not in path.parts and len(path.read_text().splitlines()) > 400
+    }
+    assert long <= set(EARNED), sorted(long - set(EARNED))

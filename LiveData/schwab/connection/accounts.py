@@ -23,7 +23,6 @@ from LiveData.schwab.exceptions import (
     SchwabConnectionChanged,
     SchwabMalformedResponse,
 )
-from LiveData.schwab.live_data import transforms
 from LiveData.schwab.models import Login
 from LiveData.shared import clock, ownership
 
@@ -43,7 +42,7 @@ def accounts_list(*, session: TraderSession) -> list[dict[str, str]]:
     """The user's accounts, listed at Schwab now (two calls: the hashes, then types and numbers)."""
     numbers = account_numbers_fetch(session=session)
     details = session.get("/accounts", path_name="accounts.list")
-    accounts = transforms.account_list(numbers, details)
+    accounts = _listed(numbers, details)
     _record(session, session.connection.login, [account["account_id"] for account in accounts])
     return accounts
 
@@ -103,3 +102,28 @@ def ownership_record(*, user_id: int, account_ids: list[str]) -> None:
 def _record(session: TraderSession, login: Login, ids: list[str]) -> None:
     authorization.remember_accounts(login, ids, listed_at=clock.now())
     ownership_record(user_id=session.user.pk, account_ids=ids)
+
+
+def display_number(account_number: Any) -> str:
+    """An account number as Thor shows it: its last four digits only."""
+    text = str(account_number or "")
+    return f"…{text[-4:]}" if len(text) >= 4 else "…"
+
+
+def _listed(numbers: list[dict[str, Any]], details: Any) -> list[dict[str, str]]:
+    """The user's accounts from Schwab's accountNumbers map and account list: the hash (= account_id),
+    the type and a masked number, never the full one. An account missing from the details is UNKNOWN."""
+    types: dict[str, str] = {}
+    for item in details if isinstance(details, list) else []:
+        securities = item.get("securitiesAccount") if isinstance(item, dict) else None
+        if isinstance(securities, dict):
+            types[str(securities.get("accountNumber"))] = str(securities.get("type") or "UNKNOWN")
+    return [
+        {
+            "hashValue": item["hashValue"],
+            "account_id": item["hashValue"],
+            "type": types.get(str(item.get("accountNumber")), "UNKNOWN"),
+            "display_number": display_number(item.get("accountNumber")),
+        }
+        for item in numbers
+    ]

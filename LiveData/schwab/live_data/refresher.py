@@ -20,10 +20,11 @@ import redis
 from django.db import close_old_connections
 from django.db import connection as db_connection
 
-from LiveData.schwab.api import SchwabTraderAPI
 from LiveData.schwab.conf import schwab_settings
-from LiveData.schwab.connection import services
+from LiveData.schwab.connection import accounts, services
+from LiveData.schwab.connection.session import TraderSession
 from LiveData.schwab.exceptions import SchwabError, SchwabReauthRequired
+from LiveData.schwab.live_data import refresh
 from LiveData.schwab.models import BrokerConnection
 from LiveData.schwab.orders import order_reads
 from LiveData.shared import contract, logs
@@ -84,7 +85,7 @@ def _log(outcome: Outcome) -> None:
     )
 
 
-def _api_for(connection_id: int) -> tuple[SchwabTraderAPI | None, str]:
+def _session_for(connection_id: int) -> tuple[TraderSession | None, str]:
     connection = BrokerConnection.objects.select_related("user").filter(pk=connection_id).first()
     if connection is None or connection.status != BrokerConnection.Status.ACTIVE:
         return None, "skipped:inactive"
@@ -94,19 +95,19 @@ def _api_for(connection_id: int) -> tuple[SchwabTraderAPI | None, str]:
     except redis.RedisError:
         return None, "redis_unavailable"
     wait = schwab_settings().refresh_rate_limit_wait
-    api = SchwabTraderAPI(connection.user, rate_limit_wait=wait, background=True)
-    api.session.use(connection)  # the row just read: its tokens and its login, without reading them again
-    return api, ""
+    session = TraderSession(connection.user, rate_limit_wait=wait, background=True)
+    session.use(connection)  # the row just read: its tokens and its login, without reading them again
+    return session, ""
 
 
-def list_accounts(connection_id: int) -> tuple[SchwabTraderAPI | None, list[str], Outcome | None]:
+def list_accounts(connection_id: int) -> tuple[TraderSession | None, list[str], Outcome | None]:
     """The connection's account ids (one upstream listing), or the outcome that stops it."""
     started = time.perf_counter()
-    api, why = _api_for(connection_id)
-    if api is None:
+    session, why = _session_for(connection_id)
+    if session is None:
         return None, [], Outcome(connection_id, "-", why, 0.0)
     try:
-        return api, api.account_ids(), None
+        return session, list(accounts.account_ids(session=session)), None
     except SchwabError as error:
         code, failed = error.code, not isinstance(error, SchwabReauthRequired)
     except Exception as bug:  # as in refresh_one: this connection's round ends, the others' go on
@@ -118,10 +119,10 @@ def list_accounts(connection_id: int) -> tuple[SchwabTraderAPI | None, list[str]
     return None, [], outcome
 
 
-def refresh_one(api: SchwabTraderAPI, connection_id: int, account_id: str) -> Outcome:
+def refresh_one(session: TraderSession, connection_id: int, account_id: str) -> Outcome:
     started = time.perf_counter()
     try:
-        api.refresh_account(account_id)
+        refresh.account_refresh(session=session, account_id=account_id)
         code = "ok"
     except SchwabError as error:
         code = error.code
@@ -129,7 +130,7 @@ def refresh_one(api: SchwabTraderAPI, connection_id: int, account_id: str) -> Ou
         logger.error("account refresh failed: %s", logs.unexpected(bug), extra={"connection": connection_id})
         code = "internal_error"
     if code == "ok" and order_reads.has_open_orders(account_id):  # follow working orders until they close
-        order_reads.orders_publish(session=api.session, account_id=account_id)
+        order_reads.orders_publish(session=session, account_id=account_id)
     outcome = Outcome(connection_id, _mask(account_id), code, (time.perf_counter() - started) * 1000)
     _log(outcome)
     return outcome
@@ -137,10 +138,10 @@ def refresh_one(api: SchwabTraderAPI, connection_id: int, account_id: str) -> Ou
 
 def refresh_connection(connection_id: int) -> list[Outcome]:
     """Refresh every account of one connection, one after another (a Celery task's unit of work)."""
-    api, account_ids, stopped = list_accounts(connection_id)
-    if api is None:
+    session, account_ids, stopped = list_accounts(connection_id)
+    if session is None:
         return [stopped] if stopped else []
-    outcomes = [refresh_one(api, connection_id, account_id) for account_id in account_ids]
+    outcomes = [refresh_one(session, connection_id, account_id) for account_id in account_ids]
     _record(connection_id, failed=any(not o.ok and o.outcome != "schwab_reauth_required" for o in outcomes))
     return outcomes
 
@@ -170,12 +171,12 @@ def refresh_all(
     outcomes: list[Outcome] = []
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="livedata-refresh") as pool:
         listings = list(pool.map(lambda pk: _closing_db(partial(list_accounts, pk)), ids))
-        work: list[tuple[SchwabTraderAPI, int, str]] = []
-        for connection_id, (api, account_ids, stopped) in zip(ids, listings, strict=True):
+        work: list[tuple[TraderSession, int, str]] = []
+        for connection_id, (session, account_ids, stopped) in zip(ids, listings, strict=True):
             if stopped is not None:
                 outcomes.append(stopped)
-            if api is not None:
-                work += [(api, connection_id, account_id) for account_id in account_ids]
+            if session is not None:
+                work += [(session, connection_id, account_id) for account_id in account_ids]
         total = len(work)
         futures = [pool.submit(_closing_db, partial(refresh_one, *item)) for item in work]
         for done, future in enumerate(futures, start=1):

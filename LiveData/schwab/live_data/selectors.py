@@ -1,4 +1,4 @@
-"""Reads for the views: a connection's state, the latest published snapshots, the summary card, health.
+"""Reads for the views: a connection's state, the latest published snapshots, the summary card.
 
 The summary is served from Redis while the balances snapshot is fresh; only when it is due does one
 refresh run, shared by concurrent requests for the same account in a process.
@@ -12,8 +12,6 @@ from datetime import datetime
 from typing import Any
 
 import redis
-from django.db import DatabaseError
-from django.db import connection as db_connection
 
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.connection import accounts
@@ -22,7 +20,6 @@ from LiveData.schwab.connection.singleflight import SingleFlight
 from LiveData.schwab.exceptions import RedisUnavailable, SchwabApiError
 from LiveData.schwab.live_data import refresh, summary
 from LiveData.schwab.models import BrokerConnection
-from LiveData.schwab.streaming import stream_registry
 from LiveData.shared import clock, contract, reader
 
 _refreshes: SingleFlight[Mapping[str, dict[str, Any]]] = SingleFlight()
@@ -89,40 +86,3 @@ def _due(envelope: dict[str, Any], now: datetime) -> bool:
     except ValueError:
         return True
     return bool(envelope.get("stale")) or now - moment > schwab_settings().summary_max_age
-
-
-def health() -> dict[str, Any]:
-    """Redis, the database, the age of the oldest published snapshot and the stream workers' state
-    (nothing about any account)."""
-    checks: dict[str, Any] = {
-        "redis": "ok",
-        "database": "ok",
-        "oldest_snapshot_age_seconds": None,
-        "streaming": None,
-    }
-    try:
-        oldest = reader.oldest_publish()
-        if oldest is not None:
-            checks["oldest_snapshot_age_seconds"] = max(0, int((clock.now() - oldest).total_seconds()))
-        checks["streaming"] = workers_status()
-    except redis.RedisError:
-        checks["redis"] = "unavailable"
-    try:
-        with db_connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
-        checks["database"] = "unavailable"
-    return checks
-
-
-def workers_status() -> dict[str, Any]:
-    """For /schwab/health/: live stream workers, connections streamed, last heartbeat age, lag."""
-    live = stream_registry.live_reports()
-    lags = [report["lag_ms"] for _, report in live if report.get("lag_ms") is not None]
-    return {
-        "workers": len(live),
-        "connections": sum(report.get("connections", 0) for _, report in live),
-        "streaming": sum(report.get("streaming", 0) for _, report in live),
-        "last_heartbeat_age_seconds": round(min(age for age, _ in live), 3) if live else None,
-        "lag_ms": max(lags) if lags else None,
-    }

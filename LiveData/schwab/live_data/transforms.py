@@ -26,6 +26,7 @@ from typing import Any
 
 import msgspec
 
+from LiveData.schwab.connection.accounts import display_number
 from LiveData.schwab.live_data import account_document
 from LiveData.shared.contract import decimal_text
 
@@ -148,11 +149,6 @@ def _number(value: Any, name: str, missing: list[str]) -> Decimal | None:
     if number is None:
         missing.append(name)
     return number
-
-
-def display_number(account_number: Any) -> str:
-    text = str(account_number or "")
-    return f"…{text[-4:]}" if len(text) >= 4 else "…"
 
 
 def parse_occ_symbol(symbol: str) -> OptionDetails | None:
@@ -388,22 +384,3 @@ def parse_account(document: account_document.Account | Any) -> AccountRecord:
         day_pnl=day_pnl,
         warnings=warnings,
     )
-
-
-def account_list(numbers: list[dict[str, Any]], details: Any) -> list[dict[str, str]]:
-    """The user's accounts from Schwab's accountNumbers map and account list: the hash (= account_id),
-    the type and a masked number, never the full one. An account missing from the details is UNKNOWN."""
-    types: dict[str, str] = {}
-    for item in details if isinstance(details, list) else []:
-        securities = item.get("securitiesAccount") if isinstance(item, dict) else None
-        if isinstance(securities, dict):
-            types[str(securities.get("accountNumber"))] = str(securities.get("type") or "UNKNOWN")
-    return [
-        {
-            "hashValue": item["hashValue"],
-            "account_id": item["hashValue"],
-            "type": types.get(str(item.get("accountNumber")), "UNKNOWN"),
-            "display_number": display_number(item.get("accountNumber")),
-        }
-        for item in numbers
-    ]

@@ -42,6 +42,19 @@ def live_reports() -> list[tuple[float, dict[str, Any]]]:
     return [(age, document) for age, document in reports() if age <= lease]
 
 
+def fleet_status() -> dict[str, Any]:
+    """For /schwab/health/: live stream workers, connections streamed, last heartbeat age, lag."""
+    live = live_reports()
+    lags = [report["lag_ms"] for _, report in live if report.get("lag_ms") is not None]
+    return {
+        "workers": len(live),
+        "connections": sum(report.get("connections", 0) for _, report in live),
+        "streaming": sum(report.get("streaming", 0) for _, report in live),
+        "last_heartbeat_age_seconds": round(min(age for age, _ in live), 3) if live else None,
+        "lag_ms": max(lags) if lags else None,
+    }
+
+
 def prune() -> None:
     """Remove the reports of workers silent for FORGET_AFTER_LEASES leases (run by the workers)."""
     limit = FORGET_AFTER_LEASES * schwab_settings().stream_lease_seconds

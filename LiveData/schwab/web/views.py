@@ -34,7 +34,7 @@ from LiveData.schwab.exceptions import (
 from LiveData.schwab.live_data import selectors
 from LiveData.schwab.orders import order_service, tickets
 from LiveData.schwab.streaming import order_stream, stream_logins
-from LiveData.schwab.web import openapi
+from LiveData.schwab.web import health_checks, openapi
 
 View = Callable[..., HttpResponse]
 
@@ -194,7 +194,7 @@ def account_summary(request: HttpRequest) -> JsonResponse:
 def health(request: HttpRequest) -> JsonResponse:
     """Redis, the database, and the age of the oldest published snapshot; 503 when a service is down.
     Public (for load balancers): it says nothing about any account or user."""
-    checks = selectors.health()
+    checks = health_checks.checks()
     healthy = checks["redis"] == checks["database"] == "ok"
     return JsonResponse({"success": healthy, **checks}, status=200 if healthy else 503)
 
