@@ -16,7 +16,7 @@ import pytest
 from LiveData.schwab.live_data.account_document import MalformedAccount
 from LiveData.schwab.live_data.transforms import parse_account, parse_occ_symbol, to_decimal
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 def load(name: str):

@@ -17,7 +17,7 @@ from devtools.testing import connect, fault
 from LiveData.schwab.web import openapi
 
 pytestmark = pytest.mark.django_db
-REPOSITORY_COPY = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
+REPOSITORY_COPY = Path(__file__).resolve().parents[4] / "docs" / "openapi.json"
 DOCUMENT_URI = "urn:thor:openapi"
 
 

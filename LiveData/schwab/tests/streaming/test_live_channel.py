@@ -25,13 +25,13 @@ from LiveData.schwab.live_data import account_document, selectors, snapshots, tr
 from LiveData.schwab.models import BrokerConnection
 from LiveData.schwab.streaming import live_state
 from LiveData.schwab.tests.conftest import MINE, THEIRS
-from LiveData.schwab.tests.test_openapi import _escape, _validator
-from LiveData.schwab.tests.test_views_order_stream import STREAM, read
+from LiveData.schwab.tests.streaming.test_views_order_stream import STREAM, read
+from LiveData.schwab.tests.web.test_openapi import _escape, _validator
 from LiveData.schwab.web import openapi
 from LiveData.shared import clock, publisher
 
 pytestmark = pytest.mark.django_db
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 Frames = list[dict[str, str]]
 

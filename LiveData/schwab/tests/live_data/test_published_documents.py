@@ -30,7 +30,7 @@ from devtools.sandbox.book import build_book
 from LiveData.schwab.live_data import account_document, snapshots, transforms
 from LiveData.shared import publisher
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 DIGESTS = FIXTURES / "published_digests.json"
 T0 = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
 ACCOUNT_ID = "A" * 64
