@@ -91,7 +91,12 @@ class SchwabTraderAPI:
 
     def get_account_summary(self, account_hash: str) -> dict[str, Any]:
         """The summary card, from a fresh enough snapshot in Redis; otherwise one shared refresh."""
-        return selectors.account_summary(session=self.session, account_id=account_hash)
+        return self.account_summary(account_hash)[1]
+
+    def account_summary(self, account_hash: str | None) -> tuple[str, dict[str, Any]]:
+        """The account (the first of the user's when no hash) and its summary card, in one pass: the
+        login read and the account authorized once."""
+        return refresh.account_summary(session=self.session, account_id=account_hash)
 
     # --- Orders (see `order_service` for the safety rules) ----------------------------------------------
     def preview_order(self, account_id: str, ticket: Any) -> dict[str, Any]:

@@ -1,5 +1,7 @@
 """Live account data, one way: fetch the account from Schwab, transform it, publish both snapshots; on an
-outage, mark the stored ones stale instead.
+outage, mark the stored ones stale instead. And the summary card, served from Redis while the balances
+snapshot is fresh; only when it is due does one refresh run, shared by concurrent requests for the same
+account in a process.
 
 One upstream call (`accounts/{hash}?fields=positions`) refreshes an account and publishes its positions
 and balances snapshots in one atomic Redis round trip. The document is decoded straight into typed
@@ -8,8 +10,10 @@ structures and each position goes in one pass to its published form (see `transf
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -18,11 +22,20 @@ import redis
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.connection import accounts, services
 from LiveData.schwab.connection.session import TraderSession
-from LiveData.schwab.exceptions import RedisUnavailable, SchwabApiError, SchwabMalformedResponse
-from LiveData.schwab.live_data import account_document, snapshots, transforms
-from LiveData.shared import clock, publisher
+from LiveData.schwab.connection.singleflight import SingleFlight
+from LiveData.schwab.exceptions import (
+    AccountNotFound,
+    NoAccounts,
+    RedisUnavailable,
+    SchwabApiError,
+    SchwabMalformedResponse,
+)
+from LiveData.schwab.live_data import account_document, snapshots, summary, transforms
+from LiveData.schwab.models import Login
+from LiveData.shared import clock, contract, publisher, reader
 
 logger = logging.getLogger(__name__)
+_refreshes: SingleFlight[Mapping[str, dict[str, Any]]] = SingleFlight()
 
 
 class PublishedDocuments(Mapping[str, dict[str, Any]]):
@@ -45,14 +58,18 @@ class PublishedDocuments(Mapping[str, dict[str, Any]]):
         return len(self._built)
 
 
-def account_refresh(*, session: TraderSession, account_id: str) -> Mapping[str, dict[str, Any]]:
+def account_refresh(
+    *, session: TraderSession, account_id: str, authorized: Login | None = None
+) -> Mapping[str, dict[str, Any]]:
     """Fetch the account once, transform, publish both snapshots; return them by kind.
 
-    On an outage the last good snapshots stay in Redis, marked stale with the reason. Authorization and
-    the call use one read of the connection, so the tokens are those of the login that was checked."""
+    On an outage the last good snapshots stay in Redis, marked stale with the reason. The call uses the
+    tokens of the login the account is authorized for: `authorized` when the caller checked the account
+    for the login these tokens belong to, else checked here against the tokens' own login."""
     connection = session.connection
     services.ensure_usable(connection)
-    accounts.account_authorize(session=session, account_id=account_id, login=connection.login)
+    if connection.login != authorized:  # not checked yet, or checked for another login than these tokens'
+        accounts.account_authorize(session=session, account_id=account_id, login=connection.login)
     path_name = "accounts.get"
     try:
         body = session.get_content(
@@ -78,6 +95,49 @@ def account_refresh(*, session: TraderSession, account_id: str) -> Mapping[str, 
         logger.warning("live-data publish failed: redis unavailable")
         raise RedisUnavailable from None
     return PublishedDocuments(built)
+
+
+def account_summary(*, session: TraderSession, account_id: str | None) -> tuple[str, dict[str, Any]]:
+    """The summary card of `account_id` (the first of the user's accounts when None) and that account's
+    id: from a fresh enough snapshot in Redis, otherwise one shared refresh. When Schwab fails and a
+    snapshot exists, the last good numbers, marked stale. The login is read and the account authorized
+    once, and a refresh reuses that decision while the tokens are that login's."""
+    login = session.current_login()
+    known = accounts.account_ids(session=session, login=login)
+    if account_id is None:
+        if not known:
+            raise NoAccounts
+        account_id = known[0]
+    elif account_id not in known:
+        raise AccountNotFound
+    now = clock.now()
+    try:
+        balances = reader.latest_balances(account_id)
+    except redis.RedisError:
+        raise RedisUnavailable from None
+    if balances is not None and not _due(balances, now):
+        return account_id, summary.build(balances=balances, now=now)
+    chosen = account_id
+    try:
+        fresh = _refreshes.do(
+            chosen, lambda: account_refresh(session=session, account_id=chosen, authorized=login)
+        )
+    except SchwabApiError:
+        if balances is None:
+            raise
+        with contextlib.suppress(redis.RedisError):  # serve the last good numbers, marked stale
+            balances = reader.latest_balances(account_id) or balances
+        return account_id, summary.build(balances=balances, now=now)
+    return account_id, summary.build(balances=fresh[contract.BALANCES], now=now)
+
+
+def _due(envelope: dict[str, Any], now: datetime) -> bool:
+    """A snapshot is due for a refresh when it is stale or older than SCHWAB_SUMMARY_MAX_AGE_SECONDS."""
+    try:
+        moment = contract.parse_timestamp(envelope.get("published_at", ""))
+    except ValueError:
+        return True
+    return bool(envelope.get("stale")) or now - moment > schwab_settings().summary_max_age
 
 
 def _mark_stale(account_id: str, reason: str) -> None:

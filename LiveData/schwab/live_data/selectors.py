@@ -1,28 +1,18 @@
-"""Reads for the views: a connection's state, the latest published snapshots, the summary card.
-
-The summary is served from Redis while the balances snapshot is fresh; only when it is due does one
-refresh run, shared by concurrent requests for the same account in a process.
-"""
+"""Reads for the views: a connection's state and the latest published snapshots. A selector only reads:
+nothing here calls Schwab or writes (the summary card, which may refresh, is `refresh.account_summary`)."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import redis
 
-from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.connection import accounts
 from LiveData.schwab.connection.session import TraderSession
-from LiveData.schwab.connection.singleflight import SingleFlight
-from LiveData.schwab.exceptions import RedisUnavailable, SchwabApiError
-from LiveData.schwab.live_data import refresh, summary
+from LiveData.schwab.exceptions import RedisUnavailable
 from LiveData.schwab.models import BrokerConnection
-from LiveData.shared import clock, contract, reader
-
-_refreshes: SingleFlight[Mapping[str, dict[str, Any]]] = SingleFlight()
+from LiveData.shared import reader
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -53,36 +43,3 @@ def latest_positions(*, session: TraderSession, account_id: str) -> dict[str, An
         return reader.latest_positions(account_id)
     except redis.RedisError:
         raise RedisUnavailable from None
-
-
-def account_summary(*, session: TraderSession, account_id: str) -> dict[str, Any]:
-    """The summary card, from a fresh enough snapshot in Redis; otherwise one shared refresh. When Schwab
-    fails and a snapshot exists, the last good numbers, marked stale."""
-    accounts.account_authorize(session=session, account_id=account_id)
-    now = clock.now()
-    try:
-        balances = reader.latest_balances(account_id)
-    except redis.RedisError:
-        raise RedisUnavailable from None
-    if balances is not None and not _due(balances, now):
-        return summary.build(balances=balances, now=now)
-    try:
-        fresh = _refreshes.do(
-            account_id, lambda: refresh.account_refresh(session=session, account_id=account_id)
-        )
-    except SchwabApiError:
-        if balances is None:
-            raise
-        with contextlib.suppress(redis.RedisError):  # serve the last good numbers, marked stale
-            balances = reader.latest_balances(account_id) or balances
-        return summary.build(balances=balances, now=now)
-    return summary.build(balances=fresh[contract.BALANCES], now=now)
-
-
-def _due(envelope: dict[str, Any], now: datetime) -> bool:
-    """A snapshot is due for a refresh when it is stale or older than SCHWAB_SUMMARY_MAX_AGE_SECONDS."""
-    try:
-        moment = contract.parse_timestamp(envelope.get("published_at", ""))
-    except ValueError:
-        return True
-    return bool(envelope.get("stale")) or now - moment > schwab_settings().summary_max_age

@@ -183,10 +183,9 @@ def latest_positions(request: HttpRequest, account_id: str) -> JsonResponse:
 @api_login_required
 def account_summary(request: HttpRequest) -> JsonResponse:
     """The Account Summary card; the first account when `account_hash` is omitted."""
-    api = SchwabTraderAPI(signed_in_user(request))
     # Without a hash: the first account of the (cached) list, so no extra upstream call per request.
-    account_hash = request.GET.get("account_hash") or api.default_account_id()
-    summary = api.get_account_summary(account_hash)
+    api = SchwabTraderAPI(signed_in_user(request))
+    account_hash, summary = api.account_summary(request.GET.get("account_hash") or None)
     return JsonResponse({"success": True, "account_hash": account_hash, "summary": summary})
 
 

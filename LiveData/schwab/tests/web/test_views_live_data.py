@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from devtools.testing import connect, fault
-from LiveData.schwab.connection import authorization
+from LiveData.schwab.connection import authorization, services
 from LiveData.schwab.models import BrokerConnection
 from LiveData.shared import clock, contract, reader
 
@@ -271,3 +271,30 @@ def test_a_refusal_by_schwab_leaves_that_accounts_snapshot_alone(browser, schwab
 
     assert (response.status_code, response.json()["error"]) == (502, "schwab_bad_request")
     assert reader.latest_positions(neighbours_account) == published  # neither stale nor overwritten
+
+
+@pytest.mark.parametrize("due", [False, True], ids=["fresh", "due"])
+def test_a_summary_request_checks_the_login_once_and_authorizes_once(
+    browser, schwab, account_id, thor_clock, settings, monkeypatch, due
+):
+    """One path per request: without a hash, the login is read once and the account authorized once, also
+    when the summary is due and a refresh reads the tokens (of that same login) and publishes."""
+    settings.SCHWAB_SUMMARY_MAX_AGE_SECONDS = 15
+    browser.get("/schwab/account/summary/")
+    thor_clock.advance(seconds=20 if due else 5)
+    seen: dict[str, int] = {"login": 0, "authorize": 0}
+
+    def counted(name, function):
+        def call(*args, **kwargs):
+            seen[name] += 1
+            return function(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(services, "connection_check", counted("login", services.connection_check))
+    monkeypatch.setattr(authorization, "known_accounts", counted("authorize", authorization.known_accounts))
+    calls = schwab.state.calls["accounts.get"]
+    response = browser.get("/schwab/account/summary/")
+    assert response.status_code == 200
+    assert schwab.state.calls["accounts.get"] == calls + (1 if due else 0)
+    assert seen == {"login": 1, "authorize": 1}
