@@ -186,3 +186,17 @@ def test_every_schwab_module_is_short_unless_its_size_is_earned():
         if "migrations" not in path.parts and len(path.read_text().splitlines()) > 400
     }
     assert long <= set(EARNED), sorted(long - set(EARNED))
+
+
+def test_the_product_reaches_into_no_private_attributes():
+    """Only public APIs of Django, asgiref and each other: `x._name` is allowed on self and cls, and for the
+    documented public names that start with one underscore (Django's Model._meta, namedtuple's methods)."""
+    documented = {"_meta", "_replace", "_asdict", "_fields", "_make"}
+    reaching = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*)\.(_[a-z]\w*)")
+    offenders = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for path in _product_modules()
+        for match in reaching.finditer(path.read_text())
+        if match.group(1) not in ("self", "cls") and match.group(2) not in documented
+    ]
+    assert offenders == []
