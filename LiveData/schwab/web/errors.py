@@ -12,7 +12,7 @@ from functools import cache
 
 import redis
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.deprecation import MiddlewareMixin
@@ -25,6 +25,7 @@ from LiveData.schwab.exceptions import (
     RedisUnavailable,
     SchwabError,
 )
+from LiveData.schwab.web.api_types import Error, respond
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def render_error(request: HttpRequest, error: SchwabError) -> HttpResponse:
             request=request,
         )
         return HttpResponse(html, status=error.status)
-    response = JsonResponse(payload, status=error.status)
+    response = respond(Error, payload, status=error.status)
     retry_after = payload.get("retry_after")
     if retry_after is not None:
         response["Retry-After"] = str(max(1, round(float(retry_after))))

@@ -1,257 +1,182 @@
 """The OpenAPI 3.1 document of every /schwab/ endpoint: what the Thor frontend may rely on.
 
-Built here from the same pieces the code uses (the snapshot JSON Schemas of LiveData.shared, the error
-codes of `exceptions`), served at /schwab/openapi.json, and kept in the repository as docs/openapi.json
-(`manage.py schwab_openapi` writes it; a test fails when the two differ). schemathesis checks the running
-server against it in CI, and the test suite validates real responses and the documented examples.
+The schemas are generated: the bodies from their types (`api_types`, the same types the views answer
+with), the Redis contract's documents from LiveData.shared's JSON Schemas, each nested object named. What
+types cannot say is here, in small pieces: the paths, parameters, examples and each answer's error codes
+(from `exceptions`). Served at /schwab/openapi.json and kept in the repository as docs/openapi.json
+(`manage.py schwab_openapi` writes it; a test fails when the two differ).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from functools import cache
 from importlib import resources
 from typing import Any
 
+import msgspec
+
 from LiveData.schwab import exceptions as errors
+from LiveData.schwab.web import api_types
 
 JSON = "application/json"
+REF = "#/components/schemas/{name}"
 
-# --- Schemas ------------------------------------------------------------------------------------------------
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(name=name)}
 
 
-def _shared_schema(name: str) -> dict[str, Any]:
-    """A LiveData.shared snapshot schema with its local $defs inlined (so it can live in components)."""
-    document = json.loads(resources.files("LiveData.shared").joinpath(f"schemas/{name}").read_text())
-    definitions = document.pop("$defs", {})
+# --- Schemas: the bodies' types ---------------------------------------------------------------------------
 
-    def inline(node: Any) -> Any:
-        if isinstance(node, dict):
+
+def _tidy(node: Any) -> Any:
+    """msgspec's schema as the document keeps it: no titles (the names say it), docstrings dedented, and a
+    reference with nothing beside it but a description."""
+    if isinstance(node, list):
+        return [_tidy(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return {key: node[key] for key in ("$ref", "description") if key in node}
+    if set(node) == {"enum"} and len(node["enum"]) == 1 and isinstance(node["enum"][0], bool):
+        return {"type": "boolean", "const": node["enum"][0]}  # Literal[True]: as client generators read it
+    tidy = {key: _tidy(value) for key, value in node.items() if key != "title"}
+    if isinstance(tidy.get("description"), str):
+        tidy["description"] = inspect.cleandoc(tidy["description"]).replace("\n", " ")
+    return tidy
+
+
+def _body_schemas() -> dict[str, Any]:
+    _, components = msgspec.json.schema_components(api_types.BODIES, ref_template=REF)
+    return {name: _tidy(schema) for name, schema in components.items()}
+
+
+# --- Schemas: the Redis contract's documents ---------------------------------------------------------------
+
+# (file, the component its root becomes; None: only its named parts are used)
+CONTRACT = (
+    ("positions.v2", "PositionsSnapshot"),
+    ("balances.v2", "BalancesSnapshot"),
+    ("orders.v1", None),
+    ("order_event.v1", "OrderEvent"),
+)
+# A nested object's component name, where the owner's name + the property's would read badly.
+NESTED_NAMES = {
+    ("BalancesSnapshot", "balances"): "Balances",
+    ("BalancesSnapshot", "positions_totals"): "PositionsTotals",
+    ("Position", "option"): "OptionDetails",
+}
+# A nested object that is another component (the event's order has live_data.orders.v1's order shape).
+SAME_AS = {("OrderEvent", "order"): "Order"}
+
+
+def _camel(name: str) -> str:
+    return "".join(part.title() for part in name.split("_"))
+
+
+def _is_object(schema: Any) -> bool:
+    return isinstance(schema, dict) and (schema.get("type") == "object" or "properties" in schema)
+
+
+def _contract_schemas() -> dict[str, Any]:
+    """The contract's schemas with every object named: their `$defs` objects become components (scalar
+    `$defs` are written in place), and so does each object nested in a property."""
+    found: dict[str, Any] = {}
+    for file, root in CONTRACT:
+        text = resources.files("LiveData.shared").joinpath(f"schemas/{file}.schema.json").read_text()
+        document = json.loads(text)
+        definitions = document.pop("$defs", {})
+        for key in ("$schema", "$id"):
+            document.pop(key, None)
+
+        def resolve(node: Any, owner: str, definitions: dict[str, Any] = definitions) -> Any:
+            if isinstance(node, list):
+                return [resolve(item, owner) for item in node]
+            if not isinstance(node, dict):
+                return node
             reference = node.get("$ref")
             if isinstance(reference, str) and reference.startswith("#/$defs/"):
-                resolved = inline(definitions[reference.removeprefix("#/$defs/")])
-                return {**resolved, **{k: v for k, v in node.items() if k != "$ref"}}
-            return {key: inline(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [inline(item) for item in node]
-        return node
+                name = reference.removeprefix("#/$defs/")
+                besides = {key: value for key, value in node.items() if key != "$ref"}
+                if not _is_object(definitions[name]):
+                    return resolve({**definitions[name], **besides}, owner)
+                component = _camel(name)
+                if component not in found:
+                    found[component] = resolve(definitions[name], component)
+                return {**ref(component), **besides}
+            resolved = {}
+            for key, value in node.items():
+                if key == "properties":
+                    resolved[key] = {prop: nested(schema, owner, prop) for prop, schema in value.items()}
+                else:
+                    resolved[key] = resolve(value, owner)
+            return resolved
 
-    for key in ("$schema", "$id"):
-        document.pop(key, None)
-    return dict(inline(document))
+        def nested(schema: Any, owner: str, prop: str) -> Any:
+            if (owner, prop) in SAME_AS:
+                return {**ref(SAME_AS[owner, prop]), "description": schema.get("description", "")}
+            if _is_object(schema):
+                component = NESTED_NAMES.get((owner, prop), owner + _camel(prop))
+                found[component] = resolve(schema, component)
+                return ref(component)
+            if isinstance(schema, dict) and "oneOf" in schema:
+                return {**schema, "oneOf": [nested(option, owner, prop) for option in schema["oneOf"]]}
+            return resolve(schema, owner)
+
+        resolved_root = resolve(document, root or "")
+        if root is not None:
+            found[root] = resolved_root
+    return found
 
 
-NULLABLE_TEXT = {"type": ["string", "null"]}
-DECIMAL_TEXT = {"type": ["string", "null"], "pattern": r"^-?\d+(\.\d+)?$", "examples": ["208819.33"]}
+# --- Schemas: the live channel's frames ------------------------------------------------------------------
+
+# Each event of the live channel and the schema of its data.
+LIVE_EVENTS = {
+    "order": "OrderEvent",
+    "positions": "PositionsSnapshot",
+    "balances": "BalancesSnapshot",
+    "summary": "SummaryEvent",
+    "connection": "ConnectionState",
+    "ready": "ReadyEvent",
+    "reset": "ResetEvent",
+}
 
 
-def _error_schema() -> dict[str, Any]:
+def frame_name(event: str) -> str:
+    return f"{_camel(event)}Frame"
+
+
+def _frames() -> dict[str, Any]:
+    """One server-sent event per name: the event, the cursor to resume from, JSON data of its schema."""
     return {
-        "type": "object",
-        "required": ["success", "error", "message"],
-        "properties": {
-            "success": {"const": False},
-            "error": {"type": "string", "description": "a stable code (see each response)"},
-            "message": {"type": "string", "description": "for people; never exception text"},
-            "connected": {
-                "const": False,
-                "description": "with schwab_not_connected / schwab_reauth_required",
+        frame_name(event): {
+            "type": "object",
+            "required": ["event", "data"],
+            "properties": {
+                "event": {"const": event},
+                "id": {"type": "string", "description": "the cursor to resume from (Last-Event-ID)"},
+                "data": {"type": "string", "contentMediaType": JSON, "contentSchema": ref(data)},
+                "retry": {"type": "integer"},
             },
-            "retry_after": {"type": "number", "minimum": 0, "description": "seconds, with the rate limits"},
-            "fields": {
-                "type": "object",
-                "additionalProperties": {"type": "string"},
-                "description": "with invalid_ticket: each bad field and what is wrong with it",
-            },
-        },
-        "additionalProperties": False,
+            "additionalProperties": False,
+        }
+        for event, data in LIVE_EVENTS.items()
     }
 
 
 def _schemas() -> dict[str, Any]:
-    positions = _shared_schema("positions.v2.schema.json")
-    balances = _shared_schema("balances.v2.schema.json")
-    return {
-        "Error": _error_schema(),
-        "PositionsSnapshot": positions,
-        "BalancesSnapshot": balances,
-        "Account": {
-            "type": "object",
-            "required": ["hashValue", "account_id", "type", "display_number"],
-            "properties": {
-                "hashValue": {"type": "string", "description": "Schwab's opaque account hash"},
-                "account_id": {"type": "string", "description": "the same hash: the id used in URLs"},
-                "type": {"type": "string", "examples": ["MARGIN", "CASH", "UNKNOWN"]},
-                "display_number": {"type": "string", "description": "masked, e.g. …3201"},
-            },
-            "additionalProperties": False,
-        },
-        "Summary": {
-            "type": "object",
-            "required": [
-                "account_type",
-                "display_number",
-                "net_liquidation_value",
-                "buying_power",
-                "cash",
-                "day_pnl",
-                "day_pnl_percent",
-                "display",
-                "positions_count",
-                "as_of",
-                "age_seconds",
-                "stale",
-                "stale_reason",
-            ],
-            "properties": {
-                "account_type": NULLABLE_TEXT,
-                "display_number": NULLABLE_TEXT,
-                "net_liquidation_value": DECIMAL_TEXT,
-                "buying_power": DECIMAL_TEXT,
-                "cash": DECIMAL_TEXT,
-                "day_pnl": DECIMAL_TEXT,
-                "day_pnl_percent": DECIMAL_TEXT,
-                "display": {
-                    "type": "object",
-                    "description": "the same values formatted for the card ($1,234.50, -$72.72, -0.03%, —)",
-                    "required": [
-                        "net_liquidation_value",
-                        "buying_power",
-                        "cash",
-                        "day_pnl",
-                        "day_pnl_percent",
-                    ],
-                    "additionalProperties": {"type": "string"},
-                },
-                "positions_count": {"type": ["integer", "null"], "minimum": 0},
-                "as_of": {"type": "string", "description": "when Schwab's data was fetched (UTC)"},
-                "age_seconds": {"type": "integer", "minimum": 0},
-                "stale": {"type": "boolean"},
-                "stale_reason": NULLABLE_TEXT,
-            },
-            "additionalProperties": False,
-        },
-        "OrdersDocument": _shared_schema("orders.v1.schema.json"),
-        "OrderEvent": _shared_schema("order_event.v1.schema.json"),
-        "Order": _shared_schema("orders.v1.schema.json")["properties"]["orders"]["items"],
-        "Ticket": {
-            "type": "object",
-            "description": "Thor's order ticket: an equity (market, limit, stop, stop-limit) or a "
-            "single-leg option (market, limit). Prices are decimal strings on Schwab's ticks (0.01 at $1 and "
-            "above, 0.0001 below); quantities whole shares or contracts.",
-            "required": ["symbol", "instruction", "quantity"],
-            "properties": {
-                "asset": {"enum": ["equity", "option"], "default": "equity"},
-                "symbol": {"type": "string", "examples": ["AAPL", "SPY   261218P00505000"]},
-                "instruction": {
-                    "enum": [
-                        "buy",
-                        "sell",
-                        "sell_short",
-                        "buy_to_cover",
-                        "buy_to_open",
-                        "sell_to_open",
-                        "buy_to_close",
-                        "sell_to_close",
-                    ]
-                },
-                "quantity": {"type": "integer", "minimum": 1, "maximum": 1000000},
-                "order_type": {"enum": ["market", "limit", "stop", "stop_limit"], "default": "limit"},
-                "limit_price": {"type": "string", "examples": ["150.00"]},
-                "stop_price": {"type": "string", "examples": ["145.50"]},
-                "duration": {"enum": ["day", "good_till_cancel", "fill_or_kill"], "default": "day"},
-                "session": {"enum": ["normal", "am", "pm", "seamless"], "default": "normal"},
-            },
-            "additionalProperties": False,
-        },
-        "Preview": {
-            "type": "object",
-            "required": ["accepted", "order_value", "commission", "fees", "warnings", "rejects"],
-            "properties": {
-                "accepted": {"type": "boolean", "description": "false when Schwab would reject it"},
-                "order_value": DECIMAL_TEXT,
-                "commission": DECIMAL_TEXT,
-                "fees": DECIMAL_TEXT,
-                "projected_commission": DECIMAL_TEXT,
-                "projected_buying_power": DECIMAL_TEXT,
-                "projected_available_funds": DECIMAL_TEXT,
-                "warnings": {"type": "array", "items": {"type": "string"}},
-                "rejects": {"type": "array", "items": {"type": "string"}},
-            },
-            "additionalProperties": False,
-        },
-        "OrderPlaced": {
-            "type": "object",
-            "required": ["success", "outcome", "order_id"],
-            "properties": {
-                "success": {"const": True},
-                "outcome": {"enum": ["placed", "unknown"]},
-                "order_id": {"type": ["string", "null"]},
-                "replaced_order_id": {"type": "string"},
-                "order": {"type": "object", "description": "the order as Schwab reports it (see Order)"},
-                "message": {"type": "string"},
-            },
-            "additionalProperties": False,
-        },
-        "ConnectionStatus": {
-            "type": "object",
-            "required": ["success", "connected", "status"],
-            "properties": {"success": {"const": True}, **CONNECTION_STATE},
-            "additionalProperties": False,
-        },
-        "ConnectionState": {
-            "description": "the connection's state, as the live channel pushes it",
-            "type": "object",
-            "required": ["connected", "status"],
-            "properties": CONNECTION_STATE,
-            "additionalProperties": False,
-        },
-        "Health": {
-            "type": "object",
-            "required": ["success", "redis", "database", "oldest_snapshot_age_seconds", "streaming"],
-            "properties": {
-                "success": {"type": "boolean"},
-                "redis": {"enum": ["ok", "unavailable"]},
-                "database": {"enum": ["ok", "unavailable"]},
-                "oldest_snapshot_age_seconds": {"type": ["integer", "null"], "minimum": 0},
-                "streaming": {
-                    "description": "the stream workers heard from within a lease (null: Redis unavailable)",
-                    "oneOf": [
-                        {"type": "null"},
-                        {
-                            "type": "object",
-                            "required": [
-                                "workers",
-                                "connections",
-                                "streaming",
-                                "last_heartbeat_age_seconds",
-                                "lag_ms",
-                            ],
-                            "properties": {
-                                "workers": {"type": "integer", "minimum": 0},
-                                "connections": {"type": "integer", "minimum": 0, "description": "leased"},
-                                "streaming": {
-                                    "type": "integer",
-                                    "minimum": 0,
-                                    "description": "logged in now",
-                                },
-                                "last_heartbeat_age_seconds": {"type": ["number", "null"], "minimum": 0},
-                                "lag_ms": {
-                                    "type": ["integer", "null"],
-                                    "description": "Schwab's message time to its event (worst worker)",
-                                },
-                            },
-                            "additionalProperties": False,
-                        },
-                    ],
-                },
-            },
-            "additionalProperties": False,
-        },
-    }
+    parts = (_body_schemas(), _contract_schemas(), _frames())
+    names = [name for part in parts for name in part]
+    clashes = sorted({name for name in names if names.count(name) > 1})
+    if clashes:
+        raise ValueError(f"two schemas named {clashes}")
+    return {name: part[name] for part in parts for name in sorted(part)}
 
 
-# --- Responses ----------------------------------------------------------------------------------------------
+# --- Answers ----------------------------------------------------------------------------------------------
 
 # What any session-authenticated endpoint may answer besides its own successes.
 SIGNED_IN = [
@@ -302,114 +227,103 @@ ORDER_CHANGE = [
     errors.OrdersThrottled,
     errors.OrderNotFound,
 ]
+CALLBACK = [
+    *SIGNED_IN,
+    errors.OAuthStateInvalid,
+    errors.OAuthDenied,
+    errors.OAuthCodeMissing,
+    errors.TokenExchangeFailed,
+    errors.SchwabTimeout,
+    errors.SchwabUnreachable,
+    errors.RedisUnavailable,
+]
+HEADERS = {
+    405: {"Allow": {"schema": {"type": "string"}, "description": "the methods allowed"}},
+    503: {"Retry-After": {"schema": {"type": "string"}, "description": "with the rate-limit codes"}},
+}
 
 
-def _error_responses(kinds: list[type[errors.SchwabError]]) -> dict[str, Any]:
-    by_status: dict[int, list[str]] = {}
+def failures(kinds: list[type[errors.SchwabError]], *, page_too: bool = False) -> dict[str, Any]:
+    """The error answers of an operation by status: all in the one Error schema, each status naming its
+    codes (`x-error-codes`). `page_too`: a browser asking for HTML gets a short page instead."""
+    by_status: dict[int, set[str]] = {}
     for kind in kinds:
-        by_status.setdefault(kind.status, [])
-        if kind.code not in by_status[kind.status]:
-            by_status[kind.status].append(kind.code)
+        by_status.setdefault(kind.status, set()).add(kind.code)
     responses: dict[str, Any] = {}
     for status, codes in sorted(by_status.items()):
-        schema = {
-            "allOf": [
-                {"$ref": "#/components/schemas/Error"},
-                {"properties": {"error": {"enum": sorted(codes)}}},
-            ]
-        }
-        response: dict[str, Any] = {
+        content: dict[str, Any] = {JSON: {"schema": ref("Error")}}
+        if page_too:
+            content["text/html"] = {"schema": {"type": "string"}}
+        response = {
             "description": "error: " + ", ".join(f"`{code}`" for code in sorted(codes)),
-            "content": {JSON: {"schema": schema}},
+            "x-error-codes": sorted(codes),
+            "content": content,
         }
-        if status == 405:
-            response["headers"] = {
-                "Allow": {"schema": {"type": "string"}, "description": "the methods allowed"}
-            }
-        if status == 503:
-            response["headers"] = {
-                "Retry-After": {"schema": {"type": "string"}, "description": "with the rate-limit codes"}
-            }
+        if status in HEADERS:
+            response["headers"] = HEADERS[status]
         responses[str(status)] = response
     return responses
 
 
-def _ok(schema: dict[str, Any], description: str, example: Any | None = None) -> dict[str, Any]:
-    content: dict[str, Any] = {"schema": schema}
+def answer(kind: type[api_types.Body], description: str, example: Any | None = None) -> dict[str, Any]:
+    content: dict[str, Any] = {"schema": ref(kind.__name__)}
     if example is not None:
         content["example"] = example
     return {"description": description, "content": {JSON: content}}
 
 
-CONNECTION_STATE: dict[str, Any] = {
-    "connected": {"type": "boolean"},
-    "status": {"enum": ["not_connected", "active", "expiring", "reauth_required", "disconnected"]},
-    "connected_at": NULLABLE_TEXT,
-    "access_token_expires_at": NULLABLE_TEXT,
-    "refresh_token_expires_at": NULLABLE_TEXT,
-    "last_refreshed_at": NULLABLE_TEXT,
-    "last_error": NULLABLE_TEXT,
-}
-
-
-def _sse_event(name: str, data: dict[str, Any]) -> dict[str, Any]:
-    """One server-sent event: its name, the cursor to resume from, and JSON data of the given schema."""
+def redirect(description: str) -> dict[str, Any]:
     return {
-        "type": "object",
-        "required": ["event", "data"],
-        "properties": {
-            "event": {"const": name},
-            "id": {"type": "string", "description": "the cursor to resume from (Last-Event-ID)"},
-            "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": data},
-            "retry": {"type": "integer"},
-        },
+        "description": description,
+        "headers": {"Location": {"schema": {"type": "string"}, "required": True}},
     }
 
 
-def _exactly(**properties: Any) -> dict[str, Any]:
-    """An object of exactly these properties, all required (no `success` flag: not an API answer)."""
-    return {
-        "type": "object",
-        "required": list(properties),
-        "properties": properties,
-        "additionalProperties": False,
-    }
+SESSION: list[dict[str, list[str]]] = [{"session": []}]
+SESSION_AND_CSRF: list[dict[str, list[str]]] = [{"session": [], "csrf": []}]
+PUBLIC: list[dict[str, list[str]]] = []
 
 
-def _success(**properties: Any) -> dict[str, Any]:
-    """A success answer: {"success": true} and exactly these properties, all required."""
-    return {
-        "type": "object",
-        "required": ["success", *properties],
-        "properties": {"success": {"const": True}, **properties},
-        "additionalProperties": False,
-    }
+def operation(
+    operation_id: str,
+    summary: str,
+    tag: str,
+    responses: dict[str, Any],
+    *,
+    security: list[dict[str, list[str]]] = SESSION,
+    parameters: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    found: dict[str, Any] = {"operationId": operation_id, "summary": summary, "tags": [tag]}
+    if description:
+        found["description"] = description
+    found["security"] = security
+    if parameters:
+        found["parameters"] = parameters
+    if body:
+        found["requestBody"] = body
+    found["responses"] = responses
+    return found
 
 
-def _published(kind: str) -> dict[str, Any]:
-    return _success(
-        message={
-            "type": "string",
-            "examples": [f"{kind.title()} published to Redis for account 499E…"],
-        },
-        payload={"$ref": f"#/components/schemas/{kind.title()}Snapshot"},
-    )
+# --- Parameters, bodies, examples ------------------------------------------------------------------------
 
 
-ACCOUNT_ID = {
-    "name": "account_id",
-    "in": "path",
-    "required": True,
-    "description": "Schwab's opaque account hash (`hashValue` from GET /schwab/accounts/)",
-    "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"},
-}
-ORDER_ID = {
-    "name": "order_id",
-    "in": "path",
-    "required": True,
-    "description": "Schwab's order id",
-    "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"},
-}
+def _path_id(name: str, description: str) -> dict[str, Any]:
+    schema = {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": schema}
+
+
+def _query(name: str, description: str | None = None) -> dict[str, Any]:
+    parameter: dict[str, Any] = {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+    if description:
+        parameter["description"] = description
+    return parameter
+
+
+ACCOUNT_ID = _path_id("account_id", "Schwab's opaque account hash (`hashValue` from GET /schwab/accounts/)")
+ORDER_ID = _path_id("order_id", "Schwab's order id")
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -417,12 +331,18 @@ IDEMPOTENCY_KEY = {
     "description": "a fresh random value per order; repeat it to retry the same order safely",
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
-UNKNOWN_OUTCOME = "status unknown: do not resubmit"
+LAST_EVENT_ID = {
+    "name": "Last-Event-ID",
+    "in": "header",
+    "required": False,
+    "description": "the last event id received (`<account_id>=<entry id>,...`)",
+    "schema": {"type": "string", "maxLength": 4096},
+}
 TICKET_BODY = {
     "required": True,
     "content": {
         JSON: {
-            "schema": {"$ref": "#/components/schemas/Ticket"},
+            "schema": ref("Ticket"),
             "example": {
                 "symbol": "AAPL",
                 "instruction": "buy",
@@ -433,8 +353,6 @@ TICKET_BODY = {
         }
     },
 }
-SESSION: list[dict[str, list[str]]] = [{"session": []}]
-SESSION_AND_CSRF: list[dict[str, list[str]]] = [{"session": [], "csrf": []}]
 EXAMPLE_ACCOUNT = {
     "hashValue": "499E0C336AE7C6D0A4D5E6F2C1B3A8F94E1D2C3B4A5968778695A4B3C2D1E0F9",
     "account_id": "499E0C336AE7C6D0A4D5E6F2C1B3A8F94E1D2C3B4A5968778695A4B3C2D1E0F9",
@@ -462,50 +380,46 @@ EXAMPLE_SUMMARY = {
     "stale": False,
     "stale_reason": None,
 }
+EXAMPLE_HEALTH = {
+    "success": True,
+    "redis": "ok",
+    "database": "ok",
+    "oldest_snapshot_age_seconds": 42,
+    "streaming": {
+        "workers": 2,
+        "connections": 40,
+        "streaming": 40,
+        "last_heartbeat_age_seconds": 1.2,
+        "lag_ms": 35,
+    },
+}
+UNKNOWN_OUTCOME = "status unknown: do not resubmit"
+STREAM_DESCRIPTION = (
+    "`event: order` carries an OrderEvent as `data`; `event: reset` says events were trimmed (reload the "
+    "orders). `positions`, `balances` and `summary` carry the states of the accounts the user owns, as "
+    "published (a PositionsSnapshot, a BalancesSnapshot, a summary card), and `connection` the connection's "
+    "state: the stream starts with the current ones, then sends each change once, never an older state "
+    "after a newer. `event: ready` follows the backlog and the current states. Every event's `id` is a "
+    "cursor over the user's accounts' order events: the browser sends the last one back as Last-Event-ID "
+    "and the stream resumes right after it. Comment lines (`: heartbeat`) keep it open. The stream ends "
+    "after THOR_SSE_MAX_SECONDS or when the user's accounts change; the browser reconnects. On the wire an "
+    'event is text: `id: 4F1C...=1795704567966-0\\nevent: ready\\ndata: {"account_ids": ["4F1C..."]}\\n\\n`.'
+)
 
 
-def _redirect(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "headers": {"Location": {"schema": {"type": "string"}, "required": True}},
-    }
+# --- Paths ------------------------------------------------------------------------------------------------
 
 
-def _paths() -> dict[str, Any]:
-    callback_errors = _error_responses(
-        [
-            *SIGNED_IN,
-            errors.OAuthStateInvalid,
-            errors.OAuthDenied,
-            errors.OAuthCodeMissing,
-            errors.TokenExchangeFailed,
-            errors.SchwabTimeout,
-            errors.SchwabUnreachable,
-            errors.RedisUnavailable,
-        ]
-    )
-    for response in callback_errors.values():  # a browser asking for HTML gets a short page instead
-        response["content"]["text/html"] = {"schema": {"type": "string"}}
+def _connection_paths() -> dict[str, Any]:
     return {
         "/schwab/oauth/start/": {
-            "get": {
-                "operationId": "oauth_start",
-                "summary": "Send the browser to Schwab's consent page (login required)",
-                "description": "Stores a single-use `state` in the session (10 minutes). Anonymous "
-                "browsers are redirected to Thor's login page.",
-                "security": SESSION,
-                "parameters": [
-                    {
-                        "name": "next",
-                        "in": "query",
-                        "required": False,
-                        "description": "where to return on this site afterwards (other sites are ignored)",
-                        "schema": {"type": "string"},
-                    }
-                ],
-                "responses": {
-                    "302": _redirect("to Schwab's consent page, or to Thor's login page"),
-                    **_error_responses(
+            "get": operation(
+                "oauth_start",
+                "Send the browser to Schwab's consent page (login required)",
+                "connection",
+                {
+                    "302": redirect("to Schwab's consent page, or to Thor's login page"),
+                    **failures(
                         [
                             errors.BadRequest,
                             errors.MethodNotAllowed,
@@ -514,341 +428,114 @@ def _paths() -> dict[str, Any]:
                         ]
                     ),
                 },
-            }
+                description="Stores a single-use `state` in the session (10 minutes). Anonymous browsers are "
+                "redirected to Thor's login page.",
+                parameters=[
+                    _query("next", "where to return on this site afterwards (other sites are ignored)")
+                ],
+            )
         },
         "/schwab/oauth/callback/": {
-            "get": {
-                "operationId": "oauth_callback",
-                "summary": "Schwab's redirect back: check user and state, then exchange the code",
-                "security": SESSION,
-                "parameters": [
-                    {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-                    for name in ("code", "session", "state", "error")
-                ],
-                "responses": {
-                    "302": _redirect("to `next` with `schwab=connected` in its query"),
-                    **callback_errors,
+            "get": operation(
+                "oauth_callback",
+                "Schwab's redirect back: check user and state, then exchange the code",
+                "connection",
+                {
+                    "302": redirect("to `next` with `schwab=connected` in its query"),
+                    **failures(CALLBACK, page_too=True),
                 },
-            }
+                parameters=[_query(name) for name in ("code", "session", "state", "error")],
+            )
         },
         "/schwab/oauth/status/": {
-            "get": {
-                "operationId": "oauth_status",
-                "summary": "The connection's state and expiries (never a token)",
-                "security": SESSION,
-                "responses": {
-                    "200": _ok(
-                        {"$ref": "#/components/schemas/ConnectionStatus"},
+            "get": operation(
+                "oauth_status",
+                "The connection's state and expiries (never a token)",
+                "connection",
+                {
+                    "200": answer(
+                        api_types.ConnectionStatus,
                         "the connection",
                         {"success": True, "connected": False, "status": "not_connected"},
                     ),
-                    **_error_responses(SIGNED_IN),
+                    **failures(SIGNED_IN),
                 },
-            }
+            )
         },
         "/schwab/oauth/disconnect/": {
-            "post": {
-                "operationId": "oauth_disconnect",
-                "summary": "Forget the user's Schwab tokens",
-                "description": "Send the csrftoken cookie's value as X-CSRFToken.",
-                "security": SESSION_AND_CSRF,
-                "responses": {
-                    "200": _ok(
-                        _success(
-                            connected={"const": False},
-                            status={"enum": ["disconnected", "not_connected"]},
-                        ),
+            "post": operation(
+                "oauth_disconnect",
+                "Forget the user's Schwab tokens",
+                "connection",
+                {
+                    "200": answer(
+                        api_types.Disconnected,
                         "disconnected (or there was nothing to disconnect)",
                         {"success": True, "connected": False, "status": "disconnected"},
                     ),
-                    **_error_responses([*SIGNED_IN, errors.CsrfFailed]),
+                    **failures([*SIGNED_IN, errors.CsrfFailed]),
                 },
-            }
+                description="Send the csrftoken cookie's value as X-CSRFToken.",
+                security=SESSION_AND_CSRF,
+            )
         },
+    }
+
+
+def _account_paths() -> dict[str, Any]:
+    def refreshed(kind: type[api_types.Body], which: str) -> dict[str, Any]:
+        return operation(
+            f"get_{which}",
+            f"Refresh the account from Schwab and publish both snapshots; answer the {which}",
+            "accounts",
+            {"200": answer(kind, "published"), **failures(ACCOUNT)},
+            parameters=[ACCOUNT_ID],
+        )
+
+    return {
         "/schwab/accounts/": {
-            "get": {
-                "operationId": "list_accounts",
-                "summary": "The user's Schwab accounts (masked numbers only)",
-                "security": SESSION,
-                "responses": {
-                    "200": _ok(
-                        _success(
-                            accounts={
-                                "type": "array",
-                                "items": {"$ref": "#/components/schemas/Account"},
-                            },
-                        ),
+            "get": operation(
+                "list_accounts",
+                "The user's Schwab accounts (masked numbers only)",
+                "accounts",
+                {
+                    "200": answer(
+                        api_types.AccountList,
                         "the accounts the current Schwab login shares",
                         {"success": True, "accounts": [EXAMPLE_ACCOUNT]},
                     ),
-                    **_error_responses(UPSTREAM),
+                    **failures(UPSTREAM),
                 },
-            }
+            )
         },
         "/schwab/accounts/{account_id}/positions/": {
-            "get": {
-                "operationId": "get_positions",
-                "summary": "Refresh the account from Schwab and publish both snapshots; answer the positions",
-                "security": SESSION,
-                "parameters": [ACCOUNT_ID],
-                "responses": {
-                    "200": _ok(_published("positions"), "published"),
-                    **_error_responses(ACCOUNT),
-                },
-            }
+            "get": refreshed(api_types.PositionsPublished, "positions")
         },
         "/schwab/accounts/{account_id}/balances/": {
-            "get": {
-                "operationId": "get_balances",
-                "summary": "Refresh the account from Schwab and publish both snapshots; answer the balances",
-                "security": SESSION,
-                "parameters": [ACCOUNT_ID],
-                "responses": {
-                    "200": _ok(_published("balances"), "published"),
-                    **_error_responses(ACCOUNT),
-                },
-            }
+            "get": refreshed(api_types.BalancesPublished, "balances")
         },
         "/schwab/accounts/{account_id}/positions/latest/": {
-            "get": {
-                "operationId": "latest_positions",
-                "summary": "The last published positions snapshot, from Redis only (null before the first)",
-                "security": SESSION,
-                "parameters": [ACCOUNT_ID],
-                "responses": {
-                    "200": _ok(
-                        _success(
-                            payload={
-                                "oneOf": [
-                                    {"$ref": "#/components/schemas/PositionsSnapshot"},
-                                    {"type": "null"},
-                                ]
-                            },
-                        ),
-                        "the snapshot, or null",
-                        {"success": True, "payload": None},
+            "get": operation(
+                "latest_positions",
+                "The last published positions snapshot, from Redis only (null before the first)",
+                "accounts",
+                {
+                    "200": answer(
+                        api_types.LatestPositions, "the snapshot, or null", {"success": True, "payload": None}
                     ),
-                    **_error_responses(ACCOUNT),
+                    **failures(ACCOUNT),
                 },
-            }
-        },
-        "/schwab/accounts/{account_id}/orders/preview/": {
-            "post": {
-                "operationId": "order_preview",
-                "summary": "What Schwab says of a ticket before placing it (nothing is placed)",
-                "security": SESSION_AND_CSRF,
-                "parameters": [ACCOUNT_ID],
-                "requestBody": TICKET_BODY,
-                "responses": {
-                    "200": _ok(
-                        _success(
-                            preview={"$ref": "#/components/schemas/Preview"},
-                        ),
-                        "the preview",
-                    ),
-                    **_error_responses([*ORDER_CHANGE]),
-                },
-            }
-        },
-        "/schwab/accounts/{account_id}/orders/": {
-            "get": {
-                "operationId": "list_orders",
-                "summary": "The account's orders, newest first, and whether the user may trade",
-                "security": SESSION,
-                "parameters": [
-                    ACCOUNT_ID,
-                    {"name": "status", "in": "query", "required": False, "schema": {"type": "string"}},
-                    {"name": "from", "in": "query", "required": False, "schema": {"type": "string"}},
-                    {"name": "to", "in": "query", "required": False, "schema": {"type": "string"}},
-                ],
-                "responses": {
-                    "200": _ok(
-                        _success(
-                            orders={"type": "array", "items": {"$ref": "#/components/schemas/Order"}},
-                            trading={
-                                "type": "object",
-                                "required": ["enabled", "reason", "message"],
-                                "properties": {
-                                    "enabled": {"type": "boolean"},
-                                    "reason": NULLABLE_TEXT,
-                                    "message": NULLABLE_TEXT,
-                                },
-                            },
-                        ),
-                        "the orders (default: the last 7 days; at most 60 days back)",
-                    ),
-                    **_error_responses(ORDER_READ),
-                },
-            },
-            "post": {
-                "operationId": "place_order",
-                "summary": "Place an order, once per Idempotency-Key",
-                "description": "201 placed (with Schwab's order id); 202 when Schwab did not confirm it: "
-                "do not resubmit, ask again with the same key. The same key with the same ticket answers the "
-                "first outcome; with another ticket, 422.",
-                "security": SESSION_AND_CSRF,
-                "parameters": [ACCOUNT_ID, IDEMPOTENCY_KEY],
-                "requestBody": TICKET_BODY,
-                "responses": {
-                    "201": _ok({"$ref": "#/components/schemas/OrderPlaced"}, "placed"),
-                    "202": _ok(
-                        {"$ref": "#/components/schemas/OrderPlaced"}, "status unknown: do not resubmit"
-                    ),
-                    **_error_responses([*ORDER_CHANGE, errors.OrderNotPlaced]),
-                },
-            },
-        },
-        "/schwab/accounts/{account_id}/orders/{order_id}/": {
-            "get": {
-                "operationId": "get_order",
-                "summary": "One of the account's orders",
-                "security": SESSION,
-                "parameters": [ACCOUNT_ID, ORDER_ID],
-                "responses": {
-                    "200": _ok(
-                        _success(
-                            order={"$ref": "#/components/schemas/Order"},
-                        ),
-                        "the order",
-                    ),
-                    **_error_responses(ORDER_READ),
-                },
-            },
-            "put": {
-                "operationId": "replace_order",
-                "summary": "Replace a working order, once per Idempotency-Key (answers the new order id)",
-                "security": SESSION_AND_CSRF,
-                "parameters": [ACCOUNT_ID, ORDER_ID, IDEMPOTENCY_KEY],
-                "requestBody": TICKET_BODY,
-                "responses": {
-                    "201": _ok({"$ref": "#/components/schemas/OrderPlaced"}, "replaced"),
-                    "202": _ok(
-                        {"$ref": "#/components/schemas/OrderPlaced"}, "status unknown: do not resubmit"
-                    ),
-                    **_error_responses([*ORDER_CHANGE, errors.OrderNotReplaceable, errors.OrderNotPlaced]),
-                },
-            },
-            "delete": {
-                "operationId": "cancel_order",
-                "summary": "Cancel a working order",
-                "security": SESSION_AND_CSRF,
-                "parameters": [ACCOUNT_ID, ORDER_ID],
-                "responses": {
-                    "200": _ok(
-                        {
-                            "type": "object",
-                            "required": ["success", "order"],
-                            "properties": {"success": {"const": True}, "order": {"type": "object"}},
-                            "additionalProperties": False,
-                        },
-                        "canceled (or already canceled)",
-                    ),
-                    "202": _ok({"$ref": "#/components/schemas/OrderPlaced"}, "Schwab did not confirm yet"),
-                    **_error_responses([*ORDER_CHANGE, errors.OrderNotCancelable]),
-                },
-            },
-        },
-        "/schwab/orders/stream/": {
-            "get": {
-                "operationId": "orders_stream",
-                "summary": "The page's live channel: order events, account states and the connection's "
-                "state as server-sent events (ASGI server only)",
-                "description": "`event: order` carries an OrderEvent as `data`; `event: reset` says events "
-                "were trimmed (reload the orders). `positions`, `balances` and `summary` carry the states of "
-                "the accounts the user owns, as published (a PositionsSnapshot, a BalancesSnapshot, a "
-                "summary card), and `connection` the connection's state: the stream starts with the current "
-                "ones, then sends each change once, never an older state after a newer. `event: ready` "
-                "follows the backlog and the current states. Every event's `id` is a cursor over the user's "
-                "accounts' order events: the browser sends the last one back as Last-Event-ID and the stream "
-                "resumes right after it. Comment lines (`: heartbeat`) keep it open. The stream ends after "
-                "THOR_SSE_MAX_SECONDS or when the user's accounts change; the browser reconnects.",
-                "security": SESSION,
-                "parameters": [
-                    {
-                        "name": "Last-Event-ID",
-                        "in": "header",
-                        "required": False,
-                        "description": "the last event id received (`<account_id>=<entry id>,...`)",
-                        "schema": {"type": "string", "maxLength": 4096},
-                    }
-                ],
-                "responses": {
-                    "200": {
-                        "description": "the event stream",
-                        "content": {
-                            "text/event-stream": {
-                                "schema": {
-                                    "description": "one event of the stream (comment lines are heartbeats)",
-                                    "oneOf": [
-                                        _sse_event("order", {"$ref": "#/components/schemas/OrderEvent"}),
-                                        _sse_event(
-                                            "positions", {"$ref": "#/components/schemas/PositionsSnapshot"}
-                                        ),
-                                        _sse_event(
-                                            "balances", {"$ref": "#/components/schemas/BalancesSnapshot"}
-                                        ),
-                                        _sse_event(
-                                            "summary",
-                                            _exactly(
-                                                account_id={"type": "string"},
-                                                summary={"$ref": "#/components/schemas/Summary"},
-                                            ),
-                                        ),
-                                        _sse_event(
-                                            "connection", {"$ref": "#/components/schemas/ConnectionState"}
-                                        ),
-                                        _sse_event(
-                                            "ready",
-                                            _exactly(
-                                                account_ids={"type": "array", "items": {"type": "string"}}
-                                            ),
-                                        ),
-                                        _sse_event(
-                                            "reset",
-                                            _exactly(
-                                                account_id={"type": "string"},
-                                                reason={"const": "events_trimmed"},
-                                            ),
-                                        ),
-                                    ],
-                                },
-                                "example": "retry: 2000\n\nid: 4F1C...=1795704567966-0\nevent: ready\n"
-                                'data: {"account_ids": ["4F1C..."]}\n\n',
-                            }
-                        },
-                    },
-                    **_error_responses(
-                        [
-                            *SIGNED_IN,
-                            errors.SchwabNotConnected,
-                            errors.InvalidLastEventId,
-                            errors.StreamNeedsAsgi,
-                            errors.RedisUnavailable,
-                        ]
-                    ),
-                },
-            }
+                parameters=[ACCOUNT_ID],
+            )
         },
         "/schwab/account/summary/": {
-            "get": {
-                "operationId": "account_summary",
-                "summary": "The Account Summary card (served from Redis while fresh)",
-                "security": SESSION,
-                "parameters": [
-                    {
-                        "name": "account_hash",
-                        "in": "query",
-                        "required": False,
-                        "description": "the account (its hash); the first account when omitted",
-                        "schema": {"type": "string"},
-                    }
-                ],
-                "responses": {
-                    "200": _ok(
-                        _success(
-                            account_hash={"type": "string"},
-                            summary={"$ref": "#/components/schemas/Summary"},
-                        ),
+            "get": operation(
+                "account_summary",
+                "The Account Summary card (served from Redis while fresh)",
+                "accounts",
+                {
+                    "200": answer(
+                        api_types.AccountSummary,
                         "the card; `stale` with the reason when Schwab failed and older numbers are shown",
                         {
                             "success": True,
@@ -856,50 +543,167 @@ def _paths() -> dict[str, Any]:
                             "summary": EXAMPLE_SUMMARY,
                         },
                     ),
-                    **_error_responses(ACCOUNT),
+                    **failures(ACCOUNT),
                 },
-            }
-        },
-        "/schwab/health/": {
-            "get": {
-                "operationId": "health",
-                "summary": "Redis, the database and the oldest snapshot's age (public)",
-                "security": [],
-                "responses": {
-                    "200": _ok(
-                        {"$ref": "#/components/schemas/Health"},
-                        "healthy",
-                        {
-                            "success": True,
-                            "redis": "ok",
-                            "database": "ok",
-                            "oldest_snapshot_age_seconds": 42,
-                            "streaming": {
-                                "workers": 2,
-                                "connections": 40,
-                                "streaming": 40,
-                                "last_heartbeat_age_seconds": 1.2,
-                                "lag_ms": 35,
-                            },
-                        },
-                    ),
-                    "503": _ok({"$ref": "#/components/schemas/Health"}, "a service is down"),
-                    **_error_responses([errors.BadRequest, errors.MethodNotAllowed, errors.InternalError]),
-                },
-            }
-        },
-        "/schwab/openapi.json": {
-            "get": {
-                "operationId": "openapi",
-                "summary": "This document",
-                "security": [],
-                "responses": {
-                    "200": _ok({"type": "object"}, "the OpenAPI document"),
-                    **_error_responses([errors.BadRequest, errors.MethodNotAllowed]),
-                },
-            }
+                parameters=[_query("account_hash", "the account (its hash); the first account when omitted")],
+            )
         },
     }
+
+
+def _order_paths() -> dict[str, Any]:
+    placed = {
+        "201": answer(api_types.OrderPlaced, "placed"),
+        "202": answer(api_types.OrderPlaced, UNKNOWN_OUTCOME),
+    }
+    return {
+        "/schwab/accounts/{account_id}/orders/preview/": {
+            "post": operation(
+                "order_preview",
+                "What Schwab says of a ticket before placing it (nothing is placed)",
+                "orders",
+                {"200": answer(api_types.PreviewAnswer, "the preview"), **failures(ORDER_CHANGE)},
+                security=SESSION_AND_CSRF,
+                parameters=[ACCOUNT_ID],
+                body=TICKET_BODY,
+            )
+        },
+        "/schwab/accounts/{account_id}/orders/": {
+            "get": operation(
+                "list_orders",
+                "The account's orders, newest first, and whether the user may trade",
+                "orders",
+                {
+                    "200": answer(
+                        api_types.OrderList, "the orders (default: the last 7 days; at most 60 days back)"
+                    ),
+                    **failures(ORDER_READ),
+                },
+                parameters=[ACCOUNT_ID, _query("status"), _query("from"), _query("to")],
+            ),
+            "post": operation(
+                "place_order",
+                "Place an order, once per Idempotency-Key",
+                "orders",
+                {**placed, **failures([*ORDER_CHANGE, errors.OrderNotPlaced])},
+                description="201 placed (with Schwab's order id); 202 when Schwab did not confirm it: do not "
+                "resubmit, ask again with the same key. The same key with the same ticket answers the first "
+                "outcome; with another ticket, 422.",
+                security=SESSION_AND_CSRF,
+                parameters=[ACCOUNT_ID, IDEMPOTENCY_KEY],
+                body=TICKET_BODY,
+            ),
+        },
+        "/schwab/accounts/{account_id}/orders/{order_id}/": {
+            "get": operation(
+                "get_order",
+                "One of the account's orders",
+                "orders",
+                {"200": answer(api_types.OrderAnswer, "the order"), **failures(ORDER_READ)},
+                parameters=[ACCOUNT_ID, ORDER_ID],
+            ),
+            "put": operation(
+                "replace_order",
+                "Replace a working order, once per Idempotency-Key (answers the new order id)",
+                "orders",
+                {
+                    **placed,
+                    **failures([*ORDER_CHANGE, errors.OrderNotReplaceable, errors.OrderNotPlaced]),
+                },
+                security=SESSION_AND_CSRF,
+                parameters=[ACCOUNT_ID, ORDER_ID, IDEMPOTENCY_KEY],
+                body=TICKET_BODY,
+            ),
+            "delete": operation(
+                "cancel_order",
+                "Cancel a working order",
+                "orders",
+                {
+                    "200": answer(api_types.OrderAnswer, "canceled (or already canceled)"),
+                    "202": answer(api_types.CancelPending, "Schwab did not confirm yet"),
+                    **failures([*ORDER_CHANGE, errors.OrderNotCancelable]),
+                },
+                security=SESSION_AND_CSRF,
+                parameters=[ACCOUNT_ID, ORDER_ID],
+            ),
+        },
+    }
+
+
+def _live_paths() -> dict[str, Any]:
+    events = {
+        "description": "one event of the stream (comment lines are heartbeats)",
+        "oneOf": [ref(frame_name(event)) for event in LIVE_EVENTS],
+    }
+    ready = {"event": "ready", "id": "4F1C...=1795704567966-0", "data": '{"account_ids": ["4F1C..."]}'}
+    stream_failures = [
+        *SIGNED_IN,
+        errors.SchwabNotConnected,
+        errors.InvalidLastEventId,
+        errors.StreamNeedsAsgi,
+        errors.RedisUnavailable,
+    ]
+    return {
+        "/schwab/orders/stream/": {
+            "get": operation(
+                "orders_stream",
+                "The page's live channel: order events, account states and the connection's state as "
+                "server-sent events (ASGI server only)",
+                "live",
+                {
+                    "200": {
+                        "description": "the event stream",
+                        "content": {"text/event-stream": {"schema": events, "example": ready}},
+                    },
+                    **failures(stream_failures),
+                },
+                description=STREAM_DESCRIPTION,
+                parameters=[LAST_EVENT_ID],
+            )
+        },
+    }
+
+
+def _service_paths() -> dict[str, Any]:
+    return {
+        "/schwab/health/": {
+            "get": operation(
+                "health",
+                "Redis, the database and the oldest snapshot's age (public)",
+                "service",
+                {
+                    "200": answer(api_types.Health, "healthy", EXAMPLE_HEALTH),
+                    "503": answer(api_types.Health, "a service is down"),
+                    **failures([errors.BadRequest, errors.MethodNotAllowed, errors.InternalError]),
+                },
+                security=PUBLIC,
+            )
+        },
+        "/schwab/openapi.json": {
+            "get": operation(
+                "openapi",
+                "This document",
+                "service",
+                {
+                    "200": {
+                        "description": "the OpenAPI document",
+                        "content": {JSON: {"schema": {"type": "object"}}},
+                    },
+                    **failures([errors.BadRequest, errors.MethodNotAllowed]),
+                },
+                security=PUBLIC,
+            )
+        },
+    }
+
+
+TAGS = [
+    {"name": "connection", "description": "Connecting a Schwab login (OAuth 2.0) and its state"},
+    {"name": "accounts", "description": "The user's accounts, their positions, balances and summary"},
+    {"name": "orders", "description": "Previewing, placing, replacing and cancelling orders"},
+    {"name": "live", "description": "The page's live channel (server-sent events)"},
+    {"name": "service", "description": "Health and this document"},
+]
 
 
 @cache
@@ -915,7 +719,14 @@ def document() -> dict[str, Any]:
             "Money is decimal strings. Development-only views under /schwab/test/ are not part of it.",
         },
         "servers": [{"url": "/"}],
-        "paths": _paths(),
+        "tags": TAGS,
+        "paths": {
+            **_connection_paths(),
+            **_account_paths(),
+            **_order_paths(),
+            **_live_paths(),
+            **_service_paths(),
+        },
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {

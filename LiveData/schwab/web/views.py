@@ -34,7 +34,8 @@ from LiveData.schwab.exceptions import (
 from LiveData.schwab.live_data import selectors
 from LiveData.schwab.orders import order_service, tickets
 from LiveData.schwab.streaming import order_stream, stream_logins
-from LiveData.schwab.web import health_checks, openapi
+from LiveData.schwab.web import api_types, health_checks, openapi
+from LiveData.schwab.web.api_types import respond
 
 View = Callable[..., HttpResponse]
 
@@ -125,77 +126,90 @@ def finish_connect(request: HttpRequest, user: User) -> HttpResponse:
 
 @allow_methods("GET")
 @api_login_required
-def oauth_status(request: HttpRequest) -> JsonResponse:
+def oauth_status(request: HttpRequest) -> HttpResponse:
     """Connected or not, the connection's state and expiries; never a token."""
-    return JsonResponse({"success": True, **selectors.connection_status(user_id=signed_in_user(request).pk)})
+    state = selectors.connection_status(user_id=signed_in_user(request).pk)
+    return respond(api_types.ConnectionStatus, {"success": True, **state})
 
 
 @allow_methods("POST")
 @api_login_required
-def oauth_disconnect(request: HttpRequest) -> JsonResponse:
+def oauth_disconnect(request: HttpRequest) -> HttpResponse:
     """Forget the user's Schwab tokens (CSRF-protected)."""
     try:
         connection = services.connection_get(user=signed_in_user(request))
     except SchwabNotConnected:
-        return JsonResponse({"success": True, "connected": False, "status": "not_connected"})
+        return respond(
+            api_types.Disconnected,
+            api_types.Disconnected(success=True, connected=False, status="not_connected"),
+        )
     services.connection_disconnect(connection=connection)
-    return JsonResponse({"success": True, "connected": False, "status": "disconnected"})
+    return respond(
+        api_types.Disconnected, api_types.Disconnected(success=True, connected=False, status="disconnected")
+    )
 
 
 @allow_methods("GET")
 @api_login_required
-def list_accounts(request: HttpRequest) -> JsonResponse:
+def list_accounts(request: HttpRequest) -> HttpResponse:
     """The user's Schwab accounts: `hashValue` (the account_id used in URLs), type, masked number."""
     accounts = SchwabTraderAPI(signed_in_user(request)).fetch_accounts()
-    return JsonResponse({"success": True, "accounts": accounts})
+    return respond(api_types.AccountList, {"success": True, "accounts": accounts})
 
 
-def _published(request: HttpRequest, account_id: str, kind: str) -> JsonResponse:
+def _published(
+    request: HttpRequest,
+    account_id: str,
+    kind: str,
+    body: type[api_types.PositionsPublished | api_types.BalancesPublished],
+) -> HttpResponse:
     """Refresh the account (one upstream call publishes both snapshots) and answer with one of them."""
     payload = SchwabTraderAPI(signed_in_user(request)).refresh_account(account_id)[kind]
     message = f"{kind.title()} published to Redis for account {account_id}"
-    return JsonResponse({"success": True, "message": message, "payload": payload})
+    return respond(body, {"success": True, "message": message, "payload": payload})
 
 
 @allow_methods("GET")
 @api_login_required
-def get_positions(request: HttpRequest, account_id: str) -> JsonResponse:
+def get_positions(request: HttpRequest, account_id: str) -> HttpResponse:
     """Fetch positions (and balances, from the same call) and publish both to Redis."""
-    return _published(request, account_id, "positions")
+    return _published(request, account_id, "positions", api_types.PositionsPublished)
 
 
 @allow_methods("GET")
 @api_login_required
-def get_balances(request: HttpRequest, account_id: str) -> JsonResponse:
+def get_balances(request: HttpRequest, account_id: str) -> HttpResponse:
     """Fetch balances (and positions, from the same call) and publish both to Redis."""
-    return _published(request, account_id, "balances")
+    return _published(request, account_id, "balances", api_types.BalancesPublished)
 
 
 @allow_methods("GET")
 @api_login_required
-def latest_positions(request: HttpRequest, account_id: str) -> JsonResponse:
+def latest_positions(request: HttpRequest, account_id: str) -> HttpResponse:
     """The latest published positions snapshot, from Redis, without calling Schwab (null if none yet)."""
     payload = SchwabTraderAPI(signed_in_user(request)).latest_positions(account_id)
-    return JsonResponse({"success": True, "payload": payload})
+    return respond(api_types.LatestPositions, {"success": True, "payload": payload})
 
 
 @allow_methods("GET")
 @api_login_required
-def account_summary(request: HttpRequest) -> JsonResponse:
+def account_summary(request: HttpRequest) -> HttpResponse:
     """The Account Summary card; the first account when `account_hash` is omitted."""
     # Without a hash: the first account of the (cached) list, so no extra upstream call per request.
     api = SchwabTraderAPI(signed_in_user(request))
     account_hash, summary = api.account_summary(request.GET.get("account_hash") or None)
-    return JsonResponse({"success": True, "account_hash": account_hash, "summary": summary})
+    return respond(
+        api_types.AccountSummary, {"success": True, "account_hash": account_hash, "summary": summary}
+    )
 
 
 @allow_methods("GET")
-def health(request: HttpRequest) -> JsonResponse:
+def health(request: HttpRequest) -> HttpResponse:
     """Redis, the database, and the age of the oldest published snapshot; 503 when a service is down.
     Public (for load balancers): it says nothing about any account or user."""
     checks = health_checks.checks()
     healthy = checks["redis"] == checks["database"] == "ok"
-    return JsonResponse({"success": healthy, **checks}, status=200 if healthy else 503)
+    return respond(api_types.Health, {"success": healthy, **checks}, status=200 if healthy else 503)
 
 
 async def orders_stream(request: HttpRequest) -> HttpResponseBase:
@@ -225,7 +239,7 @@ async def orders_stream(request: HttpRequest) -> HttpResponseBase:
 
 
 @allow_methods("GET")
-def openapi_document(request: HttpRequest) -> JsonResponse:
+def openapi_document(request: HttpRequest) -> HttpResponse:
     """This API's OpenAPI 3.1 document (public: it describes the endpoints, nothing about anyone)."""
     return JsonResponse(openapi.document(), json_dumps_params={"ensure_ascii": False})
 
@@ -248,8 +262,16 @@ def _ticket(request: HttpRequest) -> Any:
         return tickets.read(b"")
 
 
-def _outcome(outcome: order_service.Outcome) -> JsonResponse:
-    return JsonResponse(outcome.body, status=outcome.status)
+def _outcome(outcome: order_service.Outcome, *, cancel: bool = False) -> HttpResponse:
+    """An order request's outcome (replayed as stored for the same key) as the body its status says."""
+    kind: type[api_types.Body]
+    if outcome.status >= 400:
+        kind = api_types.Error
+    elif cancel:
+        kind = api_types.OrderAnswer if outcome.status == 200 else api_types.CancelPending
+    else:
+        kind = api_types.OrderPlaced
+    return respond(kind, outcome.body, status=outcome.status)
 
 
 def _moment(request: HttpRequest, name: str, *, end_of_day: bool = False) -> datetime | None:
@@ -269,15 +291,15 @@ def _moment(request: HttpRequest, name: str, *, end_of_day: bool = False) -> dat
 
 @allow_methods("POST")
 @api_login_required
-def order_preview(request: HttpRequest, account_id: str) -> JsonResponse:
+def order_preview(request: HttpRequest, account_id: str) -> HttpResponse:
     """Preview a ticket at Schwab: estimated value, commission and fees, projected funds, rejects."""
     preview = SchwabTraderAPI(signed_in_user(request)).preview_order(account_id, _ticket(request))
-    return JsonResponse({"success": True, "preview": preview})
+    return respond(api_types.PreviewAnswer, {"success": True, "preview": preview})
 
 
 @allow_methods("GET", "POST")
 @api_login_required
-def account_orders(request: HttpRequest, account_id: str) -> JsonResponse:
+def account_orders(request: HttpRequest, account_id: str) -> HttpResponse:
     """GET: the account's orders (status, from, to), newest first. POST: place an order (Idempotency-Key)."""
     user = signed_in_user(request)
     api = SchwabTraderAPI(user)
@@ -290,17 +312,18 @@ def account_orders(request: HttpRequest, account_id: str) -> JsonResponse:
         since=_moment(request, "from"),
         until=_moment(request, "to", end_of_day=True),
     )
-    return JsonResponse({"success": True, "orders": found, "trading": order_service.trading_state(user=user)})
+    trading = order_service.trading_state(user=user)
+    return respond(api_types.OrderList, {"success": True, "orders": found, "trading": trading})
 
 
 @allow_methods("GET", "PUT", "DELETE")
 @api_login_required
-def account_order(request: HttpRequest, account_id: str, order_id: str) -> JsonResponse:
+def account_order(request: HttpRequest, account_id: str, order_id: str) -> HttpResponse:
     """GET: one order. PUT: replace it (Idempotency-Key; answers the new order id). DELETE: cancel it."""
     api = SchwabTraderAPI(signed_in_user(request))
     if request.method == "PUT":
         key = request.headers.get("Idempotency-Key")
         return _outcome(api.replace_order(account_id, order_id, _ticket(request), idempotency_key=key))
     if request.method == "DELETE":
-        return _outcome(api.cancel_order(account_id, order_id))
-    return JsonResponse({"success": True, "order": api.get_order(account_id, order_id)})
+        return _outcome(api.cancel_order(account_id, order_id), cancel=True)
+    return respond(api_types.OrderAnswer, {"success": True, "order": api.get_order(account_id, order_id)})

@@ -26,7 +26,7 @@ from LiveData.schwab.models import BrokerConnection
 from LiveData.schwab.streaming import live_state
 from LiveData.schwab.tests.conftest import MINE, THEIRS
 from LiveData.schwab.tests.streaming.test_views_order_stream import STREAM, read
-from LiveData.schwab.tests.web.test_openapi import _escape, _validator
+from LiveData.schwab.tests.web.test_openapi import _validator
 from LiveData.schwab.web import openapi
 from LiveData.shared import clock, publisher
 
@@ -53,13 +53,12 @@ def publish(account: str, quantity: str, *, seconds: int = 0) -> None:
 
 def conform(seen: Frames) -> None:
     """Each event's data is what the OpenAPI document says that event carries."""
-    content = f"/paths/{_escape(STREAM)}/get/responses/200/content/text~1event-stream/schema/oneOf"
-    events = openapi.document()["paths"][STREAM]["get"]["responses"]["200"]["content"]["text/event-stream"]
-    documented = [option["properties"]["event"]["const"] for option in events["schema"]["oneOf"]]
     for frame in seen:
         if "event" in frame:
-            index = documented.index(frame["event"])
-            pointer = f"{content}/{index}/properties/data/contentSchema"
+            assert frame["event"] in openapi.LIVE_EVENTS
+            pointer = (
+                f"/components/schemas/{openapi.frame_name(frame['event'])}/properties/data/contentSchema"
+            )
             _validator(pointer).validate(json.loads(frame["data"]))
 
 

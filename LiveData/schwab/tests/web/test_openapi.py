@@ -1,9 +1,13 @@
-"""The OpenAPI document: valid, the same in the repository as served, covering every route, and true of
-what the views really answer (bodies validated against the documented schema for their status)."""
+"""The OpenAPI document: valid, the same in the repository as served and from build to build, covering
+every route, every body and nested document named, and true of what the views really answer (bodies
+validated against the documented schema for their status, error codes among those it lists)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +18,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from devtools.testing import connect, fault
-from LiveData.schwab.web import openapi
+from LiveData.schwab.web import api_types, openapi
 
 pytestmark = pytest.mark.django_db
 REPOSITORY_COPY = Path(__file__).resolve().parents[4] / "docs" / "openapi.json"
@@ -46,6 +50,8 @@ def conforms(template: str, method: str, response) -> None:
         return
     assert response["Content-Type"].startswith("application/json")
     _validator(_body_schema(template, method, status)).validate(response.json())
+    if "x-error-codes" in responses[status]:
+        assert response.json()["error"] in responses[status]["x-error-codes"]
 
 
 def test_the_document_is_valid_openapi_3_1():
@@ -108,3 +114,88 @@ def test_real_answers_match_the_document(client, browser, schwab, trader, settin
     conforms(item + "balances/", "get", browser.get(f"/schwab/accounts/{account_id}/balances/"))  # 502
     conforms("/schwab/oauth/disconnect/", "post", browser.post("/schwab/oauth/disconnect/"))
     conforms("/schwab/accounts/", "get", browser.get("/schwab/accounts/"))  # disconnected: 404
+
+
+def test_the_document_is_byte_stable_across_processes():
+    """Built in fresh processes with different hash seeds (set and dict orders), the bytes are the same."""
+    texts = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "DEBUG": "true"}
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        texts.add(
+            subprocess.run(
+                [sys.executable, "manage.py", "schwab_openapi"],
+                cwd=REPOSITORY_COPY.parents[1],
+                env=env,
+                capture_output=True,
+                check=True,
+                timeout=120,
+            ).stdout
+        )
+    assert texts == {REPOSITORY_COPY.read_bytes()}
+
+
+def _objects(node, path=""):
+    """Every object schema with properties in `node` (not following references; a map of one type of
+    value is no document), with where it is."""
+    if isinstance(node, dict):
+        if "properties" in node:
+            yield path, node
+        for key, value in node.items():
+            yield from _objects(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _objects(value, f"{path}/{index}")
+
+
+def test_every_body_and_nested_document_is_a_named_schema():
+    document = openapi.document()
+    for name, schema in document["components"]["schemas"].items():
+        nested = [path for path, _ in _objects(schema) if path]
+        assert nested == [], f"{name} has unnamed objects at {nested}"
+    for template, operations in document["paths"].items():
+        for method, operation in operations.items():
+            bodies = [operation.get("requestBody", {}), *operation["responses"].values()]
+            for body in bodies:
+                for media, content in body.get("content", {}).items():
+                    if media == "application/json" and template != "/schwab/openapi.json":
+                        assert set(content["schema"]) == {"$ref"}, (template, method, media)
+
+
+def _requiring(node, path=""):
+    """Every schema in `node` with a `required` list, with where it is."""
+    if isinstance(node, dict):
+        if isinstance(node.get("required"), list):
+            yield path, node
+        for key, value in node.items():
+            yield from _requiring(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _requiring(value, f"{path}/{index}")
+
+
+def test_required_names_only_defined_properties():
+    undefined = [
+        f"{path}: {sorted(set(found['required']) - set(found.get('properties', {})))}"
+        for path, found in _requiring(openapi.document())
+        if set(found["required"]) - set(found.get("properties", {}))
+    ]
+    assert undefined == []
+
+
+def test_every_error_answer_is_the_one_error_schema_listing_its_codes():
+    codes = set(api_types._codes())
+    for template, operations in openapi.document()["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400 and (template, status) != ("/schwab/health/", "503"):
+                    assert response["content"]["application/json"]["schema"] == openapi.ref("Error")
+                    assert set(response["x-error-codes"]) <= codes, (template, method, status)
+
+
+def test_the_ticket_schema_names_what_tickets_accepts():
+    from LiveData.schwab.orders import tickets
+
+    schema = openapi.document()["components"]["schemas"]["Ticket"]
+    assert set(schema["properties"]) == tickets.FIELDS
+    assert set(schema["required"]) == {"symbol", "instruction", "quantity"}
