@@ -27,7 +27,7 @@ from LiveData.schwab.streaming import live_state
 from LiveData.schwab.tests.conftest import MINE, THEIRS
 from LiveData.schwab.tests.streaming.test_views_order_stream import STREAM, read
 from LiveData.schwab.tests.web.test_openapi import _validator
-from LiveData.schwab.web import openapi
+from LiveData.schwab.web import openapi_schemas
 from LiveData.shared import clock, publisher
 
 pytestmark = pytest.mark.django_db
@@ -55,10 +55,8 @@ def conform(seen: Frames) -> None:
     """Each event's data is what the OpenAPI document says that event carries."""
     for frame in seen:
         if "event" in frame:
-            assert frame["event"] in openapi.LIVE_EVENTS
-            pointer = (
-                f"/components/schemas/{openapi.frame_name(frame['event'])}/properties/data/contentSchema"
-            )
+            assert frame["event"] in openapi_schemas.LIVE_EVENTS
+            pointer = f"/components/schemas/{openapi_schemas.frame_name(frame['event'])}/properties/data/contentSchema"
             _validator(pointer).validate(json.loads(frame["data"]))
 
 

@@ -18,7 +18,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from devtools.testing import connect, fault
-from LiveData.schwab.web import api_types, openapi
+from LiveData.schwab.web import api_types, openapi, openapi_schemas
 
 pytestmark = pytest.mark.django_db
 REPOSITORY_COPY = Path(__file__).resolve().parents[4] / "docs" / "openapi.json"
@@ -189,7 +189,7 @@ def test_every_error_answer_is_the_one_error_schema_listing_its_codes():
         for method, operation in operations.items():
             for status, response in operation["responses"].items():
                 if int(status) >= 400 and (template, status) != ("/schwab/health/", "503"):
-                    assert response["content"]["application/json"]["schema"] == openapi.ref("Error")
+                    assert response["content"]["application/json"]["schema"] == openapi_schemas.ref("Error")
                     assert set(response["x-error-codes"]) <= codes, (template, method, status)
 
 
