@@ -56,7 +56,8 @@ def conform(seen: Frames) -> None:
     for frame in seen:
         if "event" in frame:
             assert frame["event"] in openapi_schemas.LIVE_EVENTS
-            pointer = f"/components/schemas/{openapi_schemas.frame_name(frame['event'])}/properties/data/contentSchema"
+            frame_schema = f"/components/schemas/{openapi_schemas.frame_name(frame['event'])}"
+            pointer = f"{frame_schema}/properties/data/contentSchema"
             _validator(pointer).validate(json.loads(frame["data"]))
 
 
