@@ -163,6 +163,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/schwab/quotes/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Quotes for the order ticket (bid, ask, last, mark, close, net change)
+         * @description From Schwab's Market Data API through the user's connection and the shared limits; each symbol's quote is kept SCHWAB_QUOTE_CACHE_SECONDS (2 s) in Redis, so a ticket asking as the trader types costs one upstream call per symbol and period.
+         */
+        get: operations["get_quotes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/schwab/accounts/{account_id}/orders/preview/": {
         parameters: {
             query?: never;
@@ -360,7 +380,7 @@ export interface components {
              * @description a stable code
              * @enum {string}
              */
-            error: "account_not_found" | "bad_request" | "csrf_failed" | "database_unavailable" | "idempotency_key_required" | "idempotency_key_reused" | "internal_error" | "invalid_last_event_id" | "invalid_order_id" | "invalid_ticket" | "method_not_allowed" | "no_accounts" | "not_authenticated" | "not_found" | "oauth_access_denied" | "oauth_code_missing" | "oauth_state_invalid" | "order_not_cancelable" | "order_not_found" | "order_not_replaceable" | "order_notional_exceeds_cap" | "order_price_unknown" | "order_rate_limited" | "permission_denied" | "rate_limited" | "redis_unavailable" | "request_too_large" | "schwab_bad_request" | "schwab_bad_response" | "schwab_connection_changed" | "schwab_error" | "schwab_not_connected" | "schwab_order_not_placed" | "schwab_order_rejected" | "schwab_rate_limited" | "schwab_reauth_required" | "schwab_refresh_token_rejected" | "schwab_streamer_busy" | "schwab_streamer_error" | "schwab_streamer_login_denied" | "schwab_timeout" | "schwab_token_exchange_failed" | "schwab_token_refresh_failed" | "schwab_unauthorized" | "schwab_unavailable" | "schwab_unreachable" | "schwab_upstream_error" | "stream_needs_asgi" | "trading_disabled" | "trading_not_permitted";
+            error: "account_not_found" | "bad_request" | "csrf_failed" | "database_unavailable" | "idempotency_key_required" | "idempotency_key_reused" | "internal_error" | "invalid_last_event_id" | "invalid_order_id" | "invalid_symbols" | "invalid_ticket" | "method_not_allowed" | "no_accounts" | "not_authenticated" | "not_found" | "oauth_access_denied" | "oauth_code_missing" | "oauth_state_invalid" | "order_not_cancelable" | "order_not_found" | "order_not_replaceable" | "order_notional_exceeds_cap" | "order_price_unknown" | "order_rate_limited" | "permission_denied" | "rate_limited" | "redis_unavailable" | "request_too_large" | "schwab_bad_request" | "schwab_bad_response" | "schwab_connection_changed" | "schwab_error" | "schwab_not_connected" | "schwab_order_not_placed" | "schwab_order_rejected" | "schwab_rate_limited" | "schwab_reauth_required" | "schwab_refresh_token_rejected" | "schwab_streamer_busy" | "schwab_streamer_error" | "schwab_streamer_login_denied" | "schwab_timeout" | "schwab_token_exchange_failed" | "schwab_token_refresh_failed" | "schwab_unauthorized" | "schwab_unavailable" | "schwab_unreachable" | "schwab_upstream_error" | "stream_needs_asgi" | "trading_disabled" | "trading_not_permitted";
             message: string;
             /** @description false, with the not-connected and reauth codes */
             connected?: boolean;
@@ -432,6 +452,26 @@ export interface components {
             /** @constant */
             success: true;
             preview: components["schemas"]["Preview"];
+        };
+        /** @description A symbol's quote for the order ticket, from Schwab's Market Data API (prices as exact decimal text; null where Schwab sent none). */
+        Quote: {
+            symbol: string;
+            asset_type: string | null;
+            bid: string | null;
+            ask: string | null;
+            last: string | null;
+            mark: string | null;
+            close: string | null;
+            net_change: string | null;
+            quoted_at: string | null;
+        };
+        QuoteList: {
+            /** @constant */
+            success: true;
+            /** @description in the order asked, the known symbols only */
+            quotes: components["schemas"]["Quote"][];
+            /** @description the symbols Schwab does not know */
+            unknown: string[];
         };
         ReadyEvent: {
             account_ids: string[];
@@ -1609,6 +1649,138 @@ export interface operations {
                 };
             };
             /** @description error: `account_not_found`, `no_accounts`, `not_found`, `schwab_not_connected` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error: `method_not_allowed` */
+            405: {
+                headers: {
+                    /** @description the methods allowed */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error: `schwab_connection_changed` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error: `schwab_bad_request`, `schwab_bad_response`, `schwab_token_refresh_failed`, `schwab_unauthorized`, `schwab_unavailable`, `schwab_unreachable`, `schwab_upstream_error` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error: `database_unavailable`, `rate_limited`, `redis_unavailable`, `schwab_rate_limited` */
+            503: {
+                headers: {
+                    /** @description with the rate-limit codes */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error: `schwab_timeout` */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_quotes: {
+        parameters: {
+            query: {
+                /**
+                 * @description comma-separated stock or option (OCC) symbols, at most 20
+                 * @example AAPL,MSFT
+                 */
+                symbols: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the quotes; unknown symbols named */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "quotes": [
+                     *         {
+                     *           "symbol": "AAPL",
+                     *           "asset_type": "EQUITY",
+                     *           "bid": "189.99",
+                     *           "ask": "190.01",
+                     *           "last": "190.00",
+                     *           "mark": "190.00",
+                     *           "close": "188.50",
+                     *           "net_change": "1.50",
+                     *           "quoted_at": "2026-11-25T15:30:00.000000Z"
+                     *         }
+                     *       ],
+                     *       "unknown": [
+                     *         "ZZZZ"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["QuoteList"];
+                };
+            };
+            /** @description error: `bad_request`, `invalid_symbols` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error: `not_authenticated`, `schwab_reauth_required` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error: `no_accounts`, `schwab_not_connected` */
             404: {
                 headers: {
                     [name: string]: unknown;

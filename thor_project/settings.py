@@ -148,6 +148,8 @@ SCHWAB_OAUTH_STATE_TTL_SECONDS = env.int("SCHWAB_OAUTH_STATE_TTL_SECONDS", defau
 SCHWAB_SUMMARY_MAX_AGE_SECONDS = env.int("SCHWAB_SUMMARY_MAX_AGE_SECONDS", default=15)
 # How long a user's account list is trusted for authorizing account ids.
 SCHWAB_ACCOUNTS_CACHE_SECONDS = env.int("SCHWAB_ACCOUNTS_CACHE_SECONDS", default=60)
+# The order ticket's quotes: one symbol's is served from Redis while younger than this.
+SCHWAB_QUOTE_CACHE_SECONDS = env.float("SCHWAB_QUOTE_CACHE_SECONDS", default=2.0)
 # Schwab's limits, held across every worker through Redis (schwab-api.md: about 120/min per user token).
 SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE = env.int(
     "SCHWAB_RATE_LIMIT_PER_CONNECTION_PER_MINUTE", default=120

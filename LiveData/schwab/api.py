@@ -20,7 +20,7 @@ from LiveData.schwab.connection.session import TraderSession
 from LiveData.schwab.exceptions import SchwabError
 from LiveData.schwab.live_data import refresh, selectors
 from LiveData.schwab.models import BrokerConnection
-from LiveData.schwab.orders import order_reads, order_service
+from LiveData.schwab.orders import order_reads, order_service, quotes
 from LiveData.shared import contract
 
 logger = logging.getLogger(__name__)
@@ -125,6 +125,11 @@ class SchwabTraderAPI:
 
     def cancel_order(self, account_id: str, order_id: str) -> order_service.Outcome:
         return order_service.order_cancel(session=self.session, account_id=account_id, order_id=order_id)
+
+    def get_quotes(self, symbols: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+        """The symbols' quotes for the order ticket (bid, ask, last, mark, close, net change as exact
+        decimal text), and the symbols Schwab does not know."""
+        return quotes.quotes_get(session=self.session, symbols=symbols)
 
     def get_orders(self, account_id: str, **filters: Any) -> list[dict[str, Any]]:
         """The account's orders, newest first (filters: status, since, until)."""

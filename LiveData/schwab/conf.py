@@ -41,6 +41,7 @@ class SchwabSettings:
     rate_limit_max_wait: float
     # Live data.
     accounts_cache: timedelta
+    quote_cache: timedelta
     summary_max_age: timedelta
     snapshot_ttl_seconds: int
     # Background refresh.
@@ -105,6 +106,7 @@ def schwab_settings() -> SchwabSettings:
         rate_limit_arrival_allowance=settings.SCHWAB_RATE_LIMIT_ARRIVAL_ALLOWANCE_SECONDS,
         rate_limit_max_wait=settings.SCHWAB_RATE_LIMIT_MAX_WAIT_SECONDS,
         accounts_cache=timedelta(seconds=settings.SCHWAB_ACCOUNTS_CACHE_SECONDS),
+        quote_cache=timedelta(seconds=settings.SCHWAB_QUOTE_CACHE_SECONDS),
         summary_max_age=timedelta(seconds=settings.SCHWAB_SUMMARY_MAX_AGE_SECONDS),
         snapshot_ttl_seconds=settings.LIVE_DATA_SNAPSHOT_TTL_SECONDS,
         refresh_rate_limit_wait=settings.LIVEDATA_REFRESH_RATE_LIMIT_WAIT_SECONDS,

@@ -27,6 +27,7 @@ caller that account, which says nothing about the account's data, so its snapsho
     ├── RefreshTokenRejected        401 schwab_refresh_token_rejected  (internal: becomes reauth required)
     ├── OrderError                  orders (see `order_service`)
     │   ├── TicketInvalid           400 invalid_ticket                 (fields: {name: problem})
+    │   ├── InvalidSymbols          400 invalid_symbols                (quotes; fields: {"symbols": problem})
     │   ├── RequestTooLarge         413 request_too_large              (an order body over 16 KiB)
     │   ├── InvalidOrderId          400 invalid_order_id               (not one of Schwab's order ids)
     │   ├── IdempotencyKeyRequired  400 idempotency_key_required
@@ -177,6 +178,14 @@ class OrderError(SchwabError):
 
 class TicketInvalid(OrderError):
     status, code, message = 400, "invalid_ticket", "The order ticket has problems; see fields."
+
+    def __init__(self, *, fields: dict[str, str]) -> None:
+        super().__init__(fields=fields)
+        self.fields = fields
+
+
+class InvalidSymbols(OrderError):
+    status, code, message = 400, "invalid_symbols", "Name 1 to 20 symbols, comma-separated; see fields."
 
     def __init__(self, *, fields: dict[str, str]) -> None:
         super().__init__(fields=fields)

@@ -192,6 +192,11 @@ def stream_lease_key(connection_id: int) -> str:
 STREAM_WORKERS_KEY = "schwab:stream:workers"
 
 
+def quote_cache_key(symbol: str) -> str:
+    """A symbol's last quote, normalized, for the order ticket (a few seconds' cache; market data only)."""
+    return f"schwab:quote:{symbol}"
+
+
 def accounts_cache_key(connection_id: int, generation: int) -> str:
     return f"schwab:accounts:{connection_id}:{generation}"
 

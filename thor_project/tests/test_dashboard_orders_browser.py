@@ -4,7 +4,9 @@ trading is refused when it is switched off. Screenshots go to test-artifacts/.""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -75,6 +77,12 @@ def test_preview_place_fill_cancel_and_trading_off(
     # Preview, then place with a double click: one order reaches the sandbox.
     limit, fall = _crossing(schwab, "AAPL")
     _ticket(chrome, symbol="AAPL", quantity=5, limit=str(limit))
+    # The ticket shows the symbol's quote and what the order would cost, as it is typed.
+    price = price_at(securities(schwab.state)["AAPL"], schwab.state.now())
+    cost = f"Estimated cost ${limit * 5:,.2f}"
+    wait.until(lambda driver: cost in driver.find_element(By.ID, "quote").text)
+    shown = re.search(r"Last ([\d,.]+)", chrome.find_element(By.ID, "quote").text)
+    assert shown and Decimal(shown.group(1).replace(",", "")) == price
     chrome.find_element(By.ID, "preview-button").click()
     wait.until(lambda driver: "Estimated value" in driver.find_element(By.ID, "preview").text)
     place = wait.until(seen.element_to_be_clickable((By.ID, "place-button")))

@@ -209,6 +209,27 @@ class Preview(Body):
     rejects: list[str]
 
 
+class Quote(Body):
+    """A symbol's quote for the order ticket, from Schwab's Market Data API (prices as exact decimal text;
+    null where Schwab sent none)."""
+
+    symbol: str
+    asset_type: Annotated[str, Meta(examples=["EQUITY", "OPTION"])] | None
+    bid: DecimalText | None
+    ask: DecimalText | None
+    last: DecimalText | None
+    mark: DecimalText | None
+    close: Annotated[str, Meta(pattern=r"^-?\d+(\.\d+)?$", description="the previous close")] | None
+    net_change: Annotated[str, Meta(pattern=r"^-?\d+(\.\d+)?$", description="last - close")] | None
+    quoted_at: Annotated[str, Meta(description="when Schwab quoted it (UTC)")] | None
+
+
+class QuoteList(Body):
+    success: Literal[True]
+    quotes: Annotated[list[Quote], Meta(description="in the order asked, the known symbols only")]
+    unknown: Annotated[list[str], Meta(description="the symbols Schwab does not know")]
+
+
 class PreviewAnswer(Body):
     success: Literal[True]
     preview: Preview
@@ -303,6 +324,7 @@ BODIES: tuple[type[Body], ...] = (
     LatestPositions,
     AccountSummary,
     Ticket,
+    QuoteList,
     PreviewAnswer,
     OrderList,
     OrderAnswer,

@@ -233,6 +233,23 @@ EXAMPLE_HEALTH = {
         "lag_ms": 35,
     },
 }
+EXAMPLE_QUOTES = {
+    "success": True,
+    "quotes": [
+        {
+            "symbol": "AAPL",
+            "asset_type": "EQUITY",
+            "bid": "189.99",
+            "ask": "190.01",
+            "last": "190.00",
+            "mark": "190.00",
+            "close": "188.50",
+            "net_change": "1.50",
+            "quoted_at": "2026-11-25T15:30:00.000000Z",
+        }
+    ],
+    "unknown": ["ZZZZ"],
+}
 UNKNOWN_OUTCOME = "status unknown: do not resubmit"
 STREAM_DESCRIPTION = (
     "`event: order` carries an OrderEvent as `data`; `event: reset` says events were trimmed (reload the "
@@ -397,6 +414,30 @@ def _order_paths() -> dict[str, Any]:
         "202": answer(api_types.OrderPlaced, UNKNOWN_OUTCOME),
     }
     return {
+        "/schwab/quotes/": {
+            "get": operation(
+                "get_quotes",
+                "Quotes for the order ticket (bid, ask, last, mark, close, net change)",
+                "orders",
+                {
+                    "200": answer(api_types.QuoteList, "the quotes; unknown symbols named", EXAMPLE_QUOTES),
+                    **failures([*UPSTREAM, errors.InvalidSymbols]),
+                },
+                description="From Schwab's Market Data API through the user's connection and the shared "
+                "limits; each symbol's quote is kept SCHWAB_QUOTE_CACHE_SECONDS (2 s) in Redis, so a ticket "
+                "asking as the trader types costs one upstream call per symbol and period.",
+                parameters=[
+                    {
+                        "name": "symbols",
+                        "in": "query",
+                        "required": True,
+                        "description": "comma-separated stock or option (OCC) symbols, at most 20",
+                        "schema": {"type": "string", "minLength": 1},
+                        "example": "AAPL,MSFT",
+                    }
+                ],
+            )
+        },
         "/schwab/accounts/{account_id}/orders/preview/": {
             "post": operation(
                 "order_preview",

@@ -17,7 +17,8 @@ urlpatterns = [
     path("accounts/<str:account_id>/positions/", views.get_positions, name="get_positions"),
     path("accounts/<str:account_id>/balances/", views.get_balances, name="get_balances"),
     path("accounts/<str:account_id>/positions/latest/", views.latest_positions, name="latest_positions"),
-    # Orders
+    # Orders, and quotes for the order ticket
+    path("quotes/", views.quotes_list, name="quotes"),
     path("orders/stream/", views.orders_stream, name="orders_stream"),
     path("accounts/<str:account_id>/orders/preview/", views.order_preview, name="order_preview"),
     path("accounts/<str:account_id>/orders/", views.account_orders, name="orders"),

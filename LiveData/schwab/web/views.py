@@ -32,7 +32,7 @@ from LiveData.schwab.exceptions import (
     TicketInvalid,
 )
 from LiveData.schwab.live_data import selectors
-from LiveData.schwab.orders import order_service, tickets
+from LiveData.schwab.orders import order_service, quotes, tickets
 from LiveData.schwab.streaming import order_stream, stream_logins
 from LiveData.schwab.web import api_types, health_checks, openapi
 from LiveData.schwab.web.api_types import respond
@@ -287,6 +287,15 @@ def _moment(request: HttpRequest, name: str, *, end_of_day: bool = False) -> dat
     if end_of_day and len(text) == 10:
         moment += timedelta(days=1) - timedelta(microseconds=1)
     return moment
+
+
+@allow_methods("GET")
+@api_login_required
+def quotes_list(request: HttpRequest) -> HttpResponse:
+    """Quotes for the order ticket: `?symbols=AAPL,MSFT` (at most 20); unknown symbols are named."""
+    symbols = quotes.symbols_parse(request.GET.get("symbols"))
+    found, unknown = SchwabTraderAPI(signed_in_user(request)).get_quotes(symbols)
+    return respond(api_types.QuoteList, {"success": True, "quotes": found, "unknown": unknown})
 
 
 @allow_methods("POST")

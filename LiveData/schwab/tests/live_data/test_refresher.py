@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from devtools.testing import connect, fault
-from LiveData.schwab.api import SchwabTraderAPI
+from LiveData.schwab.connection import accounts
 from LiveData.schwab.live_data import refresher, snapshots
 from LiveData.schwab.models import BrokerConnection
 from LiveData.shared import reader
@@ -96,14 +96,14 @@ def test_a_bug_met_by_one_account_is_logged_and_the_round_goes_on(
 def test_a_bug_in_one_connections_listing_leaves_the_others_refreshed(two_traders, schwab, monkeypatch):
     alice, _ = two_traders
     alice_connection = BrokerConnection.objects.get(user=alice).pk
-    account_ids = SchwabTraderAPI.account_ids
+    account_ids = accounts.account_ids
 
-    def listing_failing_for_alice(api):
-        if api.session.connection.pk == alice_connection:
+    def listing_failing_for_alice(*, session, login=None):
+        if session.connection.pk == alice_connection:
             raise ZeroDivisionError("a bug")
-        return account_ids(api)
+        return account_ids(session=session, login=login)
 
-    monkeypatch.setattr(SchwabTraderAPI, "account_ids", listing_failing_for_alice)
+    monkeypatch.setattr(accounts, "account_ids", listing_failing_for_alice)
     outcomes = refresher.refresh_all(concurrency=2)
     assert sorted((o.account == "-", o.outcome) for o in outcomes) == [
         (False, "ok"),
