@@ -178,7 +178,9 @@ def add_stream_fault(state: SandboxState, request: Request) -> Response:
 
 def execute(state: SandboxState, request: Request, order_id: str) -> Response:
     """The market acts on a working order: {"action": "fill", "quantity": "5", "price": "101.25"}
-    (quantity defaults to all that remains, price to the current one) or {"action": "reject"}."""
+    (quantity defaults to all that remains, price to the current one, or the limit when that is better
+    for a limit order: a limit fills at its price or better, and a fill past it is refused) or
+    {"action": "reject"}."""
     data = _body(request)
     if isinstance(data, Response):
         return data
@@ -200,6 +202,13 @@ def execute(state: SandboxState, request: Request, order_id: str) -> Response:
             return Response.json({"error": "quantity and price must be numbers"}, 400)
         if not 0 < quantity <= remaining or price <= 0:
             return Response.json({"error": "quantity must be positive and at most what remains"}, 400)
+        if order["orderType"] in {"LIMIT", "STOP_LIMIT"}:
+            limit = Decimal(str(order["price"]))
+            buying = order["orderLegCollection"][0]["instruction"] in orders.BUYS
+            if "price" not in data:
+                price = min(price, limit) if buying else max(price, limit)
+            elif (price > limit) if buying else (price < limit):
+                return Response.json({"error": "a limit order fills at its limit or better"}, 400)
         filled_at = time.time()  # wall clock, for benchmarks in other processes to start their timers at
         orders.fill(state, account, order, quantity, price)
         return Response.json(

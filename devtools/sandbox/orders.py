@@ -1,7 +1,13 @@
 """Trader API v1 order endpoints with a simple, realistic life cycle.
 
 MARKET orders fill at once at the current price. LIMIT orders are WORKING until the price crosses the
-limit (checked whenever an order is read); STOP and other types stay WORKING. Fills move the account's
+limit (checked whenever an order is read, and at the streamer's ticks), and fill at the price then, never
+worse than the limit. STOP, STOP_LIMIT and TRAILING_STOP orders follow the price step by step since they
+were last looked at (PRICE_STEP_SECONDS), so a crossing between two reads is not missed: a stop triggers
+when the price reaches it and fills at that step's price (a stop-limit then works as a limit); a trailing
+stop's stop follows the price by its offset (`stopPriceOffset`, VALUE or PERCENT, on the
+`stopPriceLinkBasis` price: BID and ASK a tick either side) in the favourable direction only, and is shown
+as the order's `stopPrice` (inferred). Other types stay WORKING. Fills move the account's
 holdings and cash and record a TRADE transaction. Working orders can be canceled (CANCELED) or replaced
 (the original becomes REPLACED and a new order takes its place, returned in Location).
 
@@ -21,7 +27,16 @@ from typing import Any
 
 from devtools.sandbox import activity
 from devtools.sandbox.accounts import totals, value_holding
-from devtools.sandbox.book import CENT, EQUITIES, ETFS, Account, Holding, Security, price_at
+from devtools.sandbox.book import (
+    CENT,
+    EQUITIES,
+    ETFS,
+    PRICE_STEP_SECONDS,
+    Account,
+    Holding,
+    Security,
+    price_at,
+)
 from devtools.sandbox.http import Request, Response, service_error
 from devtools.sandbox.state import SandboxState, Token
 from devtools.sandbox.trader import account_for, shared_accounts
@@ -118,6 +133,14 @@ def _validate(state: SandboxState, body: Any) -> tuple[dict[str, Any], Security]
                 problems.append("price must be positive")
         except InvalidOperation:
             problems.append("price is required for a LIMIT order")
+    if body.get("orderType") in {"STOP", "STOP_LIMIT"}:
+        try:
+            if Decimal(str(body.get("stopPrice"))) <= 0:
+                problems.append("stopPrice must be positive")
+        except InvalidOperation:
+            problems.append("stopPrice is required for a STOP order")
+    if body.get("orderType") == "TRAILING_STOP":
+        problems += _trailing_problems(body)
     if problems or security is None:
         return service_error(400, "A validation error occurred while processing the request.", *problems)
     return body, security
@@ -161,8 +184,9 @@ def _new_order(
     order["price"] = float(order["price"]) if "price" in order else order.get("price")
     if order["price"] is None:
         order.pop("price")
-    if "stopPrice" in order:
-        order["stopPrice"] = float(order["stopPrice"])
+    for name in ("stopPrice", "stopPriceOffset"):
+        if name in order:
+            order[name] = float(order[name])
     order["orderLegCollection"][0].update(
         {
             "orderLegType": security.asset_type,
@@ -182,6 +206,26 @@ def _new_order(
     return order
 
 
+TRAIL_BASES = {"LAST", "BID", "ASK", "MARK"}
+TRAIL_TYPES = {"VALUE", "PERCENT"}
+MAX_STEPS = 20_000  # how far back a stop follows the price (about 28 hours of steps)
+
+
+def _trailing_problems(body: dict[str, Any]) -> list[str]:
+    problems = []
+    if body.get("stopPriceLinkBasis", "LAST") not in TRAIL_BASES:
+        problems.append("stopPriceLinkBasis is invalid")
+    if body.get("stopPriceLinkType") not in TRAIL_TYPES:
+        problems.append("stopPriceLinkType is missing or invalid")
+    try:
+        offset = Decimal(str(body.get("stopPriceOffset")))
+        if not offset > 0 or (body.get("stopPriceLinkType") == "PERCENT" and offset >= 100):
+            problems.append("stopPriceOffset must be positive (and under 100 percent)")
+    except InvalidOperation:
+        problems.append("stopPriceOffset is required for a TRAILING_STOP order")
+    return problems
+
+
 def _instrument_id(security: Security) -> int:
     return int.from_bytes(security.symbol.encode()[:6].ljust(6, b"\0"), "big") % 1_000_000_000
 
@@ -191,16 +235,64 @@ def _advance(state: SandboxState, account: Account, order: dict[str, Any]) -> No
     if order["status"] != "WORKING":
         return
     security: Security = order["_security"]
-    price = price_at(security, state.now())
     buying = order["orderLegCollection"][0]["instruction"] in BUYS
     kind = order["orderType"]
+    if kind in {"STOP", "STOP_LIMIT", "TRAILING_STOP"}:
+        _follow_stop(state, account, order, buying)
+        return
+    price = price_at(security, state.now())
     if kind == "LIMIT":
-        limit = Decimal(str(order["price"]))
-        if (buying and price > limit) or (not buying and price < limit):
+        if not _within_limit(order, price, buying):
             return
     elif kind != "MARKET":
         return
     fill(state, account, order, Decimal(str(order["remainingQuantity"])), price)
+
+
+def _within_limit(order: dict[str, Any], price: Decimal, buying: bool) -> bool:
+    limit = Decimal(str(order["price"]))
+    return price <= limit if buying else price >= limit
+
+
+def _follow_stop(state: SandboxState, account: Account, order: dict[str, Any], buying: bool) -> None:
+    """Walk the price's steps since the order was last looked at: trail the stop, trigger it when the
+    price reaches it, and fill at that step's price (a triggered stop-limit only within its limit)."""
+    security: Security = order["_security"]
+    now = state.now()
+    seen = order.get("_seen_at") or _parse_time(order["enteredTime"]) or now
+    first = int(seen.timestamp()) // PRICE_STEP_SECONDS
+    last = int(now.timestamp()) // PRICE_STEP_SECONDS
+    for step in range(max(first, last - MAX_STEPS), last + 1):
+        when = max(seen, datetime.fromtimestamp(step * PRICE_STEP_SECONDS, now.tzinfo))
+        price = price_at(security, when)
+        if order["orderType"] == "TRAILING_STOP":
+            _trail(order, price, buying)
+        if not order.get("_triggered"):
+            stop = Decimal(str(order["stopPrice"]))
+            order["_triggered"] = price >= stop if buying else price <= stop
+        if order["_triggered"] and (
+            order["orderType"] != "STOP_LIMIT" or _within_limit(order, price, buying)
+        ):
+            order["_seen_at"] = now
+            fill(state, account, order, Decimal(str(order["remainingQuantity"])), price)
+            return
+    order["_seen_at"] = now
+
+
+def _trail(order: dict[str, Any], price: Decimal, buying: bool) -> None:
+    """Move a trailing stop with the price, in the favourable direction only: a sell's stop rises under
+    the highest basis price seen, a buy's falls over the lowest."""
+    tick = CENT if price >= 1 else Decimal("0.0001")
+    basis = {"BID": price - tick, "ASK": price + tick}.get(order.get("stopPriceLinkBasis", "LAST"), price)
+    offset = Decimal(str(order["stopPriceOffset"]))
+    if order["stopPriceLinkType"] == "PERCENT":
+        offset = (basis * offset / 100).quantize(tick, ROUND_HALF_UP)
+    candidate = basis + offset if buying else basis - offset
+    current = order.get("stopPrice")
+    if current is None or (
+        candidate < Decimal(str(current)) if buying else candidate > Decimal(str(current))
+    ):
+        order["stopPrice"] = float(candidate)
 
 
 def fill(

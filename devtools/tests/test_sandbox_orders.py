@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
+import requests
 
-from devtools.sandbox.book import price_at
+from devtools.sandbox.book import CENT, price_at
 from devtools.testing import api, login
 
 ORDER_FIELDS = {
@@ -303,3 +305,93 @@ def test_the_sandbox_command_takes_the_streamer_port_and_the_public_url():
         assert server.streamer.url == f"ws://127.0.0.1:{port}/ws"
     finally:
         server.stop()
+
+
+def _get(sandbox, token, account, order_id):
+    return api(sandbox, token, f"/accounts/{account.hash_value}/orders/{order_id}").json()
+
+
+def _moving(sandbox, account, direction: int):
+    """A held security and the sandbox time when its price first moves `direction` (+1 up, -1 down) from
+    now, with the price then."""
+    for holding in account.holdings:
+        security = holding.security
+        now = sandbox.state.now()
+        start = price_at(security, now)
+        for step in range(1, 500):
+            later = now + timedelta(seconds=5 * step)
+            if (price_at(security, later) - start) * direction > 0:
+                return security, start, later - now
+    raise AssertionError("no price moves that way")
+
+
+def test_a_stop_triggers_when_the_price_reaches_it_between_two_reads(sandbox, trader, sandbox_clock):
+    token, account = trader
+    security, start, until = _moving(sandbox, account, -1)
+    stop = start - CENT  # a sell stop just under the price: the first fall reaches it
+    order = {**_order(symbol=security.symbol, instruction="SELL", order_type="STOP"), "stopPrice": str(stop)}
+    order_id = _place(sandbox, token, account, order)
+    assert _get(sandbox, token, account, order_id)["status"] == "WORKING"
+    placed = sandbox.state.now()
+    sandbox_clock.advance(seconds=until.total_seconds() + 600)  # the fall came well before this read
+    filled = _get(sandbox, token, account, order_id)
+    assert filled["status"] == "FILLED"
+    fill_price = Decimal(str(filled["orderActivityCollection"][0]["executionLegs"][0]["price"]))
+    assert fill_price == price_at(security, placed + until) <= stop  # at the step that reached it
+
+
+def test_a_trailing_stop_follows_the_price_up_only_and_sells_when_it_falls_back(
+    sandbox, trader, sandbox_clock
+):
+    token, account = trader
+    security, start, _ = _moving(sandbox, account, +1)
+    offset = Decimal("0.50")
+    order = {
+        **_order(symbol=security.symbol, instruction="SELL", order_type="TRAILING_STOP"),
+        "stopPriceLinkBasis": "LAST",
+        "stopPriceLinkType": "VALUE",
+        "stopPriceOffset": float(offset),
+    }
+    order_id = _place(sandbox, token, account, order)
+    stops, highest = [], start
+    for _ in range(400):
+        now_price = price_at(security, sandbox.state.now())
+        seen = _get(sandbox, token, account, order_id)
+        if seen["status"] == "FILLED":
+            break
+        highest = max(highest, now_price)
+        stops.append(Decimal(str(seen["stopPrice"])))
+        assert stops[-1] == highest - offset  # under the highest price seen, by the offset
+        sandbox_clock.advance(seconds=5)
+    assert seen["status"] == "FILLED"
+    assert stops == sorted(stops)  # it only ever rose
+    fill_price = Decimal(str(seen["orderActivityCollection"][0]["executionLegs"][0]["price"]))
+    assert fill_price <= stops[-1]
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"stopPriceLinkType": "PERCENT", "stopPriceOffset": 100}, "stopPriceOffset"),
+        ({"stopPriceLinkType": "VALUE", "stopPriceOffset": 0}, "stopPriceOffset"),
+        ({"stopPriceLinkType": "TICKS", "stopPriceOffset": 1}, "stopPriceLinkType"),
+    ],
+)
+def test_a_trailing_stop_needs_a_sensible_offset(sandbox, trader, changes, problem):
+    token, account = trader
+    order = {**_order(instruction="SELL", order_type="TRAILING_STOP"), **changes}
+    response = api(sandbox, token, f"/accounts/{account.hash_value}/orders", method="POST", json=order)
+    assert response.status_code == 400 and problem in response.text
+
+
+def test_the_market_fills_a_limit_order_at_its_limit_or_better(sandbox, trader):
+    token, account = trader
+    security = account.holdings[0].security
+    price = price_at(security, sandbox.state.now())
+    limit = (price / 2).quantize(CENT)  # far under the market: a buy that would not fill by itself
+    order_id = _place(sandbox, token, account, _order(symbol=security.symbol, price=str(limit)))
+    execute = f"{sandbox.url}/sandbox/orders/{order_id}/execute"
+    assert requests.post(execute, json={"price": str(price)}, timeout=5).status_code == 400
+    assert requests.post(execute, json={}, timeout=5).json()["status"] == "FILLED"
+    filled = _get(sandbox, token, account, order_id)
+    assert Decimal(str(filled["orderActivityCollection"][0]["executionLegs"][0]["price"])) == limit
