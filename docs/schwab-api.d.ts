@@ -520,7 +520,7 @@ export interface components {
             account_id: string;
             summary: components["schemas"]["Summary"];
         };
-        /** @description Thor's order ticket: an equity (market, limit, stop, stop-limit) or a single-leg option (market, limit). Prices are decimal strings on Schwab's ticks (0.01 at $1 and above, 0.0001 below); quantities whole shares or contracts. Checked by `tickets.parse`, which names every bad field. */
+        /** @description Thor's order ticket: an equity (market, limit, stop, stop-limit, trailing stop) or a single-leg option (market, limit). Prices are decimal strings on Schwab's ticks (0.01 at $1 and above, 0.0001 below); quantities whole shares or contracts. Checked by `tickets.parse`, which names every bad field. */
         Ticket: {
             /**
              * @default equity
@@ -539,7 +539,7 @@ export interface components {
              * @default limit
              * @enum {string}
              */
-            order_type: "market" | "limit" | "stop" | "stop_limit";
+            order_type: "market" | "limit" | "stop" | "stop_limit" | "trailing_stop";
             /** @example 150.00 */
             limit_price?: string;
             /** @example 145.50 */
@@ -554,6 +554,15 @@ export interface components {
              * @enum {string}
              */
             session: "normal" | "am" | "pm" | "seamless";
+            /**
+             * @description trailing stops: dollars, or a percentage under 100
+             * @example 2.50
+             */
+            trail_offset?: string;
+            /** @enum {string} */
+            trail_type?: "amount" | "percent";
+            /** @enum {string} */
+            trail_basis?: "last" | "bid" | "ask" | "mark";
         };
         /** @description Whether the user may trade now, and if not why (for the order ticket). */
         TradingState: {

@@ -10,6 +10,11 @@ ticket is a few hundred bytes, and nothing larger is parsed or kept.
      "order_type": "limit", "limit_price": "150.00", "duration": "day", "session": "normal"}
     {"asset": "option", "symbol": "SPY   261218P00505000", "instruction": "buy_to_open", "quantity": 1,
      "order_type": "limit", "limit_price": "4.15"}
+    {"symbol": "AAPL", "instruction": "sell", "quantity": 10, "order_type": "trailing_stop",
+     "trail_offset": "2.50", "trail_type": "amount", "trail_basis": "last"}
+
+A trailing stop's stop follows the basis price by the offset (dollars on the cent, or a percentage over 0
+and under 100) in the trader's favour only, and becomes a market order when the price reaches it.
 """
 
 from __future__ import annotations
@@ -34,7 +39,13 @@ OPTION_INSTRUCTIONS = {
     "buy_to_close": "BUY_TO_CLOSE",
     "sell_to_close": "SELL_TO_CLOSE",
 }
-ORDER_TYPES = {"equity": ("market", "limit", "stop", "stop_limit"), "option": ("market", "limit")}
+ORDER_TYPES = {
+    "equity": ("market", "limit", "stop", "stop_limit", "trailing_stop"),
+    "option": ("market", "limit"),
+}
+TRAIL_TYPES = {"amount": "VALUE", "percent": "PERCENT"}
+TRAIL_BASES = {"last": "LAST", "bid": "BID", "ask": "ASK", "mark": "MARK"}
+PLAIN_PERCENT = re.compile(r"\d{1,2}(\.\d{1,2})?", re.ASCII)
 DURATIONS = {"day": "DAY", "good_till_cancel": "GOOD_TILL_CANCEL", "fill_or_kill": "FILL_OR_KILL"}
 SESSIONS = {"normal": "NORMAL", "am": "AM", "pm": "PM", "seamless": "SEAMLESS"}
 MAX_QUANTITY = {"equity": 1_000_000, "option": 10_000}
@@ -58,7 +69,11 @@ FIELDS = {
     "stop_price",
     "duration",
     "session",
+    "trail_offset",
+    "trail_type",
+    "trail_basis",
 }
+TRAIL_FIELDS = ("trail_offset", "trail_type", "trail_basis")
 
 
 @dataclass(frozen=True)
@@ -103,6 +118,9 @@ class Ticket:
     stop_price: Decimal | None
     duration: str
     session: str
+    trail_offset: Decimal | None = None
+    trail_type: str | None = None  # "amount" or "percent"; with trail_basis, only on trailing stops
+    trail_basis: str | None = None
 
     @property
     def multiplier(self) -> Decimal:
@@ -119,6 +137,11 @@ class Ticket:
         if market_price is None:
             return None
         prices = [price for price in (self.limit_price, self.stop_price) if price is not None]
+        if self.trail_offset is not None and self.is_buy:  # a buy stop trails above the price it follows
+            step = (
+                market_price * self.trail_offset / 100 if self.trail_type == "percent" else self.trail_offset
+            )
+            prices.append(market_price + step)
         return self.quantity * max([market_price, *prices]) * self.multiplier
 
     def as_json(self) -> dict[str, Any]:
@@ -133,6 +156,16 @@ class Ticket:
             "stop_price": None if self.stop_price is None else str(self.stop_price),
             "duration": self.duration,
             "session": self.session,
+            # Only on trailing stops: the other tickets' normalized form (and idempotency) is as it was.
+            **(
+                {
+                    "trail_offset": str(self.trail_offset),
+                    "trail_type": self.trail_type,
+                    "trail_basis": self.trail_basis,
+                }
+                if self.trail_offset is not None
+                else {}
+            ),
         }
 
 
@@ -214,6 +247,7 @@ def parse(data: Any) -> Ticket:
         stop_price = _price(data.get("stop_price"), "stop_price", problems)
     elif data.get("stop_price") not in (None, "") and "order_type" not in problems:
         problems["stop_price"] = "Only for stop and stop-limit orders."
+    trail = _trail(data, order_type, problems)
     duration = data.get("duration", "day")
     if not _one_of(duration, DURATIONS):
         problems["duration"] = "One of: " + ", ".join(DURATIONS) + "."
@@ -232,7 +266,38 @@ def parse(data: Any) -> Ticket:
         stop_price=stop_price,
         duration=duration,
         session=session,
+        **trail,
     )
+
+
+def _trail(data: dict[str, Any], order_type: Any, problems: dict[str, str]) -> dict[str, Any]:
+    """A trailing stop's offset, its type and the price it follows; refused on any other order."""
+    if order_type != "trailing_stop":
+        if "order_type" not in problems:
+            for name in TRAIL_FIELDS:
+                if data.get(name) not in (None, ""):
+                    problems[name] = "Only for trailing stops."
+        return {}
+    trail_type = data.get("trail_type", "amount")
+    if not _one_of(trail_type, TRAIL_TYPES):
+        problems["trail_type"] = "One of: amount, percent."
+    trail_basis = data.get("trail_basis", "last")
+    if not _one_of(trail_basis, TRAIL_BASES):
+        problems["trail_basis"] = "One of: " + ", ".join(TRAIL_BASES) + "."
+    raw = data.get("trail_offset")
+    offset = None
+    if trail_type == "percent":
+        text = str(raw).strip() if isinstance(raw, str | int | Decimal) and not isinstance(raw, bool) else ""
+        if not PLAIN_PERCENT.fullmatch(text) or not 0 < Decimal(text) < 100:
+            problems["trail_offset"] = 'A percentage over 0 and under 100, e.g. "2.5".'
+        else:
+            offset = Decimal(text)
+    else:
+        offset = _price(raw, "trail_offset", problems)
+        if offset is not None and offset % Decimal("0.01") != 0:
+            problems["trail_offset"] = 'Dollars and cents, e.g. "2.50".'
+            offset = None
+    return {"trail_offset": offset, "trail_type": trail_type, "trail_basis": trail_basis}
 
 
 def schwab_order(ticket: Ticket) -> dict[str, Any]:
@@ -257,4 +322,13 @@ def schwab_order(ticket: Ticket) -> dict[str, Any]:
         order["price"] = str(ticket.limit_price)
     if ticket.stop_price is not None:
         order["stopPrice"] = str(ticket.stop_price)
+    if ticket.trail_offset is not None:  # schwab-api.md 5a: the stop follows the basis by the offset
+        order.update(
+            {
+                "stopPriceLinkBasis": TRAIL_BASES[str(ticket.trail_basis)],
+                "stopPriceLinkType": TRAIL_TYPES[str(ticket.trail_type)],
+                "stopPriceOffset": str(ticket.trail_offset),
+                "stopType": "STANDARD",
+            }
+        )
     return order

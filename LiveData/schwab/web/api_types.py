@@ -176,9 +176,10 @@ class AccountSummary(Body):
 
 
 class Ticket(Body, kw_only=True):
-    """Thor's order ticket: an equity (market, limit, stop, stop-limit) or a single-leg option (market,
-    limit). Prices are decimal strings on Schwab's ticks (0.01 at $1 and above, 0.0001 below); quantities
-    whole shares or contracts. Checked by `tickets.parse`, which names every bad field."""
+    """Thor's order ticket: an equity (market, limit, stop, stop-limit, trailing stop) or a single-leg
+    option (market, limit). Prices are decimal strings on Schwab's ticks (0.01 at $1 and above, 0.0001
+    below); quantities whole shares or contracts. Checked by `tickets.parse`, which names every bad
+    field."""
 
     asset: Annotated[str, Meta(extra_json_schema={"enum": list(tickets.ORDER_TYPES)})] = "equity"
     symbol: Annotated[str, Meta(examples=["AAPL", "SPY   261218P00505000"])]
@@ -193,6 +194,18 @@ class Ticket(Body, kw_only=True):
     stop_price: Annotated[str, Meta(examples=["145.50"])] | UnsetType = UNSET
     duration: Annotated[str, Meta(extra_json_schema={"enum": list(tickets.DURATIONS)})] = "day"
     session: Annotated[str, Meta(extra_json_schema={"enum": list(tickets.SESSIONS)})] = "normal"
+    trail_offset: (
+        Annotated[
+            str, Meta(description="trailing stops: dollars, or a percentage under 100", examples=["2.50"])
+        ]
+        | UnsetType
+    ) = UNSET
+    trail_type: Annotated[str, Meta(extra_json_schema={"enum": list(tickets.TRAIL_TYPES)})] | UnsetType = (
+        UNSET
+    )
+    trail_basis: Annotated[str, Meta(extra_json_schema={"enum": list(tickets.TRAIL_BASES)})] | UnsetType = (
+        UNSET
+    )
 
 
 class Preview(Body):

@@ -450,3 +450,33 @@ def test_an_order_never_waits_behind_background_reads(browser, schwab, trading, 
     answer = place(browser, trading)
     assert answer.status_code == 201, answer.content
     assert sent(schwab) == 1
+
+
+def test_a_trailing_stop_works_at_the_sandbox_and_sells_when_the_price_falls_back(
+    browser, schwab, trading, fake_redis, thor_clock
+):
+    """Placed through Thor, the trailing stop follows the sandbox's moving price (its stop shown as the
+    order's stop_price, only ever rising) and sells at the market once the price falls back to it."""
+    account = schwab.state.accounts_by_hash[trading][1]
+    symbol = account.holdings[0].security.symbol
+    ticket = {
+        "symbol": symbol,
+        "instruction": "sell",
+        "quantity": 1,
+        "order_type": "trailing_stop",
+        "trail_offset": "0.50",
+    }
+    placed = place(browser, trading, ticket)
+    assert placed.status_code == 201, placed.json()
+    order_id = placed.json()["order_id"]
+    assert schwab.state.orders[int(order_id)]["stopPriceLinkType"] == "VALUE"
+    stops = []
+    for _ in range(400):
+        order = browser.get(f"/schwab/accounts/{trading}/orders/{order_id}/").json()["order"]
+        if order["status"] == "FILLED":
+            break
+        assert order["order_type"] == "TRAILING_STOP"
+        stops.append(Decimal(order["stop_price"]))
+        thor_clock.advance(seconds=5)
+    assert order["status"] == "FILLED" and stops == sorted(stops)
+    assert Decimal(order["average_fill_price"]) <= stops[-1]

@@ -116,3 +116,70 @@ def test_sane_bounds():
     assert _problems(
         {"symbol": "AAPL", "instruction": "buy", "quantity": 1, "limit_price": "1000000.01"}
     ) == {"limit_price"}
+
+
+def test_a_trailing_stop_becomes_schwabs_trailing_json():
+    """The shape schwab-py's builder writes for an equity trailing stop (stopPriceLinkBasis, -LinkType,
+    -Offset, stopType), with the offset as exact decimal text like every price."""
+    ticket = tickets.parse(
+        {
+            "symbol": "AAPL",
+            "instruction": "sell",
+            "quantity": 10,
+            "order_type": "trailing_stop",
+            "trail_offset": "2.50",
+            "trail_basis": "mark",
+            "duration": "good_till_cancel",
+        }
+    )
+    assert tickets.schwab_order(ticket) == {
+        "session": "NORMAL",
+        "duration": "GOOD_TILL_CANCEL",
+        "orderType": "TRAILING_STOP",
+        "orderStrategyType": "SINGLE",
+        "stopPriceLinkBasis": "MARK",
+        "stopPriceLinkType": "VALUE",
+        "stopPriceOffset": "2.50",
+        "stopType": "STANDARD",
+        "orderLegCollection": [
+            {"instruction": "SELL", "quantity": 10, "instrument": {"symbol": "AAPL", "assetType": "EQUITY"}}
+        ],
+    }
+    assert ticket.as_json()["trail_offset"] == "2.50"
+    percent = tickets.parse(
+        {"symbol": "AAPL", "instruction": "buy", "quantity": 10, "order_type": "trailing_stop",
+         "trail_offset": "5", "trail_type": "percent"}
+    )  # fmt: skip
+    assert tickets.schwab_order(percent)["stopPriceLinkType"] == "PERCENT"
+    # A buy's stop trails above the price, so at worst it fills 5% over the market.
+    assert percent.notional(market_price=Decimal("200")) == Decimal("2100")
+
+
+@pytest.mark.parametrize(
+    ("fields", "bad"),
+    [
+        ({"trail_offset": "0"}, "trail_offset"),
+        ({"trail_offset": "0.001"}, "trail_offset"),  # off tick
+        ({"trail_offset": "100", "trail_type": "percent"}, "trail_offset"),
+        ({"trail_offset": "0", "trail_type": "percent"}, "trail_offset"),
+        ({"trail_offset": "150", "trail_type": "percent"}, "trail_offset"),
+        ({}, "trail_offset"),  # required
+        ({"trail_offset": "1.00", "trail_type": "ticks"}, "trail_type"),
+        ({"trail_offset": "1.00", "trail_basis": "average"}, "trail_basis"),
+    ],
+)
+def test_a_trailing_stop_needs_a_sensible_offset_type_and_basis(fields, bad):
+    ticket = {"symbol": "AAPL", "instruction": "sell", "quantity": 1, "order_type": "trailing_stop", **fields}
+    assert _problems(ticket) == {bad}
+
+
+def test_trail_fields_belong_to_trailing_stops_only():
+    ticket = {
+        "symbol": "AAPL",
+        "instruction": "sell",
+        "quantity": 1,
+        "limit_price": "1.00",
+        "trail_offset": "1",
+    }
+    assert _problems(ticket) == {"trail_offset"}
+    assert "trail_offset" not in tickets.parse({**ticket, "trail_offset": ""}).as_json()
