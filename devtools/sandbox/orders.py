@@ -7,9 +7,12 @@ were last looked at (PRICE_STEP_SECONDS), so a crossing between two reads is not
 when the price reaches it and fills at that step's price (a stop-limit then works as a limit); a trailing
 stop's stop follows the price by its offset (`stopPriceOffset`, VALUE or PERCENT, on the
 `stopPriceLinkBasis` price: BID and ASK a tick either side) in the favourable direction only, and is shown
-as the order's `stopPrice` (inferred). Other types stay WORKING. Fills move the account's
-holdings and cash and record a TRADE transaction. Working orders can be canceled (CANCELED) or replaced
-(the original becomes REPLACED and a new order takes its place, returned in Location).
+as the order's `stopPrice` (inferred). Other types stay WORKING. OCO and TRIGGER orders (schwab-api.md
+5a) book each child as an order of its own: a TRIGGER's child waits (AWAITING_PARENT_ORDER) for its fill,
+an OCO's fill cancels the other, and cancelling a parent cancels what it would still place. Fills move
+the account's holdings and cash and record a TRADE transaction. Working orders can be canceled
+(CANCELED) or replaced (the original becomes REPLACED and a new order takes its place, returned in
+Location).
 
 Shapes as Schwab returns them (schwab-api.md section 5): numbers as JSON numbers, legs with
 `positionEffect` OPENING/CLOSING and an instrument with `cusip`/`instrumentId`, executions with
@@ -97,11 +100,50 @@ def securities(state: SandboxState) -> dict[str, Security]:
     return known
 
 
-def _validate(state: SandboxState, body: Any) -> tuple[dict[str, Any], Security] | Response:
+def _validate(state: SandboxState, body: Any) -> tuple[dict[str, Any], Security | None] | Response:
+    """The order as placed, with its security (None for an OCO, whose children carry the legs), or
+    Schwab's answer naming every problem."""
     if not isinstance(body, dict):
         return service_error(
             400, "A validation error occurred while processing the request.", "Body must be an order"
         )
+    problems = _problems(state, body, depth=0)
+    if problems:
+        return service_error(400, "A validation error occurred while processing the request.", *problems)
+    return body, _security_of(state, body)
+
+
+def _security_of(state: SandboxState, body: dict[str, Any]) -> Security | None:
+    legs = body.get("orderLegCollection")
+    if not isinstance(legs, list) or len(legs) != 1 or not isinstance(legs[0], dict):
+        return None
+    instrument = legs[0].get("instrument")
+    symbol = instrument.get("symbol") if isinstance(instrument, dict) else None
+    return securities(state).get(symbol) if isinstance(symbol, str) else None
+
+
+def _problems(state: SandboxState, body: Any, *, depth: int) -> list[str]:
+    """What is wrong with an order: a single one, an OCO of two, or a TRIGGER and the order it places
+    (schwab-api.md 5a), nested at most three deep."""
+    if not isinstance(body, dict) or depth > 2:
+        return ["childOrderStrategies must hold orders, at most three deep"]
+    strategy = body.get("orderStrategyType")
+    children = body.get("childOrderStrategies")
+    if strategy == "OCO":  # a container: no legs of its own, two orders that cancel each other
+        if not isinstance(children, list) or len(children) != 2:
+            return ["an OCO order holds exactly two childOrderStrategies"]
+        return [problem for child in children for problem in _problems(state, child, depth=depth + 1)]
+    problems = _single_problems(state, body)
+    if strategy == "TRIGGER":
+        if not isinstance(children, list) or len(children) != 1:
+            return [*problems, "a TRIGGER order holds exactly one childOrderStrategies order"]
+        problems += _problems(state, children[0], depth=depth + 1)
+    elif children is not None:
+        problems.append("childOrderStrategies belong to OCO and TRIGGER orders")
+    return problems
+
+
+def _single_problems(state: SandboxState, body: dict[str, Any]) -> list[str]:
     problems = []
     for name, allowed in (
         ("orderType", ORDER_TYPES),
@@ -112,7 +154,6 @@ def _validate(state: SandboxState, body: Any) -> tuple[dict[str, Any], Security]
         if body.get(name) not in allowed:
             problems.append(f"{name} is missing or invalid")
     legs = body.get("orderLegCollection")
-    security: Security | None = None
     if not isinstance(legs, list) or len(legs) != 1 or not isinstance(legs[0], dict):
         problems.append("orderLegCollection must hold exactly one leg in the sandbox")
     else:
@@ -122,10 +163,7 @@ def _validate(state: SandboxState, body: Any) -> tuple[dict[str, Any], Security]
         quantity = leg.get("quantity")
         if not isinstance(quantity, int | float) or isinstance(quantity, bool) or quantity <= 0:
             problems.append("orderLegCollection[0].quantity must be a positive number")
-        instrument = leg.get("instrument")
-        symbol = instrument.get("symbol") if isinstance(instrument, dict) else None
-        security = securities(state).get(symbol) if isinstance(symbol, str) else None
-        if security is None:
+        if _security_of(state, body) is None:
             problems.append("orderLegCollection[0].instrument.symbol is not a known symbol")
     if body.get("orderType") in {"LIMIT", "STOP_LIMIT"}:
         try:
@@ -141,12 +179,10 @@ def _validate(state: SandboxState, body: Any) -> tuple[dict[str, Any], Security]
             problems.append("stopPrice is required for a STOP order")
     if body.get("orderType") == "TRAILING_STOP":
         problems += _trailing_problems(body)
-    if problems or security is None:
-        return service_error(400, "A validation error occurred while processing the request.", *problems)
-    return body, security
+    return problems
 
 
-def _checked_body(state: SandboxState, request: Request) -> tuple[dict[str, Any], Security] | Response:
+def _checked_body(state: SandboxState, request: Request) -> tuple[dict[str, Any], Security | None] | Response:
     try:
         body = request.json()
     except ValueError:
@@ -157,34 +193,70 @@ def _checked_body(state: SandboxState, request: Request) -> tuple[dict[str, Any]
 
 
 def _new_order(
-    state: SandboxState, account: Account, body: dict[str, Any], security: Security
+    state: SandboxState, account: Account, body: dict[str, Any], security: Security | None = None
 ) -> dict[str, Any]:
-    leg = body["orderLegCollection"][0]
-    order = copy.deepcopy(body)
+    """Book an order (and, for a composite, its children: each an order of its own, with its own id, in
+    `childOrderStrategies`); a TRIGGER's children wait (AWAITING_PARENT_ORDER) until it fills."""
+    order = _make(state, account, body, parent=None, waiting=False)
+    _advance(state, account, order)
+    return order
+
+
+def _make(
+    state: SandboxState,
+    account: Account,
+    body: dict[str, Any],
+    *,
+    parent: dict[str, Any] | None,
+    waiting: bool,
+) -> dict[str, Any]:
     order_id = state.next_order_id
     state.next_order_id += 1
-    quantity = float(leg["quantity"])
+    order = {key: copy.deepcopy(value) for key, value in body.items() if key != "childOrderStrategies"}
     order.update(
         {
             "orderId": order_id,
             "accountNumber": int(account.account_number),
-            "status": "WORKING",
+            "status": "AWAITING_PARENT_ORDER" if waiting else "WORKING",
             "enteredTime": _schwab_time(state.now()),
-            "quantity": quantity,
-            "filledQuantity": 0.0,
-            "remainingQuantity": quantity,
             "cancelable": True,
-            "editable": True,
+            "editable": not waiting,
             "tag": "API_TOS:THOR",
-            "complexOrderStrategyType": body.get("complexOrderStrategyType", "NONE"),
             "requestedDestination": "AUTO",
             "destinationLinkName": "SBOX",
         }
     )
-    order["price"] = float(order["price"]) if "price" in order else order.get("price")
-    if order["price"] is None:
-        order.pop("price")
-    for name in ("stopPrice", "stopPriceOffset"):
+    order["_hash"] = account.hash_value
+    order["_parent"] = parent
+    state.orders[order_id] = order
+    if body.get("orderStrategyType") != "OCO":
+        _book_legs(state, order, body)
+        if not waiting:
+            announce(state, account, order, activity.PLACED)
+    children = body.get("childOrderStrategies") or []
+    # An OCO's two wait with it; a TRIGGER's child waits for the TRIGGER's fill.
+    child_waits = waiting or body.get("orderStrategyType") == "TRIGGER"
+    made = [_make(state, account, child, parent=order, waiting=child_waits) for child in children]
+    if made:
+        order["childOrderStrategies"] = made
+    return order
+
+
+def _book_legs(state: SandboxState, order: dict[str, Any], body: dict[str, Any]) -> None:
+    security = _security_of(state, body)
+    if security is None:  # validated before: never here
+        raise ValueError("an order without a known security")
+    leg = body["orderLegCollection"][0]
+    quantity = float(leg["quantity"])
+    order.update(
+        {
+            "quantity": quantity,
+            "filledQuantity": 0.0,
+            "remainingQuantity": quantity,
+            "complexOrderStrategyType": body.get("complexOrderStrategyType", "NONE"),
+        }
+    )
+    for name in ("price", "stopPrice", "stopPriceOffset"):
         if name in order:
             order[name] = float(order[name])
     order["orderLegCollection"][0].update(
@@ -198,12 +270,51 @@ def _new_order(
     order["orderLegCollection"][0]["instrument"].update(
         {"assetType": security.asset_type, "cusip": security.cusip, "instrumentId": _instrument_id(security)}
     )
-    order["_hash"] = account.hash_value
     order["_security"] = security
-    state.orders[order_id] = order
-    announce(state, account, order, activity.PLACED)
-    _advance(state, account, order)
-    return order
+
+
+def _activate(state: SandboxState, account: Account, order: dict[str, Any]) -> None:
+    """A TRIGGER filled: its child (an OCO: both of them) starts working."""
+    order.update(
+        {"status": "WORKING", "editable": "_security" in order, "enteredTime": _schwab_time(state.now())}
+    )
+    if "_security" in order:
+        announce(state, account, order, activity.PLACED)
+    for child in order.get("childOrderStrategies", []):
+        if order["orderStrategyType"] == "OCO":
+            _activate(state, account, child)
+    for child in [order, *order.get("childOrderStrategies", [])]:
+        _advance(state, account, child)
+
+
+def _after_fill(state: SandboxState, account: Account, order: dict[str, Any]) -> None:
+    """A whole fill places a TRIGGER's child, and cancels the other order of an OCO."""
+    if order.get("orderStrategyType") == "TRIGGER":
+        for child in order.get("childOrderStrategies", []):
+            _activate(state, account, child)
+    parent = order.get("_parent")
+    if parent is not None and parent.get("orderStrategyType") == "OCO":
+        for sibling in parent["childOrderStrategies"]:
+            if sibling is not order:
+                _cancel_tree(state, account, sibling)
+        parent.update({"status": "FILLED", "cancelable": False, "closeTime": _schwab_time(state.now())})
+
+
+def _cancel_tree(state: SandboxState, account: Account, order: dict[str, Any]) -> None:
+    """Cancel an open order and whatever it would still place (a TRIGGER's child, an OCO's two)."""
+    if order["status"] in OPEN_STATUSES:
+        order.update(
+            {
+                "status": "CANCELED",
+                "cancelable": False,
+                "editable": False,
+                "closeTime": _schwab_time(state.now()),
+            }
+        )
+        if "_security" in order:
+            announce(state, account, order, activity.CANCELED)
+    for child in order.get("childOrderStrategies", []):
+        _cancel_tree(state, account, child)
 
 
 TRAIL_BASES = {"LAST", "BID", "ASK", "MARK"}
@@ -232,7 +343,7 @@ def _instrument_id(security: Security) -> int:
 
 def _advance(state: SandboxState, account: Account, order: dict[str, Any]) -> None:
     """Fill a working order whose price condition is now met."""
-    if order["status"] != "WORKING":
+    if order["status"] != "WORKING" or "_security" not in order:  # an OCO's two work for it
         return
     security: Security = order["_security"]
     buying = order["orderLegCollection"][0]["instruction"] in BUYS
@@ -328,6 +439,8 @@ def fill(
         order.update({"status": "FILLED", "cancelable": False, "editable": False, "closeTime": now})
     _record_trade(state, account, order, security, signed, price, now)
     announce(state, account, order, activity.FILLED if remaining <= 0 else activity.PARTLY_FILLED)
+    if remaining <= 0:
+        _after_fill(state, account, order)
 
 
 def reject(state: SandboxState, account: Account, order: dict[str, Any], reason: str) -> None:
@@ -417,7 +530,10 @@ def _apply_fill(account: Account, security: Security, signed_quantity: Decimal, 
 
 
 def public(order: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in order.items() if not key.startswith("_")}
+    shown = {key: value for key, value in order.items() if not key.startswith("_")}
+    if "childOrderStrategies" in order:
+        shown["childOrderStrategies"] = [public(child) for child in order["childOrderStrategies"]]
+    return shown
 
 
 def _order_in(state: SandboxState, account: Account, order_id: str) -> dict[str, Any] | Response:
@@ -430,7 +546,7 @@ def _order_in(state: SandboxState, account: Account, order_id: str) -> dict[str,
 
 def _account_and_body(
     state: SandboxState, request: Request, token: Token, account_hash: str
-) -> tuple[Account, dict[str, Any], Security] | Response:
+) -> tuple[Account, dict[str, Any], Security | None] | Response:
     """The caller's account and a valid order body, or Schwab's answer why not (call under the lock)."""
     account = account_for(state, token, account_hash)
     if isinstance(account, Response):
@@ -485,15 +601,7 @@ def cancel(state: SandboxState, request: Request, token: Token, account_hash: st
         if isinstance(found, Response):
             return found
         account, order = found
-        order.update(
-            {
-                "status": "CANCELED",
-                "cancelable": False,
-                "editable": False,
-                "closeTime": _schwab_time(state.now()),
-            }
-        )
-        announce(state, account, order, activity.CANCELED)
+        _cancel_tree(state, account, order)  # a bracket's entry takes what it would place with it
     return Response.empty(200)
 
 
@@ -505,6 +613,8 @@ def replace(
         if isinstance(found, Response):
             return found
         account, original = found
+        if original.get("_parent") is not None or "childOrderStrategies" in original:
+            return service_error(400, "Order cannot be replaced: the sandbox replaces single orders only")
         checked = _checked_body(state, request)
         if isinstance(checked, Response):
             return checked
@@ -520,6 +630,8 @@ def preview(state: SandboxState, request: Request, token: Token, account_hash: s
         if isinstance(found, Response):
             return found
         account, order, security = found
+        if security is None:
+            return service_error(400, "The sandbox previews orders with legs (an OCO's are its children's)")
         price = price_at(security, state.now())
     leg = order["orderLegCollection"][0]
     quantity = Decimal(str(leg["quantity"]))
@@ -627,7 +739,7 @@ def _list(state: SandboxState, request: Request, accounts: list[Account]) -> Res
     found = []
     for order in state.orders.values():
         account = hashes.get(order["_hash"])
-        if account is None:
+        if account is None or order["_parent"] is not None:  # a child is listed under its parent
             continue
         _advance(state, account, order)
         entered = datetime.strptime(order["enteredTime"], TIME_FORMAT)
