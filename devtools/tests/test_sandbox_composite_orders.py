@@ -4,6 +4,8 @@ for its fill, an OCO's fill cancelling its sibling, cancelling a parent cancelli
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import requests
 
@@ -44,14 +46,14 @@ def first_triggers_second(first, second):
     return {**first, "orderStrategyType": "TRIGGER", "childOrderStrategies": [second]}
 
 
-def place(sandbox, token, account, order) -> dict:
+def place(sandbox, token, account, order) -> Any:
     response = api(sandbox, token, f"/accounts/{account.hash_value}/orders", method="POST", json=order)
     assert response.status_code == 201, response.text
     order_id = response.headers["Location"].rsplit("/", 1)[1]  # what Utils.extract_order_id reads
     return read(sandbox, token, account, order_id)
 
 
-def read(sandbox, token, account, order_id) -> dict:
+def read(sandbox, token, account, order_id) -> Any:
     return api(sandbox, token, f"/accounts/{account.hash_value}/orders/{order_id}").json()
 
 
