@@ -520,7 +520,7 @@ export interface components {
             account_id: string;
             summary: components["schemas"]["Summary"];
         };
-        /** @description Thor's order ticket: an equity (market, limit, stop, stop-limit, trailing stop) or a single-leg option (market, limit). Prices are decimal strings on Schwab's ticks (0.01 at $1 and above, 0.0001 below); quantities whole shares or contracts. Checked by `tickets.parse`, which names every bad field. */
+        /** @description Thor's order ticket: an equity (market, limit, stop, stop-limit, trailing stop), a bracket (an equity entry that places a take-profit and a protective stop, either cancelling the other) or a single-leg option (market, limit). Prices are decimal strings on Schwab's ticks (0.01 at $1 and above, 0.0001 below); quantities whole shares or contracts. Checked by `tickets.parse`, which names every bad field. */
         Ticket: {
             /**
              * @default equity
@@ -563,6 +563,22 @@ export interface components {
             trail_type?: "amount" | "percent";
             /** @enum {string} */
             trail_basis?: "last" | "bid" | "ask" | "mark";
+            /**
+             * @description bracket: an entry, two exits
+             * @default single
+             * @enum {string}
+             */
+            strategy: "single" | "bracket";
+            /**
+             * @description a bracket's limit exit
+             * @example 160.00
+             */
+            take_profit?: string;
+            /**
+             * @description a bracket's stop exit
+             * @example 140.00
+             */
+            stop_loss?: string;
         };
         /** @description Whether the user may trade now, and if not why (for the order ticket). */
         TradingState: {

@@ -56,7 +56,7 @@ from LiveData.schwab.exceptions import (
     TradingNotPermitted,
 )
 from LiveData.schwab.models import OrderRequest
-from LiveData.schwab.orders import order_reads, order_transforms, quotes, tickets
+from LiveData.schwab.orders import order_reads, order_transforms, quotes, ticket_body, tickets
 from LiveData.shared import clock, ratelimit, reader
 
 logger = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ UNKNOWN_BODY = {
     "Thor is finding out, and this request with the same Idempotency-Key will say what happened.",
 }
 
+NOT_BY_A_BRACKET = "A bracket is not replaced: cancel it and place a new one."
 CANCEL_UNKNOWN_BODY = {
     "success": True,
     "outcome": "unknown",
@@ -252,7 +253,7 @@ def order_place(
 ) -> Outcome:
     """Place the ticket's order once per key; 201 placed, 202 status unknown (do not resubmit)."""
     with _audited(session, Action.PLACE, account_id, data=data):
-        tickets.check_size(data)
+        ticket_body.check_size(data)
         trading_check(user=session.user)
         key = _key(idempotency_key)
         ticket = tickets.parse(data)
@@ -268,7 +269,7 @@ def order_replace(
 ) -> Outcome:
     """Replace a working order with the ticket's, once per key; answers with the new order id."""
     with _audited(session, Action.REPLACE, account_id, data=data, target_order_id=order_id):
-        tickets.check_size(data)
+        ticket_body.check_size(data)
         trading_check(user=session.user)
         order_id = order_reads.valid_order_id(order_id)
         key = _key(idempotency_key)
@@ -330,6 +331,8 @@ def _advance(session: TraderSession, row: OrderRequest, ticket: tickets.Ticket) 
     if row.state != State.CREATED:
         return Outcome(row.response_status or 200, row.response or {})  # the first outcome, replayed
     if row.action == Action.REPLACE:
+        if ticket.strategy != "single":
+            raise _refusal(row, OrderNotReplaceable(NOT_BY_A_BRACKET))
         _check_replaceable(session, row)
     _check_cap(session, row, ticket)
     _throttle_orders(row.account_id)
@@ -377,10 +380,14 @@ def _send(session: TraderSession, row: OrderRequest, schwab_order: dict[str, Any
 
 
 def _check_replaceable(session: TraderSession, row: OrderRequest) -> None:
+    """Schwab replaces one working order with another single one: a bracket (an order that would still
+    place others, or a ticket that would) is cancelled and placed anew instead, never half-replaced."""
     try:
         target = order_reads.fetch_order(session, row.account_id, row.target_order_id)
     except OrderNotFound as missing:
         raise _refusal(row, missing) from None
+    if target.get("childOrderStrategies"):
+        raise _refusal(row, OrderNotReplaceable(NOT_BY_A_BRACKET))
     if not target.get("editable", target.get("status") in order_transforms.OPEN_STATUSES):
         raise _refusal(row, OrderNotReplaceable())
 

@@ -1,10 +1,9 @@
 """Thor's order ticket: validated before anything reaches Schwab, then translated to Schwab's order JSON.
 
-Pure: a request body in, its JSON (or `Unreadable`) out; a dict in, a `Ticket` (or TicketInvalid naming
-every bad field) out; a Ticket in, Schwab's order document out. Prices are Decimal from the text the
-client sent, in plain decimal notation (no exponent), checked against Schwab's tick rules (0.01 at $1 and
-above, 0.0001 below) and written back as exact decimal strings. A body is at most MAX_BODY_BYTES: a
-ticket is a few hundred bytes, and nothing larger is parsed or kept.
+Pure: a dict in (the body as `ticket_body` read it), a `Ticket` (or TicketInvalid naming every bad field)
+out; a Ticket in, Schwab's order document out. Prices are Decimal from the text the client sent, in plain
+decimal notation (no exponent), checked against Schwab's tick rules (0.01 at $1 and above, 0.0001 below)
+and written back as exact decimal strings.
 
     {"asset": "equity", "symbol": "AAPL", "instruction": "buy", "quantity": 10,
      "order_type": "limit", "limit_price": "150.00", "duration": "day", "session": "normal"}
@@ -12,20 +11,25 @@ ticket is a few hundred bytes, and nothing larger is parsed or kept.
      "order_type": "limit", "limit_price": "4.15"}
     {"symbol": "AAPL", "instruction": "sell", "quantity": 10, "order_type": "trailing_stop",
      "trail_offset": "2.50", "trail_type": "amount", "trail_basis": "last"}
+    {"strategy": "bracket", "symbol": "AAPL", "instruction": "buy", "quantity": 10, "order_type": "limit",
+     "limit_price": "150.00", "take_profit": "160.00", "stop_loss": "140.00"}
 
-A trailing stop's stop follows the basis price by the offset (dollars on the cent, or a percentage over 0
-and under 100) in the trader's favour only, and becomes a market order when the price reaches it.
+A bracket is an entry (market or limit; a buy, or a short sale) that, once filled, places a take-profit
+limit and a protective stop for the same quantity, either of which cancels the other: Schwab's TRIGGER of
+an OCO (schwab-api.md 5a). A trailing stop's stop follows the basis price by the offset (dollars on the
+cent, or a percentage over 0 and under 100) in the trader's favour only, and becomes a market order when
+the price reaches it.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from LiveData.schwab.exceptions import RequestTooLarge, TicketInvalid
+from LiveData.schwab.exceptions import TicketInvalid
+from LiveData.schwab.orders.ticket_body import NOT_JSON, check_size
 
 EQUITY_INSTRUCTIONS = {
     "buy": "BUY",
@@ -50,7 +54,6 @@ DURATIONS = {"day": "DAY", "good_till_cancel": "GOOD_TILL_CANCEL", "fill_or_kill
 SESSIONS = {"normal": "NORMAL", "am": "AM", "pm": "PM", "seamless": "SEAMLESS"}
 MAX_QUANTITY = {"equity": 1_000_000, "option": 10_000}
 MAX_PRICE = Decimal("1000000")
-MAX_BODY_BYTES = 16 * 1024
 # Plain decimal text only: an exponent ("1E-999999999") is no price a trader types, and its arithmetic
 # is unbounded. Up to 7 integer digits (MAX_PRICE) and 8 decimals (the tick check then decides).
 PLAIN_DECIMAL = re.compile(r"\d{1,7}(\.\d{1,8})?", re.ASCII)
@@ -72,39 +75,14 @@ FIELDS = {
     "trail_offset",
     "trail_type",
     "trail_basis",
+    "strategy",
+    "take_profit",
+    "stop_loss",
 }
 TRAIL_FIELDS = ("trail_offset", "trail_type", "trail_basis")
-
-
-@dataclass(frozen=True)
-class Unreadable:
-    """A request body that is no ticket at all: too large to read, or not JSON."""
-
-    too_large: bool
-
-
-TOO_LARGE, NOT_JSON = Unreadable(too_large=True), Unreadable(too_large=False)
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")  # bare NaN / Infinity, which Python's json would accept
-
-
-def read(body: bytes | None) -> Any:
-    """The JSON of a request body (None: longer than MAX_BODY_BYTES, not read), numbers Decimal from
-    their text; TOO_LARGE or NOT_JSON for what is no ticket (`parse` and `check_size` refuse them)."""
-    if body is None or len(body) > MAX_BODY_BYTES:
-        return TOO_LARGE
-    try:
-        return json.loads(body or b"null", parse_float=Decimal, parse_constant=_no_constants)
-    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser's depth
-        return NOT_JSON
-
-
-def check_size(data: Any) -> None:
-    """413 for a body too large to be a ticket (checked before anything else, so nothing of it is kept)."""
-    if data is TOO_LARGE:
-        raise RequestTooLarge
+STRATEGIES = ("single", "bracket")
+BRACKET_FIELDS = ("take_profit", "stop_loss")
+BRACKET_ENTRIES = {"buy": "sell", "sell_short": "buy_to_cover"}  # the entry -> how its exits close it
 
 
 @dataclass(frozen=True)
@@ -121,6 +99,9 @@ class Ticket:
     trail_offset: Decimal | None = None
     trail_type: str | None = None  # "amount" or "percent"; with trail_basis, only on trailing stops
     trail_basis: str | None = None
+    strategy: str = "single"
+    take_profit: Decimal | None = None  # a bracket's exits: a limit on the profitable side ...
+    stop_loss: Decimal | None = None  # ... and a stop on the other
 
     @property
     def multiplier(self) -> Decimal:
@@ -136,7 +117,9 @@ class Ticket:
         without a market price: never a guess."""
         if market_price is None:
             return None
-        prices = [price for price in (self.limit_price, self.stop_price) if price is not None]
+        # A bracket's worst case is over its exits too (a short's stop buys back above the entry).
+        own = (self.limit_price, self.stop_price, self.take_profit, self.stop_loss)
+        prices = [price for price in own if price is not None]
         if self.trail_offset is not None and self.is_buy:  # a buy stop trails above the price it follows
             step = (
                 market_price * self.trail_offset / 100 if self.trail_type == "percent" else self.trail_offset
@@ -156,7 +139,8 @@ class Ticket:
             "stop_price": None if self.stop_price is None else str(self.stop_price),
             "duration": self.duration,
             "session": self.session,
-            # Only on trailing stops: the other tickets' normalized form (and idempotency) is as it was.
+            # Only on trailing stops and brackets: other tickets' normalized form (and idempotency) is as
+            # it was.
             **(
                 {
                     "trail_offset": str(self.trail_offset),
@@ -164,6 +148,15 @@ class Ticket:
                     "trail_basis": self.trail_basis,
                 }
                 if self.trail_offset is not None
+                else {}
+            ),
+            **(
+                {
+                    "strategy": self.strategy,
+                    "take_profit": str(self.take_profit),
+                    "stop_loss": str(self.stop_loss),
+                }
+                if self.strategy == "bracket"
                 else {}
             ),
         }
@@ -248,6 +241,7 @@ def parse(data: Any) -> Ticket:
     elif data.get("stop_price") not in (None, "") and "order_type" not in problems:
         problems["stop_price"] = "Only for stop and stop-limit orders."
     trail = _trail(data, order_type, problems)
+    bracket = _bracket(data, asset, instruction, order_type, limit_price, problems)
     duration = data.get("duration", "day")
     if not _one_of(duration, DURATIONS):
         problems["duration"] = "One of: " + ", ".join(DURATIONS) + "."
@@ -267,6 +261,7 @@ def parse(data: Any) -> Ticket:
         duration=duration,
         session=session,
         **trail,
+        **bracket,
     )
 
 
@@ -300,6 +295,50 @@ def _trail(data: dict[str, Any], order_type: Any, problems: dict[str, str]) -> d
     return {"trail_offset": offset, "trail_type": trail_type, "trail_basis": trail_basis}
 
 
+def _bracket(
+    data: dict[str, Any],
+    asset: str,
+    instruction: Any,
+    order_type: Any,
+    limit_price: Decimal | None,
+    problems: dict[str, str],
+) -> dict[str, Any]:
+    """A bracket's two exit prices, on the right sides of the entry; refused on a single order."""
+    strategy = data.get("strategy", "single")
+    if not _one_of(strategy, STRATEGIES):
+        problems["strategy"] = "One of: " + ", ".join(STRATEGIES) + "."
+        return {}
+    if strategy == "single":
+        for name in BRACKET_FIELDS:
+            if data.get(name) not in (None, ""):
+                problems[name] = "Only for brackets."
+        return {}
+    if asset != "equity":
+        problems["strategy"] = "Brackets are for stocks."
+    if instruction not in BRACKET_ENTRIES:
+        problems["instruction"] = "A bracket enters with buy or sell_short."
+    if order_type not in ("market", "limit"):
+        problems["order_type"] = "A bracket enters with a market or limit order."
+    take_profit = _price(data.get("take_profit"), "take_profit", problems)
+    stop_loss = _price(data.get("stop_loss"), "stop_loss", problems)
+    if take_profit is not None and stop_loss is not None and instruction in BRACKET_ENTRIES:
+        buying = instruction == "buy"
+        # A long profits above its entry and is protected below it; a short the other way round.
+        if (take_profit <= stop_loss) if buying else (take_profit >= stop_loss):
+            problems["take_profit"] = (
+                "Above the stop loss for a buy." if buying else "Below the stop loss for a short."
+            )
+        elif limit_price is not None and (
+            (take_profit <= limit_price) if buying else (take_profit >= limit_price)
+        ):
+            problems["take_profit"] = "Above the entry's limit price for a buy, below it for a short."
+        elif limit_price is not None and (
+            (stop_loss >= limit_price) if buying else (stop_loss <= limit_price)
+        ):
+            problems["stop_loss"] = "Below the entry's limit price for a buy, above it for a short."
+    return {"strategy": "bracket", "take_profit": take_profit, "stop_loss": stop_loss}
+
+
 def schwab_order(ticket: Ticket) -> dict[str, Any]:
     """The ticket as Schwab's order JSON (schwab-api.md section 5): prices as decimal strings."""
     instruction = (OPTION_INSTRUCTIONS if ticket.asset == "option" else EQUITY_INSTRUCTIONS)[
@@ -331,4 +370,23 @@ def schwab_order(ticket: Ticket) -> dict[str, Any]:
                 "stopType": "STANDARD",
             }
         )
+    if ticket.strategy == "bracket":
+        order["orderStrategyType"] = "TRIGGER"
+        order["childOrderStrategies"] = [{"orderStrategyType": "OCO", "childOrderStrategies": _exits(ticket)}]
     return order
+
+
+def _exits(ticket: Ticket) -> list[dict[str, Any]]:
+    """A bracket's take-profit limit and protective stop: the entry's quantity, closing it."""
+    instruction = EQUITY_INSTRUCTIONS[BRACKET_ENTRIES[ticket.instruction]]
+    instrument = {"symbol": ticket.symbol, "assetType": "EQUITY"}
+    legs = [{"instruction": instruction, "quantity": ticket.quantity, "instrument": instrument}]
+    common = {
+        "session": SESSIONS[ticket.session],
+        "duration": DURATIONS[ticket.duration],
+        "orderStrategyType": "SINGLE",
+    }
+    return [
+        {**common, "orderType": "LIMIT", "price": str(ticket.take_profit), "orderLegCollection": legs},
+        {**common, "orderType": "STOP", "stopPrice": str(ticket.stop_loss), "orderLegCollection": legs},
+    ]

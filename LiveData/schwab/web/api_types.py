@@ -176,10 +176,11 @@ class AccountSummary(Body):
 
 
 class Ticket(Body, kw_only=True):
-    """Thor's order ticket: an equity (market, limit, stop, stop-limit, trailing stop) or a single-leg
-    option (market, limit). Prices are decimal strings on Schwab's ticks (0.01 at $1 and above, 0.0001
-    below); quantities whole shares or contracts. Checked by `tickets.parse`, which names every bad
-    field."""
+    """Thor's order ticket: an equity (market, limit, stop, stop-limit, trailing stop), a bracket (an
+    equity entry that places a take-profit and a protective stop, either cancelling the other) or a
+    single-leg option (market, limit). Prices are decimal strings on Schwab's ticks (0.01 at $1 and
+    above, 0.0001 below); quantities whole shares or contracts. Checked by `tickets.parse`, which names
+    every bad field."""
 
     asset: Annotated[str, Meta(extra_json_schema={"enum": list(tickets.ORDER_TYPES)})] = "equity"
     symbol: Annotated[str, Meta(examples=["AAPL", "SPY   261218P00505000"])]
@@ -204,6 +205,18 @@ class Ticket(Body, kw_only=True):
         UNSET
     )
     trail_basis: Annotated[str, Meta(extra_json_schema={"enum": list(tickets.TRAIL_BASES)})] | UnsetType = (
+        UNSET
+    )
+    strategy: Annotated[
+        str,
+        Meta(
+            extra_json_schema={"enum": list(tickets.STRATEGIES)}, description="bracket: an entry, two exits"
+        ),
+    ] = "single"
+    take_profit: (
+        Annotated[str, Meta(description="a bracket's limit exit", examples=["160.00"])] | UnsetType
+    ) = UNSET
+    stop_loss: Annotated[str, Meta(description="a bracket's stop exit", examples=["140.00"])] | UnsetType = (
         UNSET
     )
 

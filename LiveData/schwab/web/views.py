@@ -32,7 +32,7 @@ from LiveData.schwab.exceptions import (
     TicketInvalid,
 )
 from LiveData.schwab.live_data import selectors
-from LiveData.schwab.orders import order_service, quotes, tickets
+from LiveData.schwab.orders import order_service, quotes, ticket_body
 from LiveData.schwab.streaming import order_stream, stream_logins
 from LiveData.schwab.web import api_types, health_checks, openapi
 from LiveData.schwab.web.api_types import respond
@@ -254,12 +254,12 @@ def _ticket(request: HttpRequest) -> Any:
         declared = int(request.headers.get("Content-Length") or 0)
     except ValueError:
         declared = 0
-    if declared > tickets.MAX_BODY_BYTES:
-        return tickets.read(None)
+    if declared > ticket_body.MAX_BODY_BYTES:
+        return ticket_body.read(None)
     try:
-        return tickets.read(request.read(tickets.MAX_BODY_BYTES + 1))
+        return ticket_body.read(request.read(ticket_body.MAX_BODY_BYTES + 1))
     except RawPostDataException:  # already read as a form: no ticket
-        return tickets.read(b"")
+        return ticket_body.read(b"")
 
 
 def _outcome(outcome: order_service.Outcome, *, cancel: bool = False) -> HttpResponse:

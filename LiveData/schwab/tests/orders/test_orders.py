@@ -8,10 +8,12 @@ import uuid
 from decimal import Decimal
 
 import pytest
+import requests
 from django.contrib.auth.models import Permission
 from django.test import Client
 
 from conftest import run_together
+from devtools.sandbox.book import price_at
 from devtools.testing import connect, fault
 from LiveData.schwab.models import OrderRequest
 from LiveData.shared import reader
@@ -480,3 +482,80 @@ def test_a_trailing_stop_works_at_the_sandbox_and_sells_when_the_price_falls_bac
         thor_clock.advance(seconds=5)
     assert order["status"] == "FILLED" and stops == sorted(stops)
     assert Decimal(order["average_fill_price"]) <= stops[-1]
+
+
+def bracket_ticket(schwab, account_id, **fields):
+    """A bracket on a held symbol: exits a dollar either side of the price now."""
+    security = schwab.state.accounts_by_hash[account_id][1].holdings[0].security
+    price = price_at(security, schwab.state.now())
+    ticket = {
+        "strategy": "bracket",
+        "symbol": security.symbol,
+        "instruction": "buy",
+        "quantity": 2,
+        "order_type": "market",
+        "take_profit": str(price + 1),
+        "stop_loss": str(price - 1),
+    }
+    return {**ticket, **fields}
+
+
+def test_a_bracket_is_one_request_and_its_exits_work_once_the_entry_fills(
+    browser, schwab, trading, fake_redis
+):
+    placed = place(browser, trading, bracket_ticket(schwab, trading))
+    assert placed.status_code == 201, placed.json()
+    assert sent(schwab) == 1  # the entry and both exits in one request
+    entry = schwab.state.orders[int(placed.json()["order_id"])]
+    assert entry["orderStrategyType"] == "TRIGGER" and entry["status"] == "FILLED"
+    take_profit, stop = entry["childOrderStrategies"][0]["childOrderStrategies"]
+    assert (take_profit["status"], stop["status"]) == ("WORKING", "WORKING")
+    # The market takes the profit: the stop is canceled, and Thor reads each exit as an order of its own.
+    requests.post(f"{schwab.url}/sandbox/orders/{take_profit['orderId']}/execute", json={}, timeout=5)
+    read = browser.get(f"/schwab/accounts/{trading}/orders/{stop['orderId']}/").json()["order"]
+    assert (read["status"], read["order_type"]) == ("CANCELED", "STOP")
+    row = OrderRequest.objects.get(order_id=placed.json()["order_id"])
+    assert row.ticket["strategy"] == "bracket" and row.schwab_order["childOrderStrategies"]  # audited whole
+
+
+def test_cancelling_a_brackets_entry_cancels_its_exits(browser, schwab, trading, fake_redis):
+    security = schwab.state.accounts_by_hash[trading][1].holdings[0].security
+    price = price_at(security, schwab.state.now())
+    ticket = bracket_ticket(schwab, trading, order_type="limit", limit_price=str(price - 2))
+    ticket["stop_loss"] = str(price - 3)
+    order_id = place(browser, trading, ticket).json()["order_id"]
+    assert browser.delete(f"/schwab/accounts/{trading}/orders/{order_id}/").status_code == 200
+    entry = schwab.state.orders[int(order_id)]
+    exits = entry["childOrderStrategies"][0]["childOrderStrategies"]
+    assert [entry["status"], *(order["status"] for order in exits)] == ["CANCELED"] * 3
+
+
+def test_a_bracket_is_not_replaced_and_nothing_replaces_into_one(browser, schwab, trading, fake_redis):
+    security = schwab.state.accounts_by_hash[trading][1].holdings[0].security
+    price = price_at(security, schwab.state.now())
+    ticket = bracket_ticket(schwab, trading, order_type="limit", limit_price=str(price - 2))
+    ticket["stop_loss"] = str(price - 3)
+    bracket_id = place(browser, trading, ticket).json()["order_id"]
+    single_id = place(
+        browser, trading, {**LIMIT_BUY, "symbol": security.symbol, "limit_price": "1.00"}
+    ).json()["order_id"]
+    before = sent(schwab)
+    for order_id, new in ((bracket_id, {**LIMIT_BUY, "limit_price": "1.01"}), (single_id, ticket)):
+        answer = browser.put(
+            f"/schwab/accounts/{trading}/orders/{order_id}/",
+            json.dumps(new),
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+        )
+        assert (answer.status_code, answer.json()["error"]) == (409, "order_not_replaceable")
+        assert "bracket" in answer.json()["message"]
+    assert sent(schwab) == before
+
+
+def test_the_notional_cap_covers_a_brackets_worst_leg(browser, schwab, trading, settings, fake_redis):
+    ticket = bracket_ticket(schwab, trading)
+    take_profit = Decimal(ticket["take_profit"])
+    settings.SCHWAB_ORDER_NOTIONAL_CAP = str(take_profit * 2 - Decimal("0.01"))  # under the exit's worth
+    answer = place(browser, trading, ticket)
+    assert (answer.status_code, answer.json()["error"]) == (422, "order_notional_exceeds_cap")
+    assert sent(schwab) == 0

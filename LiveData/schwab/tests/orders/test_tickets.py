@@ -183,3 +183,101 @@ def test_trail_fields_belong_to_trailing_stops_only():
     }
     assert _problems(ticket) == {"trail_offset"}
     assert "trail_offset" not in tickets.parse({**ticket, "trail_offset": ""}).as_json()
+
+
+# A bracket as schwab-py 1.5.1 writes it: first_triggers_second(equity_buy_limit("AAPL", 10, "150.00"),
+# one_cancels_other(equity_sell_limit("AAPL", 10, "160.00"), equity_sell_market("AAPL", 10) with
+# set_order_type(STOP) and set_stop_price("140.00"))): its JSON, kept here as the fixture.
+SCHWAB_PY_BRACKET = {
+    "orderType": "LIMIT",
+    "session": "NORMAL",
+    "duration": "DAY",
+    "orderStrategyType": "TRIGGER",
+    "price": "150.00",
+    "orderLegCollection": [
+        {"instruction": "BUY", "quantity": 10, "instrument": {"symbol": "AAPL", "assetType": "EQUITY"}}
+    ],
+    "childOrderStrategies": [
+        {
+            "orderStrategyType": "OCO",
+            "childOrderStrategies": [
+                {
+                    "orderType": "LIMIT",
+                    "session": "NORMAL",
+                    "duration": "DAY",
+                    "orderStrategyType": "SINGLE",
+                    "price": "160.00",
+                    "orderLegCollection": [
+                        {
+                            "instruction": "SELL",
+                            "quantity": 10,
+                            "instrument": {"symbol": "AAPL", "assetType": "EQUITY"},
+                        }
+                    ],
+                },
+                {
+                    "orderType": "STOP",
+                    "session": "NORMAL",
+                    "duration": "DAY",
+                    "orderStrategyType": "SINGLE",
+                    "stopPrice": "140.00",
+                    "orderLegCollection": [
+                        {
+                            "instruction": "SELL",
+                            "quantity": 10,
+                            "instrument": {"symbol": "AAPL", "assetType": "EQUITY"},
+                        }
+                    ],
+                },
+            ],
+        }
+    ],
+}
+BRACKET = {
+    "strategy": "bracket",
+    "symbol": "AAPL",
+    "instruction": "buy",
+    "quantity": 10,
+    "order_type": "limit",
+    "limit_price": "150.00",
+    "take_profit": "160.00",
+    "stop_loss": "140.00",
+}
+
+
+def test_a_bracket_is_schwabs_trigger_of_an_oco_as_schwab_py_writes_it():
+    ticket = tickets.parse(BRACKET)
+    assert tickets.schwab_order(ticket) == SCHWAB_PY_BRACKET
+    assert ticket.as_json()["strategy"] == "bracket"
+    # The worst case over the legs: here the take-profit's 160 over the limit and a 155 market.
+    assert ticket.notional(market_price=Decimal("155")) == Decimal("1600.00")
+
+
+def test_a_short_sales_bracket_covers_with_its_exits():
+    ticket = tickets.parse(
+        {**BRACKET, "instruction": "sell_short", "take_profit": "140.00", "stop_loss": "160.00"}
+    )
+    exits = tickets.schwab_order(ticket)["childOrderStrategies"][0]["childOrderStrategies"]
+    assert [leg["orderLegCollection"][0]["instruction"] for leg in exits] == ["BUY_TO_COVER", "BUY_TO_COVER"]
+    assert (exits[0]["price"], exits[1]["stopPrice"]) == ("140.00", "160.00")
+
+
+@pytest.mark.parametrize(
+    ("fields", "bad"),
+    [
+        ({"take_profit": "145.00"}, {"take_profit"}),  # a buy's take-profit under its entry
+        ({"stop_loss": "155.00"}, {"stop_loss"}),  # a buy's stop over its entry
+        ({"take_profit": "130.00", "stop_loss": "140.00"}, {"take_profit"}),  # the wrong way round
+        ({"stop_loss": None}, {"stop_loss"}),
+        ({"instruction": "sell"}, {"instruction"}),
+        ({"order_type": "stop", "stop_price": "150.00", "limit_price": None}, {"order_type"}),
+        ({"strategy": "iron_condor"}, {"strategy"}),
+    ],
+)
+def test_an_inconsistent_bracket_names_the_bad_field(fields, bad):
+    assert _problems({**BRACKET, **fields}) == bad
+
+
+def test_exit_prices_belong_to_brackets_only():
+    single = {key: value for key, value in BRACKET.items() if key != "strategy"}
+    assert _problems(single) == {"take_profit", "stop_loss"}
