@@ -1,7 +1,7 @@
 """The dashboard lives on its one channel, in Chromium: idle for 60 s it makes no request but its stream
 (with the polling period at 1 s, a page that polled would make dozens), and a market order placed on the
 page moves the position's row and the cash without a reload and without any request but the order's own
-(and the ticket's quote of the symbol typed).
+(and the ticket's quote of the symbol typed); a bracket placed on the page works its two exits live.
 Real processes, as in production: uvicorn serving Thor (ASGI) and `manage.py schwab_stream`."""
 
 from __future__ import annotations
@@ -11,10 +11,14 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from django.contrib.auth.models import Permission, User
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from devtools.sandbox.book import price_at
+from devtools.sandbox.orders import securities
 from LiveData.schwab.tests.servers import asgi_server, logged_in_session, stream_worker
 from thor_project.tests.conftest import ARTIFACTS, connect_in_browser
 
@@ -92,6 +96,69 @@ def test_an_idle_page_makes_no_request_and_a_fill_moves_its_numbers_live(
             # list the page reads after placing: nothing polled.
             made = set(requests_made(chrome))
             assert {orders, f"{orders}preview/"} <= made <= {"/schwab/quotes/", orders, f"{orders}preview/"}
+            chrome.get("about:blank")  # close the stream before the server stops
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+
+def order_status(chrome, order_id: int) -> str | None:
+    rows = chrome.find_elements(By.CSS_SELECTOR, f'#orders tr[data-order="{order_id}"]')
+    return rows[0].get_attribute("data-status") if rows else None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bracket_placed_on_the_page_works_its_exits_live(chrome, servers_environment, schwab, tmp_path):
+    """The bracket ticket: its market entry fills, its take-profit and stop start working, the take-profit
+    fills and the stop is canceled, each shown in the orders panel as it happens (from the live channel)."""
+    dora = User.objects.create_user("dora", password="dora-password-123")
+    dora.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
+    environment = {
+        **servers_environment,
+        "SCHWAB_STREAM_POLL_SECONDS": "0.2",
+        "SCHWAB_TRADING_ENABLED": "true",
+    }
+    del environment["SCHWAB_CALLBACK_URL"]  # the server's own
+    with asgi_server(environment, log=tmp_path / "uvicorn.log") as server:
+        schwab.state.config.callback_urls = (f"{server.url}/schwab/oauth/callback/",)
+        worker = stream_worker(environment, log=tmp_path / "worker.log", worker_id="bracket-page-test")
+        try:
+            wait = WebDriverWait(
+                chrome, 30, ignored_exceptions=[StaleElementReferenceException]
+            )  # re-rendered rows
+            chrome.get(f"{server.url}/schwab/health/")
+            chrome.add_cookie({"name": "sessionid", "value": logged_in_session(dora).cookies["sessionid"]})
+            connect_in_browser(chrome, wait, server.url)
+            wait.until(lambda driver: schwab.state.stream_sessions["trader1"] == 1)
+            wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, 'body[data-order-stream="open"]'))
+
+            symbol = chrome.find_element(By.CSS_SELECTOR, "#positions tbody tr").get_attribute("data-symbol")
+            price = price_at(securities(schwab.state)[symbol], schwab.state.now())
+            form = chrome.find_element(By.ID, "ticket")
+            form.find_element(By.NAME, "symbol").send_keys(symbol)
+            Select(form.find_element(By.NAME, "order_type")).select_by_value("market")
+            Select(form.find_element(By.NAME, "strategy")).select_by_value("bracket")
+            form.find_element(By.NAME, "take_profit").send_keys(str(price + 5))
+            form.find_element(By.NAME, "stop_loss").send_keys(str(price - 5))
+            chrome.find_element(By.ID, "preview-button").click()
+            wait.until(lambda driver: driver.find_element(By.ID, "place-button").is_enabled())
+            chrome.find_element(By.ID, "place-button").click()
+
+            wait.until(
+                lambda driver: any(o.get("childOrderStrategies") for o in schwab.state.orders.values())
+            )
+            entry = next(o for o in schwab.state.orders.values() if o.get("orderStrategyType") == "TRIGGER")
+            take_profit, stop = entry["childOrderStrategies"][0]["childOrderStrategies"]
+            wait.until(lambda driver: order_status(driver, entry["orderId"]) == "FILLED")
+            wait.until(lambda driver: order_status(driver, take_profit["orderId"]) == "WORKING")
+            wait.until(lambda driver: order_status(driver, stop["orderId"]) == "WORKING")
+            chrome.save_screenshot(str(ARTIFACTS / "dashboard-bracket-working.png"))
+
+            execute = f"{schwab.url}/sandbox/orders/{take_profit['orderId']}/execute"
+            assert requests.post(execute, json={}, timeout=5).json()["status"] == "FILLED"
+            wait.until(lambda driver: order_status(driver, take_profit["orderId"]) == "FILLED")
+            wait.until(lambda driver: order_status(driver, stop["orderId"]) == "CANCELED")
+            chrome.save_screenshot(str(ARTIFACTS / "dashboard-bracket-done.png"))
             chrome.get("about:blank")  # close the stream before the server stops
         finally:
             worker.terminate()

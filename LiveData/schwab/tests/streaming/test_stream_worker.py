@@ -20,6 +20,7 @@ import requests
 from websockets.frames import Frame
 
 from devtools.sandbox import activity
+from devtools.sandbox.book import price_at
 from devtools.testing import api, connect, eventually, limit_buy, stream_fault
 from LiveData.schwab.models import BrokerConnection
 from LiveData.schwab.streaming import stream_worker
@@ -426,3 +427,44 @@ def test_a_fill_whose_messages_were_all_lost_is_recorded_within_the_reconcile_pe
         assert schwab.state.stream_stats["fault_lose"] == len(activity.FILLED)
         assert schwab.state.stream_stats["logins"] == 1  # no reconnect: the socket never failed
     assert history(account) == [(None, "WORKING", "0", "stream"), ("WORKING", "FILLED", "10", "catch_up")]
+
+
+def test_a_brackets_exits_are_recorded_as_orders_of_their_own(
+    postgres, schwab, connected, account, streaming_settings
+):
+    """Each order a bracket places streams as itself: the entry's fill, then its take-profit and stop
+    working; and when the take-profit's fill and the stop's cancel are lost on the way, the reconcile
+    finds them nested under the entry in Schwab's listing and records each as its own order's event.
+    (Three orders are read at once on the worker's threads: PostgreSQL, as in production.)"""
+    streaming_settings.SCHWAB_STREAM_RECONCILE_SECONDS = 0.5
+    token = BrokerConnection.objects.get(user=connected).access_token
+    held = schwab.state.accounts_by_hash[account][1].holdings[0].security
+    price = price_at(held, schwab.state.now())
+    entry = limit_buy(held.symbol, 1, float(price + 1))  # marketable: it fills at once
+    take_profit = {**limit_buy(held.symbol, 1, float(price + 5))}
+    stop = {**limit_buy(held.symbol, 1), "orderType": "STOP", "stopPrice": float(price - 5)}
+    stop.pop("price")
+    for order in (take_profit, stop):
+        order["orderLegCollection"][0]["instruction"] = "SELL"
+    bracket = {
+        **entry,
+        "orderStrategyType": "TRIGGER",
+        "childOrderStrategies": [{"orderStrategyType": "OCO", "childOrderStrategies": [take_profit, stop]}],
+    }
+
+    def last_status() -> dict[str, str]:
+        return {event["order_id"]: event["status"] for _, event in order_events.events(account)}
+
+    with RunningWorker() as running:
+        eventually(running.streaming)
+        answer = api(schwab, token, f"/accounts/{account}/orders", "POST", json=bracket)
+        assert answer.status_code == 201, answer.text
+        entry_id = int(answer.headers["Location"].rsplit("/", 1)[1])
+        exits = schwab.state.orders[entry_id]["childOrderStrategies"][0]["childOrderStrategies"]
+        take_profit_id, stop_id = (str(order["orderId"]) for order in exits)
+        eventually(lambda: last_status().get(stop_id) == "WORKING" and not running.worker.reading())
+        stream_fault(schwab, kind="lose", count=len(activity.FILLED) + len(activity.CANCELED))
+        execute(schwab, take_profit_id)
+        eventually(lambda: last_status().get(stop_id) == "CANCELED")
+    assert last_status() == {str(entry_id): "FILLED", take_profit_id: "FILLED", stop_id: "CANCELED"}
+    assert schwab.state.stream_stats["fault_lose"] == len(activity.FILLED) + len(activity.CANCELED)
