@@ -7,7 +7,10 @@ Real processes, as in production: uvicorn serving Thor (ASGI) and `manage.py sch
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -39,67 +42,92 @@ def row_quantity(chrome, symbol: str) -> Decimal | None:
     return Decimal(rows[0].find_elements(By.TAG_NAME, "td")[2].text.replace(",", "")) if rows else None
 
 
-@pytest.mark.django_db(transaction=True)
-def test_an_idle_page_makes_no_request_and_a_fill_moves_its_numbers_live(
-    chrome, servers_environment, schwab, tmp_path
-):
+@contextmanager
+def live_page(
+    chrome, servers_environment, schwab, tmp_path, *, worker_id: str, **settings: str
+) -> Iterator[Any]:
+    """Thor as production runs it (uvicorn, and the stream worker as its own process) with a trader who may
+    trade, logged in and connected in Chromium, the page's live channel open; yields the page's wait."""
     dora = User.objects.create_user("dora", password="dora-password-123")
     dora.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
     environment = {
         **servers_environment,
-        "THOR_DASHBOARD_POLL_SECONDS": "1",  # were the page polling, the idle minute would show it
-        "THOR_SSE_HEARTBEAT_SECONDS": "5",
         "SCHWAB_STREAM_POLL_SECONDS": "0.2",
         "SCHWAB_TRADING_ENABLED": "true",
+        **settings,
     }
     del environment["SCHWAB_CALLBACK_URL"]  # the server's own
     with asgi_server(environment, log=tmp_path / "uvicorn.log") as server:
         schwab.state.config.callback_urls = (f"{server.url}/schwab/oauth/callback/",)
-        worker = stream_worker(environment, log=tmp_path / "worker.log", worker_id="live-page-test")
+        worker = stream_worker(environment, log=tmp_path / "worker.log", worker_id=worker_id)
         try:
-            wait = WebDriverWait(chrome, 30)
+            # Rows re-render as events arrive: a row found just before is looked up again.
+            wait = WebDriverWait(chrome, 30, ignored_exceptions=[StaleElementReferenceException])
             chrome.get(f"{server.url}/schwab/health/")
             chrome.add_cookie({"name": "sessionid", "value": logged_in_session(dora).cookies["sessionid"]})
             connect_in_browser(chrome, wait, server.url)
             wait.until(lambda driver: schwab.state.stream_sessions["trader1"] == 1)
             wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, 'body[data-order-stream="open"]'))
             wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "#positions tbody tr"))
-            # The page's first load (status, accounts, summary, positions, orders) is over.
-            wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, 'body[data-loaded="true"]'))
-            chrome.execute_script("performance.setResourceTimingBufferSize(10000)")
-            requests_made(chrome)
-
-            # An observation window, not a wait for something: nothing is supposed to happen in it.
-            time.sleep(IDLE_SECONDS)
-            assert requests_made(chrome) == []
-            assert chrome.find_elements(By.CSS_SELECTOR, 'body[data-order-stream="open"]')
-
-            symbol = chrome.find_element(By.CSS_SELECTOR, "#positions tbody tr").get_attribute("data-symbol")
-            before, cash = row_quantity(chrome, symbol), chrome.find_element(By.ID, "cash").text
-            form = chrome.find_element(By.ID, "ticket")
-            form.find_element(By.NAME, "symbol").send_keys(symbol)
-            quantity = form.find_element(By.NAME, "quantity")
-            quantity.clear()
-            quantity.send_keys("2")
-            Select(form.find_element(By.NAME, "order_type")).select_by_value("market")
-            chrome.find_element(By.ID, "preview-button").click()
-            wait.until(lambda driver: driver.find_element(By.ID, "place-button").is_enabled())
-            chrome.find_element(By.ID, "place-button").click()
-            wait.until(lambda driver: row_quantity(driver, symbol) == before + 2)
-            wait.until(lambda driver: driver.find_element(By.ID, "cash").text != cash)
-            chrome.execute_script("document.getElementById('positions').scrollIntoView()")
-            chrome.save_screenshot(str(ARTIFACTS / "dashboard-live-fill.png"))
-
-            account = chrome.find_element(By.ID, "account").get_attribute("value")
-            orders = f"/schwab/accounts/{account}/orders/"
-            # The symbol's quote (asked once the symbol is typed), the preview, the order, and the orders
-            # list the page reads after placing: nothing polled.
-            made = set(requests_made(chrome))
-            assert {orders, f"{orders}preview/"} <= made <= {"/schwab/quotes/", orders, f"{orders}preview/"}
+            yield wait
             chrome.get("about:blank")  # close the stream before the server stops
         finally:
             worker.terminate()
             worker.wait(timeout=30)
+
+
+def place_on_page(chrome, wait, **fields: str) -> None:
+    """Fill the ticket's fields (selects by value), preview, then place."""
+    form = chrome.find_element(By.ID, "ticket")
+    for name, value in fields.items():
+        field = form.find_element(By.NAME, name)
+        if field.tag_name == "select":
+            Select(field).select_by_value(value)
+        else:
+            field.clear()
+            field.send_keys(value)
+    chrome.find_element(By.ID, "preview-button").click()
+    wait.until(lambda driver: driver.find_element(By.ID, "place-button").is_enabled())
+    chrome.find_element(By.ID, "place-button").click()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_page_makes_no_request_and_a_fill_moves_its_numbers_live(
+    chrome, servers_environment, schwab, tmp_path
+):
+    with live_page(
+        chrome,
+        servers_environment,
+        schwab,
+        tmp_path,
+        worker_id="live-page-test",
+        THOR_DASHBOARD_POLL_SECONDS="1",  # were the page polling, the idle minute would show it
+        THOR_SSE_HEARTBEAT_SECONDS="5",
+    ) as wait:
+        # The page's first load (status, accounts, summary, positions, orders) is over.
+        wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, 'body[data-loaded="true"]'))
+        chrome.execute_script("performance.setResourceTimingBufferSize(10000)")
+        requests_made(chrome)
+
+        # An observation window, not a wait for something: nothing is supposed to happen in it.
+        time.sleep(IDLE_SECONDS)
+        assert requests_made(chrome) == []
+        assert chrome.find_elements(By.CSS_SELECTOR, 'body[data-order-stream="open"]')
+
+        symbol = chrome.find_element(By.CSS_SELECTOR, "#positions tbody tr").get_attribute("data-symbol")
+        before, cash = row_quantity(chrome, symbol), chrome.find_element(By.ID, "cash").text
+        place_on_page(chrome, wait, symbol=symbol, quantity="2", order_type="market")
+        wait.until(lambda driver: row_quantity(driver, symbol) == before + 2)
+        wait.until(lambda driver: driver.find_element(By.ID, "cash").text != cash)
+        chrome.execute_script("document.getElementById('positions').scrollIntoView()")
+        chrome.save_screenshot(str(ARTIFACTS / "dashboard-live-fill.png"))
+
+        account = chrome.find_element(By.ID, "account").get_attribute("value")
+        orders = f"/schwab/accounts/{account}/orders/"
+        # The symbol's quote (asked once the symbol is typed), the preview, the order, and the orders
+        # list the page reads after placing: nothing polled.
+        made = set(requests_made(chrome))
+        assert {orders, f"{orders}preview/"} <= made <= {"/schwab/quotes/", orders, f"{orders}preview/"}
 
 
 def order_status(chrome, order_id: int) -> str | None:
@@ -111,55 +139,28 @@ def order_status(chrome, order_id: int) -> str | None:
 def test_a_bracket_placed_on_the_page_works_its_exits_live(chrome, servers_environment, schwab, tmp_path):
     """The bracket ticket: its market entry fills, its take-profit and stop start working, the take-profit
     fills and the stop is canceled, each shown in the orders panel as it happens (from the live channel)."""
-    dora = User.objects.create_user("dora", password="dora-password-123")
-    dora.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
-    environment = {
-        **servers_environment,
-        "SCHWAB_STREAM_POLL_SECONDS": "0.2",
-        "SCHWAB_TRADING_ENABLED": "true",
-    }
-    del environment["SCHWAB_CALLBACK_URL"]  # the server's own
-    with asgi_server(environment, log=tmp_path / "uvicorn.log") as server:
-        schwab.state.config.callback_urls = (f"{server.url}/schwab/oauth/callback/",)
-        worker = stream_worker(environment, log=tmp_path / "worker.log", worker_id="bracket-page-test")
-        try:
-            wait = WebDriverWait(
-                chrome, 30, ignored_exceptions=[StaleElementReferenceException]
-            )  # re-rendered rows
-            chrome.get(f"{server.url}/schwab/health/")
-            chrome.add_cookie({"name": "sessionid", "value": logged_in_session(dora).cookies["sessionid"]})
-            connect_in_browser(chrome, wait, server.url)
-            wait.until(lambda driver: schwab.state.stream_sessions["trader1"] == 1)
-            wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, 'body[data-order-stream="open"]'))
+    with live_page(chrome, servers_environment, schwab, tmp_path, worker_id="bracket-page-test") as wait:
+        symbol = chrome.find_element(By.CSS_SELECTOR, "#positions tbody tr").get_attribute("data-symbol")
+        price = price_at(securities(schwab.state)[symbol], schwab.state.now())
+        place_on_page(
+            chrome,
+            wait,
+            symbol=symbol,
+            order_type="market",
+            strategy="bracket",
+            take_profit=str(price + 5),
+            stop_loss=str(price - 5),
+        )
+        wait.until(lambda driver: any(o.get("childOrderStrategies") for o in schwab.state.orders.values()))
+        entry = next(o for o in schwab.state.orders.values() if o.get("orderStrategyType") == "TRIGGER")
+        take_profit, stop = entry["childOrderStrategies"][0]["childOrderStrategies"]
+        wait.until(lambda driver: order_status(driver, entry["orderId"]) == "FILLED")
+        wait.until(lambda driver: order_status(driver, take_profit["orderId"]) == "WORKING")
+        wait.until(lambda driver: order_status(driver, stop["orderId"]) == "WORKING")
+        chrome.save_screenshot(str(ARTIFACTS / "dashboard-bracket-working.png"))
 
-            symbol = chrome.find_element(By.CSS_SELECTOR, "#positions tbody tr").get_attribute("data-symbol")
-            price = price_at(securities(schwab.state)[symbol], schwab.state.now())
-            form = chrome.find_element(By.ID, "ticket")
-            form.find_element(By.NAME, "symbol").send_keys(symbol)
-            Select(form.find_element(By.NAME, "order_type")).select_by_value("market")
-            Select(form.find_element(By.NAME, "strategy")).select_by_value("bracket")
-            form.find_element(By.NAME, "take_profit").send_keys(str(price + 5))
-            form.find_element(By.NAME, "stop_loss").send_keys(str(price - 5))
-            chrome.find_element(By.ID, "preview-button").click()
-            wait.until(lambda driver: driver.find_element(By.ID, "place-button").is_enabled())
-            chrome.find_element(By.ID, "place-button").click()
-
-            wait.until(
-                lambda driver: any(o.get("childOrderStrategies") for o in schwab.state.orders.values())
-            )
-            entry = next(o for o in schwab.state.orders.values() if o.get("orderStrategyType") == "TRIGGER")
-            take_profit, stop = entry["childOrderStrategies"][0]["childOrderStrategies"]
-            wait.until(lambda driver: order_status(driver, entry["orderId"]) == "FILLED")
-            wait.until(lambda driver: order_status(driver, take_profit["orderId"]) == "WORKING")
-            wait.until(lambda driver: order_status(driver, stop["orderId"]) == "WORKING")
-            chrome.save_screenshot(str(ARTIFACTS / "dashboard-bracket-working.png"))
-
-            execute = f"{schwab.url}/sandbox/orders/{take_profit['orderId']}/execute"
-            assert requests.post(execute, json={}, timeout=5).json()["status"] == "FILLED"
-            wait.until(lambda driver: order_status(driver, take_profit["orderId"]) == "FILLED")
-            wait.until(lambda driver: order_status(driver, stop["orderId"]) == "CANCELED")
-            chrome.save_screenshot(str(ARTIFACTS / "dashboard-bracket-done.png"))
-            chrome.get("about:blank")  # close the stream before the server stops
-        finally:
-            worker.terminate()
-            worker.wait(timeout=30)
+        execute = f"{schwab.url}/sandbox/orders/{take_profit['orderId']}/execute"
+        assert requests.post(execute, json={}, timeout=5).json()["status"] == "FILLED"
+        wait.until(lambda driver: order_status(driver, take_profit["orderId"]) == "FILLED")
+        wait.until(lambda driver: order_status(driver, stop["orderId"]) == "CANCELED")
+        chrome.save_screenshot(str(ARTIFACTS / "dashboard-bracket-done.png"))
