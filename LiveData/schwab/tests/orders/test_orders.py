@@ -518,12 +518,15 @@ def test_a_bracket_is_one_request_and_its_exits_work_once_the_entry_fills(
     assert row.ticket["strategy"] == "bracket" and row.schwab_order["childOrderStrategies"]  # audited whole
 
 
+def waiting_bracket(schwab, account_id):
+    """A bracket whose limit entry waits two dollars under the market (its exits await it)."""
+    ticket = bracket_ticket(schwab, account_id)
+    price = Decimal(ticket["take_profit"]) - 1
+    return {**ticket, "order_type": "limit", "limit_price": str(price - 2), "stop_loss": str(price - 3)}
+
+
 def test_cancelling_a_brackets_entry_cancels_its_exits(browser, schwab, trading, fake_redis):
-    security = schwab.state.accounts_by_hash[trading][1].holdings[0].security
-    price = price_at(security, schwab.state.now())
-    ticket = bracket_ticket(schwab, trading, order_type="limit", limit_price=str(price - 2))
-    ticket["stop_loss"] = str(price - 3)
-    order_id = place(browser, trading, ticket).json()["order_id"]
+    order_id = place(browser, trading, waiting_bracket(schwab, trading)).json()["order_id"]
     assert browser.delete(f"/schwab/accounts/{trading}/orders/{order_id}/").status_code == 200
     entry = schwab.state.orders[int(order_id)]
     exits = entry["childOrderStrategies"][0]["childOrderStrategies"]
@@ -531,13 +534,10 @@ def test_cancelling_a_brackets_entry_cancels_its_exits(browser, schwab, trading,
 
 
 def test_a_bracket_is_not_replaced_and_nothing_replaces_into_one(browser, schwab, trading, fake_redis):
-    security = schwab.state.accounts_by_hash[trading][1].holdings[0].security
-    price = price_at(security, schwab.state.now())
-    ticket = bracket_ticket(schwab, trading, order_type="limit", limit_price=str(price - 2))
-    ticket["stop_loss"] = str(price - 3)
+    ticket = waiting_bracket(schwab, trading)
     bracket_id = place(browser, trading, ticket).json()["order_id"]
     single_id = place(
-        browser, trading, {**LIMIT_BUY, "symbol": security.symbol, "limit_price": "1.00"}
+        browser, trading, {**LIMIT_BUY, "symbol": ticket["symbol"], "limit_price": "1.00"}
     ).json()["order_id"]
     before = sent(schwab)
     for order_id, new in ((bracket_id, {**LIMIT_BUY, "limit_price": "1.01"}), (single_id, ticket)):

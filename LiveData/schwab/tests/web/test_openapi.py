@@ -135,23 +135,23 @@ def test_the_document_is_byte_stable_across_processes():
     assert texts == {REPOSITORY_COPY.read_bytes()}
 
 
-def _objects(node, path=""):
-    """Every object schema with properties in `node` (not following references; a map of one type of
-    value is no document), with where it is."""
+def _schemas_with(key, node, path=""):
+    """Every schema in `node` that has `key` (not following references), with where it is."""
     if isinstance(node, dict):
-        if "properties" in node:
+        if key in node:
             yield path, node
-        for key, value in node.items():
-            yield from _objects(value, f"{path}/{key}")
+        for name, value in node.items():
+            yield from _schemas_with(key, value, f"{path}/{name}")
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            yield from _objects(value, f"{path}/{index}")
+            yield from _schemas_with(key, value, f"{path}/{index}")
 
 
 def test_every_body_and_nested_document_is_a_named_schema():
     document = openapi.document()
     for name, schema in document["components"]["schemas"].items():
-        nested = [path for path, _ in _objects(schema) if path]
+        # An object with properties is a document (a map of one type of value is not): named, if nested.
+        nested = [path for path, _ in _schemas_with("properties", schema) if path]
         assert nested == [], f"{name} has unnamed objects at {nested}"
     for template, operations in document["paths"].items():
         for method, operation in operations.items():
@@ -162,23 +162,12 @@ def test_every_body_and_nested_document_is_a_named_schema():
                         assert set(content["schema"]) == {"$ref"}, (template, method, media)
 
 
-def _requiring(node, path=""):
-    """Every schema in `node` with a `required` list, with where it is."""
-    if isinstance(node, dict):
-        if isinstance(node.get("required"), list):
-            yield path, node
-        for key, value in node.items():
-            yield from _requiring(value, f"{path}/{key}")
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from _requiring(value, f"{path}/{index}")
-
-
 def test_required_names_only_defined_properties():
     undefined = [
         f"{path}: {sorted(set(found['required']) - set(found.get('properties', {})))}"
-        for path, found in _requiring(openapi.document())
-        if set(found["required"]) - set(found.get("properties", {}))
+        for path, found in _schemas_with("required", openapi.document())
+        if isinstance(found["required"], list)  # not a parameter's `required: true`
+        and set(found["required"]) - set(found.get("properties", {}))
     ]
     assert undefined == []
 
