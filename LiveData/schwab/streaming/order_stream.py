@@ -350,7 +350,10 @@ async def _let_go_of_the_request_thread() -> None:
     """Django runs an ASGI request's synchronous parts (loading the session and the user, the middleware)
     on a thread of the request's own, with its own database connection, kept until the request ends: for
     a stream, hours, so a thousand streams would hold a thousand idle threads and database connections.
-    From here on nothing synchronous runs, so close that thread's connections, on it, and let it go."""
+    From here on nothing synchronous runs, so close that thread's connections, on it, and let it go.
+    asgiref has no public way to end a request's executor early: this uses its two class attributes, with
+    asgiref pinned (requirements.txt). The public alternative, closing the connections only, measured 125
+    KiB per open dashboard and a 238 ms fan-out p99 (bench/live.py) against 50 KiB and 29 ms."""
     try:
         context = SyncToAsync.thread_sensitive_context.get()
     except LookupError:
