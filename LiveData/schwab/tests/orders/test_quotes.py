@@ -6,10 +6,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+import redis
 
 from devtools.sandbox.book import previous_close, price_at
 from devtools.sandbox.orders import securities
 from devtools.testing import fault
+from LiveData.schwab.orders import quotes
 from LiveData.schwab.tests.web.test_openapi import conforms
 from LiveData.shared import contract
 
@@ -87,3 +89,21 @@ def test_schwab_down_is_a_502_and_nothing_is_kept(browser, schwab, connected, fa
     conforms(QUOTES, "get", response)
     assert response.status_code == 502
     assert fake_redis.get(contract.quote_cache_key("AAPL")) is None
+
+
+def test_without_redis_the_quotes_come_from_schwab_and_say_nothing_of_it(
+    browser, schwab, connected, fake_redis, monkeypatch
+):
+    """The cache is best effort: Redis gone, each quote is asked of Schwab; the answer is the same."""
+
+    class Gone:
+        def __getattr__(self, name):
+            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(quotes, "get_redis", Gone)
+    calls = schwab.state.calls["marketdata.quotes"]
+    for _ in range(2):
+        response = ask(browser, "AAPL")
+        assert response.status_code == 200 and response.json()["quotes"][0]["symbol"] == "AAPL"
+        assert "111" not in response.content.decode()
+    assert schwab.state.calls["marketdata.quotes"] == calls + 2
