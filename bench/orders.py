@@ -32,7 +32,7 @@ def main() -> None:
     from django.contrib.auth.models import Permission
 
     from LiveData.schwab.connection import services
-    from LiveData.schwab.orders import tickets
+    from LiveData.schwab.orders import schwab_orders, tickets
 
     api, sandbox, user = env["api"], env["sandbox"], env["user"]
     user.user_permissions.add(Permission.objects.get(codename="trade", content_type__app_label="schwab"))
@@ -50,7 +50,7 @@ def main() -> None:
         for latency in (0, 50)
     ]
     for kind, ticket, latency in runs:
-        order = tickets.schwab_order(tickets.parse(ticket))
+        order = schwab_orders.schwab_order(tickets.parse(ticket))
         sandbox.state.config.latency_ms = latency
         token = services.connection_access_token(connection=api.connection)
         headers = {"Authorization": f"Bearer {token}"}

@@ -481,6 +481,18 @@ export interface components {
             /** @enum {unknown} */
             reason: "events_trimmed";
         };
+        /** @description One contract of an option spread; it trades the spread's quantity times its ratio. */
+        SpreadLeg: {
+            /** @example SPY   261218C00500000 */
+            symbol: string;
+            /** @enum {string} */
+            instruction: "buy_to_open" | "sell_to_open" | "buy_to_close" | "sell_to_close";
+            /**
+             * @description custom spreads only
+             * @default 1
+             */
+            ratio: number;
+        };
         /** @description The stream workers heard from within a lease. */
         StreamingStatus: {
             workers: number;
@@ -520,8 +532,14 @@ export interface components {
             account_id: string;
             summary: components["schemas"]["Summary"];
         };
-        /** @description Thor's order ticket: an equity (market, limit, stop, stop-limit, trailing stop), a bracket (an equity entry that places a take-profit and a protective stop, either cancelling the other) or a single-leg option (market, limit). Prices are decimal strings on Schwab's ticks (0.01 at $1 and above, 0.0001 below); quantities whole shares or contracts. Checked by `tickets.parse`, which names every bad field. */
+        /** @description Thor's order ticket, by `strategy`: - single: an equity (market, limit, stop, stop-limit, trailing stop, trailing stop-limit) or a   single-leg option (market, limit): symbol, instruction, quantity and the order's prices; - bracket: a single equity entry plus take_profit and stop_loss (placed when it fills, either   cancelling the other); - oco, trigger: `orders`, two single tickets (either filling cancels the other; the first's fill   places the second); - vertical, straddle, strangle, custom: an option spread of `legs` on one underlying, `quantity`   spreads at a net price (`order_type` net_debit or net_credit with `limit_price`, or market). Prices are decimal strings on Schwab's ticks (0.01 at $1 and above, 0.0001 below); quantities whole shares or contracts. Checked by `tickets.parse`, which names every bad field. */
         Ticket: {
+            /**
+             * @description the kind of ticket
+             * @default single
+             * @enum {string}
+             */
+            strategy: "single" | "bracket" | "oco" | "trigger" | "vertical" | "straddle" | "strangle" | "custom";
             /**
              * @default equity
              * @enum {string}
@@ -531,15 +549,15 @@ export interface components {
              * @example AAPL
              * @example SPY   261218P00505000
              */
-            symbol: string;
+            symbol?: string;
             /** @enum {string} */
-            instruction: "buy" | "sell" | "sell_short" | "buy_to_cover" | "buy_to_open" | "sell_to_open" | "buy_to_close" | "sell_to_close";
-            quantity: number;
+            instruction?: "buy" | "sell" | "sell_short" | "buy_to_cover" | "buy_to_open" | "sell_to_open" | "buy_to_close" | "sell_to_close";
+            quantity?: number;
             /**
              * @default limit
              * @enum {string}
              */
-            order_type: "market" | "limit" | "stop" | "stop_limit" | "trailing_stop";
+            order_type: "market" | "limit" | "stop" | "stop_limit" | "trailing_stop" | "trailing_stop_limit" | "net_debit" | "net_credit";
             /** @example 150.00 */
             limit_price?: string;
             /** @example 145.50 */
@@ -564,11 +582,10 @@ export interface components {
             /** @enum {string} */
             trail_basis?: "last" | "bid" | "ask" | "mark";
             /**
-             * @description bracket: an entry, two exits
-             * @default single
-             * @enum {string}
+             * @description a trailing stop-limit's limit, dollars past its stop
+             * @example 0.50
              */
-            strategy: "single" | "bracket";
+            limit_offset?: string;
             /**
              * @description a bracket's limit exit
              * @example 160.00
@@ -579,6 +596,8 @@ export interface components {
              * @example 140.00
              */
             stop_loss?: string;
+            orders?: components["schemas"]["Ticket"][];
+            legs?: components["schemas"]["SpreadLeg"][];
         };
         /** @description Whether the user may trade now, and if not why (for the order ticket). */
         TradingState: {
@@ -1886,15 +1905,6 @@ export interface operations {
         };
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "symbol": "AAPL",
-                 *       "instruction": "buy",
-                 *       "quantity": 10,
-                 *       "order_type": "limit",
-                 *       "limit_price": "150.00"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Ticket"];
             };
         };
@@ -2149,15 +2159,6 @@ export interface operations {
         };
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "symbol": "AAPL",
-                 *       "instruction": "buy",
-                 *       "quantity": 10,
-                 *       "order_type": "limit",
-                 *       "limit_price": "150.00"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Ticket"];
             };
         };
@@ -2421,15 +2422,6 @@ export interface operations {
         };
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "symbol": "AAPL",
-                 *       "instruction": "buy",
-                 *       "quantity": 10,
-                 *       "order_type": "limit",
-                 *       "limit_price": "150.00"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Ticket"];
             };
         };

@@ -56,7 +56,14 @@ from LiveData.schwab.exceptions import (
     TradingNotPermitted,
 )
 from LiveData.schwab.models import OrderRequest
-from LiveData.schwab.orders import order_reads, order_transforms, quotes, ticket_body, tickets
+from LiveData.schwab.orders import (
+    order_reads,
+    order_transforms,
+    quotes,
+    schwab_orders,
+    ticket_body,
+    tickets,
+)
 from LiveData.shared import clock, ratelimit, reader
 
 logger = logging.getLogger(__name__)
@@ -221,7 +228,7 @@ def order_preview(*, session: TraderSession, account_id: str, data: Any) -> dict
     with _audited(session, Action.PREVIEW, account_id, data=data):
         ticket = tickets.parse(data)
         accounts.account_authorize(session=session, account_id=account_id)
-    schwab_order = tickets.schwab_order(ticket)
+    schwab_order = schwab_orders.schwab_order(ticket)
     row = _audit(
         session,
         action=Action.PREVIEW,
@@ -289,7 +296,7 @@ def _claim(
     account_id: str,
     key: str,
     fingerprint: str,
-    ticket: tickets.Ticket,
+    ticket: tickets.OrderTicket,
     target_order_id: str = "",
 ) -> OrderRequest:
     """The key's row: created now, or the earlier request's (which must be the same request)."""
@@ -324,19 +331,19 @@ def _claim(
     return row
 
 
-def _advance(session: TraderSession, row: OrderRequest, ticket: tickets.Ticket) -> Outcome:
+def _advance(session: TraderSession, row: OrderRequest, ticket: tickets.OrderTicket) -> Outcome:
     """Take the key's request on from its last recovery point."""
     if row.state in (State.SENDING, State.UNKNOWN):
         return _settle(session, row)  # it may have reached Schwab: find out, never send again
     if row.state != State.CREATED:
         return Outcome(row.response_status or 200, row.response or {})  # the first outcome, replayed
     if row.action == Action.REPLACE:
-        if ticket.strategy != "single":
+        if not ticket.replaceable:
             raise _refusal(row, OrderNotReplaceable(NOT_BY_A_BRACKET))
         _check_replaceable(session, row)
     _check_cap(session, row, ticket)
     _throttle_orders(row.account_id)
-    schwab_order = tickets.schwab_order(ticket)
+    schwab_order = schwab_orders.schwab_order(ticket)
     row.state, row.schwab_order, row.sent_at = State.SENDING, schwab_order, clock.now()
     row.save()  # the recovery point: from here on this request is never sent again
     try:
@@ -392,25 +399,30 @@ def _check_replaceable(session: TraderSession, row: OrderRequest) -> None:
         raise _refusal(row, OrderNotReplaceable())
 
 
-def _check_cap(session: TraderSession, row: OrderRequest, ticket: tickets.Ticket) -> None:
+def _check_cap(session: TraderSession, row: OrderRequest, ticket: tickets.OrderTicket) -> None:
     cap = schwab_settings().order_notional_cap
     if cap is None:
         return
-    notional = ticket.notional(_market_price(session, row.account_id, ticket.symbol))
+    notional = ticket.worst_case(_market_prices(session, row.account_id, ticket.symbols))
     if notional is None:
         raise _refusal(row, OrderPriceUnknown())
     if notional > cap:
         raise _refusal(row, NotionalCapExceeded(f"The order is worth {notional}; Thor allows at most {cap}."))
 
 
-def _market_price(session: TraderSession, account_id: str, symbol: str) -> Decimal | None:
-    """The symbol's price now: Schwab's quote, else its price in the account's last published positions."""
+def _market_prices(
+    session: TraderSession, account_id: str, symbols: tuple[str, ...]
+) -> dict[str, Decimal | None]:
+    """Each symbol's price now: Schwab's quote, else its price in the account's last published positions."""
     try:
-        price = quotes.highest_price(session=session, symbol=symbol)
+        prices = quotes.highest_prices(session=session, symbols=list(symbols))
     except SchwabError as failure:
         logger.warning("no quote for the notional cap: %s; trying the positions snapshot", failure.code)
-        price = None
-    return price if price is not None else _snapshot_price(account_id, symbol)
+        prices = {}
+    return {
+        symbol: prices.get(symbol) if prices.get(symbol) is not None else _snapshot_price(account_id, symbol)
+        for symbol in symbols
+    }
 
 
 def _snapshot_price(account_id: str, symbol: str) -> Decimal | None:
@@ -575,20 +587,36 @@ def _find_sent_order(session: TraderSession, row: OrderRequest) -> str | None:
 
 
 def _same_terms(order: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    def leg(document: dict[str, Any]) -> dict[str, Any]:
-        legs = document.get("orderLegCollection") or [{}]
-        return legs[0] if isinstance(legs[0], dict) else {}
+    """Whether a listed order is the one sent: the same kind, type and price, the same legs in order, and
+    children with the same terms (a composite's), as far as the order sent set them (Schwab fills in the
+    rest: a trailing stop's current stop, a container's status)."""
 
     def number(value: Any) -> Decimal | None:
         return None if value is None else Decimal(str(value))
 
-    have, want = leg(order), leg(wanted)
+    def legs(document: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return [
+            ((leg.get("instrument") or {}).get("symbol"), leg.get("instruction"), number(leg.get("quantity")))
+            for leg in document.get("orderLegCollection") or []
+            if isinstance(leg, dict)
+        ]
+
+    def children(document: dict[str, Any]) -> list[Any]:
+        found = document.get("childOrderStrategies") or []
+        return [child for child in found if isinstance(child, dict)] if isinstance(found, list) else []
+
+    mine, theirs = children(wanted), children(order)
     return (
-        (have.get("instrument") or {}).get("symbol") == (want.get("instrument") or {}).get("symbol")
-        and have.get("instruction") == want.get("instruction")
-        and number(have.get("quantity")) == number(want.get("quantity"))
-        and order.get("orderType") == wanted.get("orderType")
-        and number(order.get("price")) == number(wanted.get("price"))
+        order.get("orderStrategyType", "SINGLE") == wanted.get("orderStrategyType", "SINGLE")
+        and legs(order) == legs(wanted)
+        and all(
+            order.get(name) == wanted[name]
+            for name in ("orderType", "complexOrderStrategyType")
+            if name in wanted
+        )
+        and ("price" not in wanted or number(order.get("price")) == number(wanted["price"]))
+        and len(mine) == len(theirs)
+        and all(_same_terms(have, want) for have, want in zip(theirs, mine, strict=True))
     )
 
 

@@ -22,7 +22,7 @@ import redis
 from LiveData.schwab.conf import schwab_settings
 from LiveData.schwab.connection.session import TraderSession
 from LiveData.schwab.exceptions import InvalidSymbols, SchwabBadRequest, SchwabMalformedResponse
-from LiveData.schwab.orders import tickets
+from LiveData.schwab.orders.ticket_fields import EQUITY_SYMBOL, OCC_SYMBOL
 from LiveData.shared import clock, contract
 from LiveData.shared.redis_client import get_redis
 
@@ -49,7 +49,7 @@ def symbols_parse(text: str | None) -> list[str]:
         raise InvalidSymbols(fields={"symbols": "Name at least one symbol, e.g. AAPL."})
     if len(wanted) > MAX_SYMBOLS:
         raise InvalidSymbols(fields={"symbols": f"At most {MAX_SYMBOLS} symbols at a time."})
-    bad = [s for s in wanted if not (tickets.EQUITY_SYMBOL.match(s) or tickets.OCC_SYMBOL.match(s))]
+    bad = [s for s in wanted if not (EQUITY_SYMBOL.match(s) or OCC_SYMBOL.match(s))]
     if bad:
         named = ", ".join(symbol[:21] for symbol in bad[:3])
         raise InvalidSymbols(fields={"symbols": f"Not a stock or option symbol: {named}."})
@@ -69,13 +69,17 @@ def quotes_get(*, session: TraderSession, symbols: list[str]) -> tuple[list[dict
     return [known[s] for s in symbols if s in known], [s for s in symbols if s not in known]
 
 
-def highest_price(*, session: TraderSession, symbol: str) -> Decimal | None:
-    """The highest of the symbol's bid, ask, last and mark now; None when Schwab quotes none."""
-    entry = _quotes(session, [symbol]).get(symbol)
-    quote = entry.get("quote") if isinstance(entry, dict) else None
-    prices = [_price(quote.get(name)) for name in PRICE_FIELDS] if isinstance(quote, dict) else []
-    known = [price for price in prices if price is not None]
-    return max(known) if known else None
+def highest_prices(*, session: TraderSession, symbols: list[str]) -> dict[str, Decimal | None]:
+    """The highest of each symbol's bid, ask, last and mark now (one call); None where Schwab quotes none."""
+    answer = _quotes(session, symbols)
+    found: dict[str, Decimal | None] = {}
+    for symbol in symbols:
+        entry = answer.get(symbol)
+        quote = entry.get("quote") if isinstance(entry, dict) else None
+        prices = [_price(quote.get(name)) for name in PRICE_FIELDS] if isinstance(quote, dict) else []
+        known = [price for price in prices if price is not None]
+        found[symbol] = max(known) if known else None
+    return found
 
 
 def _quotes(session: TraderSession, symbols: list[str]) -> dict[str, Any]:

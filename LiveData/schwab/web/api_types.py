@@ -14,10 +14,14 @@ from django.http import HttpResponse
 from msgspec import UNSET, Meta, UnsetType
 
 from LiveData.schwab import exceptions
-from LiveData.schwab.orders import tickets
+from LiveData.schwab.orders import spread_tickets, ticket_fields, tickets
 
 JSON_CONTENT_TYPE = "application/json"
 B = TypeVar("B", bound="Body")
+
+
+def one_of(values: Any, description: str | None = None) -> Meta:
+    return Meta(extra_json_schema={"enum": list(values)}, description=description)
 
 
 def shared(name: str) -> Meta:
@@ -175,50 +179,64 @@ class AccountSummary(Body):
 # --- Orders ---------------------------------------------------------------------------------------------
 
 
-class Ticket(Body, kw_only=True):
-    """Thor's order ticket: an equity (market, limit, stop, stop-limit, trailing stop), a bracket (an
-    equity entry that places a take-profit and a protective stop, either cancelling the other) or a
-    single-leg option (market, limit). Prices are decimal strings on Schwab's ticks (0.01 at $1 and
-    above, 0.0001 below); quantities whole shares or contracts. Checked by `tickets.parse`, which names
-    every bad field."""
+class SpreadLeg(Body, kw_only=True):
+    """One contract of an option spread; it trades the spread's quantity times its ratio."""
 
-    asset: Annotated[str, Meta(extra_json_schema={"enum": list(tickets.ORDER_TYPES)})] = "equity"
-    symbol: Annotated[str, Meta(examples=["AAPL", "SPY   261218P00505000"])]
-    instruction: Annotated[
-        str, Meta(extra_json_schema={"enum": [*tickets.EQUITY_INSTRUCTIONS, *tickets.OPTION_INSTRUCTIONS]})
-    ]
-    quantity: Annotated[int, Meta(ge=1, le=max(tickets.MAX_QUANTITY.values()))]
-    order_type: Annotated[str, Meta(extra_json_schema={"enum": list(tickets.ORDER_TYPES["equity"])})] = (
-        "limit"
-    )
+    symbol: Annotated[str, Meta(examples=["SPY   261218C00500000"])]
+    instruction: Annotated[str, one_of(ticket_fields.OPTION_INSTRUCTIONS)]
+    ratio: Annotated[int, Meta(ge=1, le=spread_tickets.MAX_RATIO, description="custom spreads only")] = 1
+
+
+class Ticket(Body, kw_only=True):
+    """Thor's order ticket, by `strategy`:
+    - single: an equity (market, limit, stop, stop-limit, trailing stop, trailing stop-limit) or a
+      single-leg option (market, limit): symbol, instruction, quantity and the order's prices;
+    - bracket: a single equity entry plus take_profit and stop_loss (placed when it fills, either
+      cancelling the other);
+    - oco, trigger: `orders`, two single tickets (either filling cancels the other; the first's fill
+      places the second);
+    - vertical, straddle, strangle, custom: an option spread of `legs` on one underlying, `quantity`
+      spreads at a net price (`order_type` net_debit or net_credit with `limit_price`, or market).
+    Prices are decimal strings on Schwab's ticks (0.01 at $1 and above, 0.0001 below); quantities whole
+    shares or contracts. Checked by `tickets.parse`, which names every bad field."""
+
+    strategy: Annotated[str, one_of(tickets.STRATEGIES, "the kind of ticket")] = "single"
+    asset: Annotated[str, one_of(tickets.ORDER_TYPES)] = "equity"
+    symbol: Annotated[str, Meta(examples=["AAPL", "SPY   261218P00505000"])] | UnsetType = UNSET
+    instruction: (
+        Annotated[str, one_of([*ticket_fields.EQUITY_INSTRUCTIONS, *ticket_fields.OPTION_INSTRUCTIONS])]
+        | UnsetType
+    ) = UNSET
+    quantity: Annotated[int, Meta(ge=1, le=max(ticket_fields.MAX_QUANTITY.values()))] | UnsetType = UNSET
+    order_type: Annotated[
+        str, one_of(dict.fromkeys([*tickets.ORDER_TYPES["equity"], *spread_tickets.ORDER_TYPES]))
+    ] = "limit"
     limit_price: Annotated[str, Meta(examples=["150.00"])] | UnsetType = UNSET
     stop_price: Annotated[str, Meta(examples=["145.50"])] | UnsetType = UNSET
-    duration: Annotated[str, Meta(extra_json_schema={"enum": list(tickets.DURATIONS)})] = "day"
-    session: Annotated[str, Meta(extra_json_schema={"enum": list(tickets.SESSIONS)})] = "normal"
+    duration: Annotated[str, one_of(ticket_fields.DURATIONS)] = "day"
+    session: Annotated[str, one_of(ticket_fields.SESSIONS)] = "normal"
     trail_offset: (
         Annotated[
             str, Meta(description="trailing stops: dollars, or a percentage under 100", examples=["2.50"])
         ]
         | UnsetType
     ) = UNSET
-    trail_type: Annotated[str, Meta(extra_json_schema={"enum": list(tickets.TRAIL_TYPES)})] | UnsetType = (
-        UNSET
-    )
-    trail_basis: Annotated[str, Meta(extra_json_schema={"enum": list(tickets.TRAIL_BASES)})] | UnsetType = (
-        UNSET
-    )
-    strategy: Annotated[
-        str,
-        Meta(
-            extra_json_schema={"enum": list(tickets.STRATEGIES)}, description="bracket: an entry, two exits"
-        ),
-    ] = "single"
+    trail_type: Annotated[str, one_of(tickets.TRAIL_TYPES)] | UnsetType = UNSET
+    trail_basis: Annotated[str, one_of(tickets.TRAIL_BASES)] | UnsetType = UNSET
+    limit_offset: (
+        Annotated[
+            str, Meta(description="a trailing stop-limit's limit, dollars past its stop", examples=["0.50"])
+        ]
+        | UnsetType
+    ) = UNSET
     take_profit: (
         Annotated[str, Meta(description="a bracket's limit exit", examples=["160.00"])] | UnsetType
     ) = UNSET
     stop_loss: Annotated[str, Meta(description="a bracket's stop exit", examples=["140.00"])] | UnsetType = (
         UNSET
     )
+    orders: Annotated[list[Ticket], Meta(min_length=2, max_length=2)] | UnsetType = UNSET
+    legs: Annotated[list[SpreadLeg], Meta(min_length=2, max_length=4)] | UnsetType = UNSET
 
 
 class Preview(Body):

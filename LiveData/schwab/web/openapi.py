@@ -178,18 +178,75 @@ LAST_EVENT_ID = {
     "description": "the last event id received (`<account_id>=<entry id>,...`)",
     "schema": {"type": "string", "maxLength": 4096},
 }
+LIMIT_BUY = {
+    "symbol": "AAPL",
+    "instruction": "buy",
+    "quantity": 10,
+    "order_type": "limit",
+    "limit_price": "150.00",
+}
+TICKET_EXAMPLES = {
+    "limit": LIMIT_BUY,
+    "trailing_stop_limit": {
+        "symbol": "AAPL",
+        "instruction": "sell",
+        "quantity": 10,
+        "order_type": "trailing_stop_limit",
+        "trail_offset": "2.50",
+        "trail_type": "amount",
+        "trail_basis": "last",
+        "limit_offset": "0.50",
+    },
+    "bracket": {**LIMIT_BUY, "strategy": "bracket", "take_profit": "160.00", "stop_loss": "140.00"},
+    "oco": {
+        "strategy": "oco",
+        "orders": [
+            {
+                "symbol": "AAPL",
+                "instruction": "sell",
+                "quantity": 10,
+                "order_type": "limit",
+                "limit_price": "160.00",
+            },
+            {
+                "symbol": "AAPL",
+                "instruction": "sell",
+                "quantity": 10,
+                "order_type": "stop",
+                "stop_price": "140.00",
+            },
+        ],
+    },
+    "trigger": {
+        "strategy": "trigger",
+        "orders": [
+            LIMIT_BUY,
+            {
+                "symbol": "AAPL",
+                "instruction": "sell",
+                "quantity": 10,
+                "order_type": "trailing_stop",
+                "trail_offset": "5.00",
+            },
+        ],
+    },
+    "vertical": {
+        "strategy": "vertical",
+        "quantity": 2,
+        "order_type": "net_debit",
+        "limit_price": "1.20",
+        "legs": [
+            {"symbol": "SPY   261218C00500000", "instruction": "buy_to_open"},
+            {"symbol": "SPY   261218C00505000", "instruction": "sell_to_open"},
+        ],
+    },
+}
 TICKET_BODY = {
     "required": True,
     "content": {
         JSON: {
             "schema": ref("Ticket"),
-            "example": {
-                "symbol": "AAPL",
-                "instruction": "buy",
-                "quantity": 10,
-                "order_type": "limit",
-                "limit_price": "150.00",
-            },
+            "examples": {name: {"value": value} for name, value in TICKET_EXAMPLES.items()},
         }
     },
 }

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from LiveData.schwab.exceptions import TicketInvalid
-from LiveData.schwab.orders import tickets
+from LiveData.schwab.orders import schwab_orders, tickets
 
 
 def _problems(data) -> set[str]:
@@ -18,7 +18,7 @@ def _problems(data) -> set[str]:
 
 def test_an_equity_limit_order_becomes_schwabs_json_with_exact_prices():
     ticket = tickets.parse({"symbol": "aapl", "instruction": "buy", "quantity": 10, "limit_price": "150.10"})
-    assert tickets.schwab_order(ticket) == {
+    assert schwab_orders.schwab_order(ticket) == {
         "session": "NORMAL",
         "duration": "DAY",
         "orderType": "LIMIT",
@@ -45,7 +45,7 @@ def test_a_single_leg_option_is_priced_per_contract():
             "duration": "good_till_cancel",
         }
     )
-    order = tickets.schwab_order(ticket)
+    order = schwab_orders.schwab_order(ticket)
     assert order["orderLegCollection"][0]["instruction"] == "SELL_TO_CLOSE"
     assert order["orderLegCollection"][0]["instrument"] == {
         "symbol": "SPY   261218P00505000",
@@ -74,8 +74,8 @@ def test_stop_and_stop_limit_orders_carry_their_stop_price():
         {"symbol": "MSFT", "instruction": "sell", "quantity": 5, "order_type": "stop_limit",
          "limit_price": "400.00", "stop_price": "401.00"}
     )  # fmt: skip
-    assert tickets.schwab_order(stop_limit)["stopPrice"] == "401.00"
-    assert tickets.schwab_order(stop_limit)["orderType"] == "STOP_LIMIT"
+    assert schwab_orders.schwab_order(stop_limit)["stopPrice"] == "401.00"
+    assert schwab_orders.schwab_order(stop_limit)["orderType"] == "STOP_LIMIT"
 
 
 @pytest.mark.parametrize(
@@ -132,7 +132,7 @@ def test_a_trailing_stop_becomes_schwabs_trailing_json():
             "duration": "good_till_cancel",
         }
     )
-    assert tickets.schwab_order(ticket) == {
+    assert schwab_orders.schwab_order(ticket) == {
         "session": "NORMAL",
         "duration": "GOOD_TILL_CANCEL",
         "orderType": "TRAILING_STOP",
@@ -150,7 +150,7 @@ def test_a_trailing_stop_becomes_schwabs_trailing_json():
         {"symbol": "AAPL", "instruction": "buy", "quantity": 10, "order_type": "trailing_stop",
          "trail_offset": "5", "trail_type": "percent"}
     )  # fmt: skip
-    assert tickets.schwab_order(percent)["stopPriceLinkType"] == "PERCENT"
+    assert schwab_orders.schwab_order(percent)["stopPriceLinkType"] == "PERCENT"
     # A buy's stop trails above the price, so at worst it fills 5% over the market.
     assert percent.notional(market_price=Decimal("200")) == Decimal("2100")
 
@@ -247,7 +247,7 @@ BRACKET = {
 
 def test_a_bracket_is_schwabs_trigger_of_an_oco_as_schwab_py_writes_it():
     ticket = tickets.parse(BRACKET)
-    assert tickets.schwab_order(ticket) == SCHWAB_PY_BRACKET
+    assert schwab_orders.schwab_order(ticket) == SCHWAB_PY_BRACKET
     assert ticket.as_json()["strategy"] == "bracket"
     # The worst case over the legs: here the take-profit's 160 over the limit and a 155 market.
     assert ticket.notional(market_price=Decimal("155")) == Decimal("1600.00")
@@ -257,7 +257,7 @@ def test_a_short_sales_bracket_covers_with_its_exits():
     ticket = tickets.parse(
         {**BRACKET, "instruction": "sell_short", "take_profit": "140.00", "stop_loss": "160.00"}
     )
-    exits = tickets.schwab_order(ticket)["childOrderStrategies"][0]["childOrderStrategies"]
+    exits = schwab_orders.schwab_order(ticket)["childOrderStrategies"][0]["childOrderStrategies"]
     assert [leg["orderLegCollection"][0]["instruction"] for leg in exits] == ["BUY_TO_COVER", "BUY_TO_COVER"]
     assert (exits[0]["price"], exits[1]["stopPrice"]) == ("140.00", "160.00")
 
@@ -281,3 +281,127 @@ def test_an_inconsistent_bracket_names_the_bad_field(fields, bad):
 def test_exit_prices_belong_to_brackets_only():
     single = {key: value for key, value in BRACKET.items() if key != "strategy"}
     assert _problems(single) == {"take_profit", "stop_loss"}
+
+
+# schwab-py 1.5.1: one_cancels_other(equity_sell_limit("AAPL", 10, "160.00"),
+# equity_sell_limit("AAPL", 10, "140.00") with set_order_type(STOP_LIMIT), set_stop_price("141.00")).build()
+SCHWAB_PY_OCO = {
+    "orderStrategyType": "OCO",
+    "childOrderStrategies": [
+        {
+            "orderType": "LIMIT",
+            "session": "NORMAL",
+            "duration": "DAY",
+            "orderStrategyType": "SINGLE",
+            "price": "160.00",
+            "orderLegCollection": [
+                {
+                    "instruction": "SELL",
+                    "quantity": 10,
+                    "instrument": {"symbol": "AAPL", "assetType": "EQUITY"},
+                }
+            ],
+        },
+        {
+            "orderType": "STOP_LIMIT",
+            "session": "NORMAL",
+            "duration": "DAY",
+            "orderStrategyType": "SINGLE",
+            "price": "140.00",
+            "stopPrice": "141.00",
+            "orderLegCollection": [
+                {
+                    "instruction": "SELL",
+                    "quantity": 10,
+                    "instrument": {"symbol": "AAPL", "assetType": "EQUITY"},
+                }
+            ],
+        },
+    ],
+}
+TAKE = {
+    "symbol": "AAPL",
+    "instruction": "sell",
+    "quantity": 10,
+    "order_type": "limit",
+    "limit_price": "160.00",
+}
+STOP_LIMIT = {**TAKE, "order_type": "stop_limit", "limit_price": "140.00", "stop_price": "141.00"}
+
+
+def test_an_oco_of_two_orders_is_schwab_py_s_json():
+    ticket = tickets.parse({"strategy": "oco", "orders": [TAKE, STOP_LIMIT]})
+    assert schwab_orders.schwab_order(ticket) == SCHWAB_PY_OCO
+    assert ticket.as_json()["orders"][1]["stop_price"] == "141.00"
+    assert not ticket.replaceable
+    # Only one of the two fills: the larger is the worst case.
+    assert ticket.worst_case({"AAPL": Decimal("150")}) == Decimal("1600.00")
+
+
+def test_a_trigger_places_its_second_order_as_schwab_py_writes_it():
+    buy = {"symbol": "KO", "instruction": "buy", "quantity": 100, "order_type": "market"}
+    hedge = {"symbol": "PEP", "instruction": "buy", "quantity": 50, "limit_price": "150.00"}
+    ticket = tickets.parse({"strategy": "trigger", "orders": [buy, hedge]})
+    order = schwab_orders.schwab_order(ticket)
+    # first_triggers_second(equity_buy_market("KO", 100), equity_buy_limit("PEP", 50, "150.00"))
+    assert order == {
+        "orderType": "MARKET",
+        "session": "NORMAL",
+        "duration": "DAY",
+        "orderStrategyType": "TRIGGER",
+        "orderLegCollection": [
+            {"instruction": "BUY", "quantity": 100, "instrument": {"symbol": "KO", "assetType": "EQUITY"}}
+        ],
+        "childOrderStrategies": [
+            {
+                "orderType": "LIMIT",
+                "session": "NORMAL",
+                "duration": "DAY",
+                "orderStrategyType": "SINGLE",
+                "price": "150.00",
+                "orderLegCollection": [
+                    {
+                        "instruction": "BUY",
+                        "quantity": 50,
+                        "instrument": {"symbol": "PEP", "assetType": "EQUITY"},
+                    }
+                ],
+            }
+        ],
+    }
+    prices = {"KO": Decimal("62.00"), "PEP": Decimal("148.00")}
+    assert ticket.worst_case(prices) == Decimal("6200.00") + Decimal("7500.00")  # both add exposure
+    sell_after = tickets.parse({"strategy": "trigger", "orders": [buy, {**buy, "instruction": "sell"}]})
+    assert sell_after.worst_case(prices) == Decimal("6200.00")  # the second closes the first
+    assert ticket.worst_case({"KO": Decimal("62.00")}) is None
+
+
+def test_linked_orders_name_each_bad_field_by_its_place():
+    assert set(_problems({"strategy": "oco", "orders": [TAKE]})) == {"orders"}
+    assert set(_problems({"strategy": "oco", "orders": [TAKE, {**TAKE, "limit_price": "1.005"}]})) == {
+        "orders.1.limit_price"
+    }
+    assert set(_problems({"strategy": "trigger", "orders": [{**TAKE, "strategy": "bracket"}, TAKE]})) == {
+        "orders.0.strategy"
+    }
+    assert set(_problems({"strategy": "oco", "orders": [TAKE, "sell"], "symbol": "AAPL"})) == {
+        "orders.1.ticket",
+        "symbol",
+    }
+
+
+def test_a_trailing_stop_limit_sets_its_limit_off_the_stop():
+    ticket = tickets.parse(
+        {"symbol": "AAPL", "instruction": "buy", "quantity": 10, "order_type": "trailing_stop_limit",
+         "trail_offset": "2.00", "limit_offset": "0.50"}
+    )  # fmt: skip
+    order = schwab_orders.schwab_order(ticket)
+    assert order["orderType"] == "TRAILING_STOP_LIMIT"
+    assert (order["stopPriceOffset"], order["priceOffset"], order["priceLinkBasis"]) == (
+        "2.00",
+        "0.50",
+        "TRIGGER",
+    )
+    assert ticket.notional(market_price=Decimal("100")) == Decimal("1025.00")  # 100 + 2 trail + 0.50 limit
+    assert set(_problems({**ticket.as_json(), "limit_offset": None})) == {"limit_offset"}
+    assert set(_problems({**ticket.as_json(), "order_type": "trailing_stop"})) == {"limit_offset"}

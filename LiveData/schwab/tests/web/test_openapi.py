@@ -183,8 +183,9 @@ def test_every_error_answer_is_the_one_error_schema_listing_its_codes():
 
 
 def test_the_ticket_schema_names_what_tickets_accepts():
-    from LiveData.schwab.orders import tickets
+    from LiveData.schwab.orders import spread_tickets, tickets
 
-    schema = openapi.document()["components"]["schemas"]["Ticket"]
-    assert set(schema["properties"]) == tickets.FIELDS
-    assert set(schema["required"]) == {"symbol", "instruction", "quantity"}
+    schemas = openapi.document()["components"]["schemas"]
+    kinds = tickets.FIELDS | spread_tickets.FIELDS | {"orders"}
+    assert set(schemas["Ticket"]["properties"]) == kinds
+    assert set(schemas["SpreadLeg"]["properties"]) == spread_tickets.LEG_FIELDS
