@@ -59,7 +59,7 @@ def snapshot_key(kind: Kind, account_id: str) -> str:
 
 
 ORDERS: Literal["orders"] = "orders"
-ORDERS_SCHEMA_VERSION = 1
+ORDERS_SCHEMA_VERSION = 2
 
 
 def orders_key(account_id: str) -> str:
@@ -125,7 +125,7 @@ def decimal_text(value: Decimal | None) -> str | None:
 
 PUBLISHED_INDEX_KEY = f"{KEY_PREFIX}:published"
 
-ORDER_EVENT_SCHEMA_VERSION = 1
+ORDER_EVENT_SCHEMA_VERSION = 2
 
 
 def order_events_key(account_id: str) -> str:

@@ -184,15 +184,18 @@ def merge_orders(
 
     def merge(pipe: Any) -> None:
         stored = pipe.get(key)
-        envelope = (
-            json.loads(stored)
-            if stored
-            else contract.orders_envelope(
+        envelope = json.loads(stored) if stored else None
+        if envelope is None or envelope.get("schema_version") != contract.ORDERS_SCHEMA_VERSION:
+            # Nothing yet, or another version's orders (written before an upgrade): begin anew, in this one.
+            envelope = contract.orders_envelope(
                 account_id=account_id, source=source, as_of=at, published_at=at, orders=[]
             )
-        )
         by_id = {order["order_id"]: order for order in envelope["orders"]}
-        by_id.update({order["order_id"]: order for order in orders})
+        for order in orders:
+            # Schwab names a child's parent only by nesting it in a listing: a child read on its own keeps
+            # the parent its listing named.
+            known = by_id.get(order["order_id"], {}).get("parent_order_id")
+            by_id[order["order_id"]] = {**order, "parent_order_id": order.get("parent_order_id") or known}
         envelope["orders"] = contract.newest_first(list(by_id.values()))
         envelope["as_of"] = envelope["published_at"] = contract.timestamp(at)  # these orders are as of now
         pipe.multi()

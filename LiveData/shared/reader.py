@@ -68,7 +68,10 @@ def latest_orders(account_id: str, *, client: redis.Redis | None = None) -> dict
         return None
     document = json.loads(text)
     if document.get("schema_version") != contract.ORDERS_SCHEMA_VERSION:
-        raise SnapshotSchemaError(f"orders schema version {document.get('schema_version')!r} is not 1")
+        version = document.get("schema_version")
+        raise SnapshotSchemaError(
+            f"orders schema version {version!r} is not {contract.ORDERS_SCHEMA_VERSION}"
+        )
     return dict(document)
 
 

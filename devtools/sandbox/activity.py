@@ -61,12 +61,11 @@ def _event(message_type: str, order: dict[str, Any]) -> dict[str, Any]:
         return {**common, "ExecutionTransType": "UROut", "LeavesQuantity": schwab_number(0)}
     if message_type == "ExecutionCreated":
         last = (order.get("orderActivityCollection") or [{}])[-1]
-        execution = (last.get("executionLegs") or [{}])[-1]
         return {
             **common,
             "ExecutionTransType": "Fill",
-            "ExecutionPrice": schwab_number(execution.get("price")),
-            "ExecutionQuantity": schwab_number(execution.get("quantity")),
+            "ExecutionPrice": schwab_number(_net(order, [last])),
+            "ExecutionQuantity": schwab_number(last.get("quantity")),
         }
     if message_type == "OrderFillCompleted":
         return {
@@ -83,12 +82,21 @@ def _event(message_type: str, order: dict[str, Any]) -> dict[str, Any]:
 
 
 def _average_price(order: dict[str, Any]) -> Decimal:
-    filled = cost = Decimal(0)
-    for activity in order.get("orderActivityCollection") or []:
+    return _net(order, order.get("orderActivityCollection") or [])
+
+
+def _net(order: dict[str, Any], activities: list[dict[str, Any]]) -> Decimal:
+    """The price per unit the executions came to: a single order's average, a spread's net per spread
+    (its buys paid less its sales received)."""
+    buys = {leg["legId"]: leg["instruction"].startswith("BUY") for leg in order["orderLegCollection"]}
+    spread = len(buys) > 1
+    units = value = Decimal(0)
+    for activity in activities:
+        units += Decimal(str(activity.get("quantity", 0)))
         for leg in activity.get("executionLegs") or []:
-            filled += Decimal(str(leg["quantity"]))
-            cost += Decimal(str(leg["quantity"])) * Decimal(str(leg["price"]))
-    return cost / filled if filled else Decimal(0)
+            sign = 1 if buys.get(leg["legId"], True) or not spread else -1
+            value += sign * Decimal(str(leg["quantity"])) * Decimal(str(leg["price"]))
+    return abs(value) / units if units else Decimal(0)
 
 
 def messages(

@@ -21,6 +21,7 @@ CENT = Decimal("0.01")
 PRICE_STEP_SECONDS = 5  # prices change once per step
 PRICE_PERIOD_SECONDS = 600  # one full swing of the sine wave
 PRICE_AMPLITUDE = 0.03  # +/- 3% around the base price
+CHAIN_STRIKES = 3  # listed strikes either side of the money
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,25 @@ def build_book(seed: int, today: date, *, fleet_users: int = 0, fleet_accounts: 
             accounts.append(account)
         users.append(User(f"fleet{index:04d}", "fleet-pass", accounts))
     return users
+
+
+def option_chain(today: date) -> list[Security]:
+    """The calls and puts listed on every equity and ETF the sandbox trades, at the book's expiry: strikes
+    either side of the base price, each priced at its intrinsic value plus a time value that falls away
+    from the money (so a call is dearer at a lower strike, a put at a higher, as spreads expect)."""
+    expiry = _third_friday(today + timedelta(days=45))
+    chain = []
+    for symbol, _, price in [*EQUITIES, *ETFS]:
+        spot = Decimal(price)
+        step = Decimal(5) if spot >= 100 else Decimal(1)
+        at_the_money = (spot / step).quantize(Decimal(1), ROUND_HALF_UP) * step
+        for offset in range(-CHAIN_STRIKES, CHAIN_STRIKES + 1):
+            strike = at_the_money + offset * step
+            time_value = spot * Decimal("0.025") / (1 + abs(strike - spot) / (spot * Decimal("0.02")))
+            for put_call, intrinsic in (("CALL", spot - strike), ("PUT", strike - spot)):
+                premium = (max(intrinsic, Decimal(0)) + time_value).quantize(CENT, ROUND_HALF_UP)
+                chain.append(_option(symbol, expiry, put_call, strike, str(premium)))
+    return chain
 
 
 def _account(seed: int, number: str, kind: str, rng: random.Random) -> Account:

@@ -179,8 +179,8 @@ def add_stream_fault(state: SandboxState, request: Request) -> Response:
 def execute(state: SandboxState, request: Request, order_id: str) -> Response:
     """The market acts on a working order: {"action": "fill", "quantity": "5", "price": "101.25"}
     (quantity defaults to all that remains, price to the current one, or the limit when that is better
-    for a limit order: a limit fills at its price or better, and a fill past it is refused) or
-    {"action": "reject"}."""
+    for a limit order: a limit fills at its price or better, and a fill past it is refused; a spread's price
+    is its net per spread, its legs filled together) or {"action": "reject"}."""
     data = _body(request)
     if isinstance(data, Response):
         return data
@@ -202,7 +202,14 @@ def execute(state: SandboxState, request: Request, order_id: str) -> Response:
             return Response.json({"error": "quantity and price must be numbers"}, 400)
         if not 0 < quantity <= remaining or price <= 0:
             return Response.json({"error": "quantity must be positive and at most what remains"}, 400)
-        if order["orderType"] in {"LIMIT", "STOP_LIMIT"}:
+        if len(order["_securities"]) > 1:  # a spread: its price is the net per spread, a credit received
+            credit = -1 if order["orderType"] == "NET_CREDIT" else 1
+            price = price * credit if "price" in data else orders.net_price(order, state.now())
+            if order["orderType"] in orders.NET and not orders.within_net(order, price):
+                if "price" in data:
+                    return Response.json({"error": "a spread fills at its net price or better"}, 400)
+                price = Decimal(str(order["price"])) * credit
+        elif order["orderType"] in {"LIMIT", "STOP_LIMIT"}:
             limit = Decimal(str(order["price"]))
             buying = order["orderLegCollection"][0]["instruction"] in orders.BUYS
             if "price" not in data:

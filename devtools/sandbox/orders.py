@@ -44,7 +44,11 @@ from devtools.sandbox.http import Request, Response, service_error
 from devtools.sandbox.state import SandboxState, Token
 from devtools.sandbox.trader import account_for, shared_accounts
 
-ORDER_TYPES = {"MARKET", "LIMIT", "STOP", "STOP_LIMIT", "TRAILING_STOP", "NET_DEBIT", "NET_CREDIT"}
+STOPS = {"STOP", "STOP_LIMIT", "TRAILING_STOP", "TRAILING_STOP_LIMIT"}
+TRAILING = {"TRAILING_STOP", "TRAILING_STOP_LIMIT"}
+NET = {"NET_DEBIT", "NET_CREDIT"}  # a spread's price: what one spread costs, or brings in
+ORDER_TYPES = {"MARKET", "LIMIT", *STOPS, *NET}
+MAX_LEGS = 4
 DURATIONS = {"DAY", "GOOD_TILL_CANCEL", "FILL_OR_KILL", "IMMEDIATE_OR_CANCEL"}
 SESSIONS = {"NORMAL", "AM", "PM", "SEAMLESS"}
 STRATEGIES = {"SINGLE", "OCO", "TRIGGER"}
@@ -82,7 +86,8 @@ def spendable(account: Account, when: datetime) -> tuple[Decimal, Decimal]:
 
 
 def securities(state: SandboxState) -> dict[str, Security]:
-    """Every symbol the sandbox trades and quotes: what its users hold, and the common equities and ETFs."""
+    """Every symbol the sandbox trades and quotes: what its users hold, the common equities and ETFs, and
+    their listed options."""
     known: dict[str, Security] = {}
     for user in state.users.values():
         for account in user.accounts:
@@ -97,6 +102,8 @@ def securities(state: SandboxState) -> dict[str, Security]:
                 symbol, "COLLECTIVE_INVESTMENT", description, Decimal(price), symbol, "EXCHANGE_TRADED_FUND"
             ),
         )
+    for option in state.option_chain:
+        known.setdefault(option.symbol, option)
     return known
 
 
@@ -114,12 +121,22 @@ def _validate(state: SandboxState, body: Any) -> tuple[dict[str, Any], Security 
 
 
 def _security_of(state: SandboxState, body: dict[str, Any]) -> Security | None:
+    """The first leg's security (a single order's only one); None for an OCO, which has no legs."""
+    found = _securities_of(state, body)
+    return found[0] if found else None
+
+
+def _securities_of(state: SandboxState, body: dict[str, Any]) -> list[Security | None]:
     legs = body.get("orderLegCollection")
-    if not isinstance(legs, list) or len(legs) != 1 or not isinstance(legs[0], dict):
-        return None
-    instrument = legs[0].get("instrument")
-    symbol = instrument.get("symbol") if isinstance(instrument, dict) else None
-    return securities(state).get(symbol) if isinstance(symbol, str) else None
+    if not isinstance(legs, list):
+        return []
+    known = securities(state)
+    found = []
+    for leg in legs:
+        instrument = leg.get("instrument") if isinstance(leg, dict) else None
+        symbol = instrument.get("symbol") if isinstance(instrument, dict) else None
+        found.append(known.get(symbol) if isinstance(symbol, str) else None)
+    return found
 
 
 def _problems(state: SandboxState, body: Any, *, depth: int) -> list[str]:
@@ -154,18 +171,25 @@ def _single_problems(state: SandboxState, body: dict[str, Any]) -> list[str]:
         if body.get(name) not in allowed:
             problems.append(f"{name} is missing or invalid")
     legs = body.get("orderLegCollection")
-    if not isinstance(legs, list) or len(legs) != 1 or not isinstance(legs[0], dict):
-        problems.append("orderLegCollection must hold exactly one leg in the sandbox")
-    else:
-        leg = legs[0]
+    if not isinstance(legs, list) or not 1 <= len(legs) <= MAX_LEGS:
+        return [*problems, f"orderLegCollection must hold 1 to {MAX_LEGS} legs"]
+    for index, (leg, security) in enumerate(zip(legs, _securities_of(state, body), strict=True)):
+        if not isinstance(leg, dict):
+            problems.append(f"orderLegCollection[{index}] must be an order leg")
+            continue
         if leg.get("instruction") not in BUYS | SELLS:
-            problems.append("orderLegCollection[0].instruction is missing or invalid")
-        quantity = leg.get("quantity")
-        if not isinstance(quantity, int | float) or isinstance(quantity, bool) or quantity <= 0:
-            problems.append("orderLegCollection[0].quantity must be a positive number")
-        if _security_of(state, body) is None:
-            problems.append("orderLegCollection[0].instrument.symbol is not a known symbol")
-    if body.get("orderType") in {"LIMIT", "STOP_LIMIT"}:
+            problems.append(f"orderLegCollection[{index}].instruction is missing or invalid")
+        if not _positive_number(leg.get("quantity")):
+            problems.append(f"orderLegCollection[{index}].quantity must be a positive number")
+        if security is None:
+            problems.append(f"orderLegCollection[{index}].instrument.symbol is not a known symbol")
+        elif len(legs) > 1 and security.asset_type != "OPTION":
+            problems.append(f"orderLegCollection[{index}]: the sandbox's multi-leg orders are option spreads")
+    if len(legs) > 1:
+        problems += _spread_problems(body, legs)
+    elif body.get("orderType") in NET:
+        problems.append("NET_DEBIT and NET_CREDIT orders have several legs")
+    if body.get("orderType") in {"LIMIT", "STOP_LIMIT"} | NET:
         try:
             if Decimal(str(body.get("price"))) <= 0:
                 problems.append("price must be positive")
@@ -177,8 +201,27 @@ def _single_problems(state: SandboxState, body: dict[str, Any]) -> list[str]:
                 problems.append("stopPrice must be positive")
         except InvalidOperation:
             problems.append("stopPrice is required for a STOP order")
-    if body.get("orderType") == "TRAILING_STOP":
+    if body.get("orderType") in TRAILING:
         problems += _trailing_problems(body)
+    return problems
+
+
+def _positive_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def _spread_problems(body: dict[str, Any], legs: list[Any]) -> list[str]:
+    """A spread: one order of several legs at a net price (or at the market), quantity the spreads."""
+    problems = []
+    if body.get("orderType") not in NET | {"MARKET"}:
+        problems.append("a multi-leg order is NET_DEBIT, NET_CREDIT or MARKET")
+    if not _positive_number(body.get("quantity")):
+        problems.append("quantity (the number of spreads) must be a positive number")
+    elif any(
+        isinstance(leg, dict) and _positive_number(leg.get("quantity")) and leg["quantity"] % body["quantity"]
+        for leg in legs
+    ):
+        problems.append("each leg's quantity is a whole multiple of the order's quantity")
     return problems
 
 
@@ -243,11 +286,12 @@ def _make(
 
 
 def _book_legs(state: SandboxState, order: dict[str, Any], body: dict[str, Any]) -> None:
-    security = _security_of(state, body)
-    if security is None:  # validated before: never here
+    """Each leg as Schwab shows it; the order's quantity is a single order's shares or a spread's count."""
+    found = [security for security in _securities_of(state, body) if security is not None]
+    if not found or len(found) != len(body["orderLegCollection"]):  # validated before: never here
         raise ValueError("an order without a known security")
-    leg = body["orderLegCollection"][0]
-    quantity = float(leg["quantity"])
+    legs = body["orderLegCollection"]
+    quantity = float(body["quantity"] if len(legs) > 1 else legs[0]["quantity"])
     order.update(
         {
             "quantity": quantity,
@@ -256,21 +300,27 @@ def _book_legs(state: SandboxState, order: dict[str, Any], body: dict[str, Any])
             "complexOrderStrategyType": body.get("complexOrderStrategyType", "NONE"),
         }
     )
-    for name in ("price", "stopPrice", "stopPriceOffset"):
+    for name in ("price", "stopPrice", "stopPriceOffset", "priceOffset"):
         if name in order:
             order[name] = float(order[name])
-    order["orderLegCollection"][0].update(
-        {
-            "orderLegType": security.asset_type,
-            "legId": 1,
-            "quantity": quantity,
-            "positionEffect": "OPENING" if leg["instruction"] in OPENING else "CLOSING",
-        }
-    )
-    order["orderLegCollection"][0]["instrument"].update(
-        {"assetType": security.asset_type, "cusip": security.cusip, "instrumentId": _instrument_id(security)}
-    )
-    order["_security"] = security
+    for number, (leg, security) in enumerate(zip(order["orderLegCollection"], found, strict=True), start=1):
+        leg.update(
+            {
+                "orderLegType": security.asset_type,
+                "legId": number,
+                "quantity": float(leg["quantity"]),
+                "positionEffect": "OPENING" if leg["instruction"] in OPENING else "CLOSING",
+            }
+        )
+        leg["instrument"].update(
+            {
+                "assetType": security.asset_type,
+                "cusip": security.cusip,
+                "instrumentId": _instrument_id(security),
+            }
+        )
+    order["_securities"] = found
+    order["_security"] = found[0]
 
 
 def _activate(state: SandboxState, account: Account, order: dict[str, Any]) -> None:
@@ -324,6 +374,10 @@ MAX_STEPS = 20_000  # how far back a stop follows the price (about 28 hours of s
 
 def _trailing_problems(body: dict[str, Any]) -> list[str]:
     problems = []
+    if body.get("orderType") == "TRAILING_STOP_LIMIT" and not _positive_number(
+        _number_or_none(body.get("priceOffset"))
+    ):
+        problems.append("priceOffset (the limit past the stop) is required for a TRAILING_STOP_LIMIT order")
     if body.get("stopPriceLinkBasis", "LAST") not in TRAIL_BASES:
         problems.append("stopPriceLinkBasis is invalid")
     if body.get("stopPriceLinkType") not in TRAIL_TYPES:
@@ -337,6 +391,13 @@ def _trailing_problems(body: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _number_or_none(value: Any) -> float | None:
+    try:
+        return float(Decimal(str(value)))
+    except InvalidOperation:
+        return None
+
+
 def _instrument_id(security: Security) -> int:
     return int.from_bytes(security.symbol.encode()[:6].ljust(6, b"\0"), "big") % 1_000_000_000
 
@@ -348,8 +409,13 @@ def _advance(state: SandboxState, account: Account, order: dict[str, Any]) -> No
     security: Security = order["_security"]
     buying = order["orderLegCollection"][0]["instruction"] in BUYS
     kind = order["orderType"]
-    if kind in {"STOP", "STOP_LIMIT", "TRAILING_STOP"}:
+    if kind in STOPS:
         _follow_stop(state, account, order, buying)
+        return
+    if len(order["_securities"]) > 1:
+        net = net_price(order, state.now())
+        if kind == "MARKET" or within_net(order, net):
+            fill(state, account, order, Decimal(str(order["remainingQuantity"])), net)
         return
     price = price_at(security, state.now())
     if kind == "LIMIT":
@@ -358,6 +424,33 @@ def _advance(state: SandboxState, account: Account, order: dict[str, Any]) -> No
     elif kind != "MARKET":
         return
     fill(state, account, order, Decimal(str(order["remainingQuantity"])), price)
+
+
+def net_price(order: dict[str, Any], when: datetime) -> Decimal:
+    """What one spread costs at the market now (negative: what it brings in)."""
+    return sum(
+        (price * ratio for price, ratio in zip(_leg_prices(order, when), _ratios(order), strict=True)),
+        Decimal(0),
+    )
+
+
+def _leg_prices(order: dict[str, Any], when: datetime) -> list[Decimal]:
+    """Each leg's market price, signed: paid for a buy, received for a sale."""
+    return [
+        price_at(security, when) * (1 if leg["instruction"] in BUYS else -1)
+        for leg, security in zip(order["orderLegCollection"], order["_securities"], strict=True)
+    ]
+
+
+def _ratios(order: dict[str, Any]) -> list[Decimal]:
+    spreads = Decimal(str(order["quantity"]))
+    return [Decimal(str(leg["quantity"])) / spreads for leg in order["orderLegCollection"]]
+
+
+def within_net(order: dict[str, Any], net: Decimal) -> bool:
+    """A debit spread fills at its price or less, a credit spread for its price or more."""
+    limit = Decimal(str(order["price"]))
+    return net <= limit if order["orderType"] == "NET_DEBIT" else -net >= limit
 
 
 def _within_limit(order: dict[str, Any], price: Decimal, buying: bool) -> bool:
@@ -376,13 +469,17 @@ def _follow_stop(state: SandboxState, account: Account, order: dict[str, Any], b
     for step in range(max(first, last - MAX_STEPS), last + 1):
         when = max(seen, datetime.fromtimestamp(step * PRICE_STEP_SECONDS, now.tzinfo))
         price = price_at(security, when)
-        if order["orderType"] == "TRAILING_STOP":
+        if order["orderType"] in TRAILING:
             _trail(order, price, buying)
         if not order.get("_triggered"):
             stop = Decimal(str(order["stopPrice"]))
             order["_triggered"] = price >= stop if buying else price <= stop
+            if order["_triggered"] and order["orderType"] == "TRAILING_STOP_LIMIT":
+                # Its limit is set off from the stop as it triggers: past it for a buy, under it for a sale.
+                offset = Decimal(str(order["priceOffset"]))
+                order["price"] = float(stop + offset if buying else stop - offset)
         if order["_triggered"] and (
-            order["orderType"] != "STOP_LIMIT" or _within_limit(order, price, buying)
+            order["orderType"] in {"STOP", "TRAILING_STOP"} or _within_limit(order, price, buying)
         ):
             order["_seen_at"] = now
             fill(state, account, order, Decimal(str(order["remainingQuantity"])), price)
@@ -409,12 +506,25 @@ def _trail(order: dict[str, Any], price: Decimal, buying: bool) -> None:
 def fill(
     state: SandboxState, account: Account, order: dict[str, Any], quantity: Decimal, price: Decimal
 ) -> None:
-    """Execute `quantity` of a working order at `price` (all that remains: FILLED); call under the lock."""
-    security: Security = order["_security"]
-    leg = order["orderLegCollection"][0]
-    signed = quantity if leg["instruction"] in BUYS else -quantity
-    _apply_fill(account, security, signed, price)
+    """Execute `quantity` of a working order at `price` (all that remains: FILLED); call under the lock.
+    A spread's quantity counts spreads and its price is the net per spread: its legs fill together, each
+    at its market price, the first leg's moved so the legs come to exactly that net."""
     now = _schwab_time(state.now())
+    legs = order["orderLegCollection"]
+    if len(legs) > 1:
+        prices = _leg_prices(order, state.now())
+        ratios = _ratios(order)
+        prices[0] += (price - sum((p * r for p, r in zip(prices, ratios, strict=True)), Decimal(0))) / ratios[
+            0
+        ]
+        fills = [(abs(p), quantity * r) for p, r in zip(prices, ratios, strict=True)]
+    else:
+        fills = [(price, quantity)]
+    executions = []
+    for leg, security, (leg_price, leg_quantity) in zip(legs, order["_securities"], fills, strict=True):
+        signed = leg_quantity if leg["instruction"] in BUYS else -leg_quantity
+        _apply_fill(account, security, signed, leg_price)
+        executions.append((leg, security, signed, leg_price))
     filled = Decimal(str(order["filledQuantity"])) + quantity
     remaining = Decimal(str(order["quantity"])) - filled
     order.setdefault("orderActivityCollection", []).append(
@@ -425,19 +535,20 @@ def fill(
             "orderRemainingQuantity": float(remaining),
             "executionLegs": [
                 {
-                    "legId": 1,
-                    "price": float(price),
-                    "quantity": float(quantity),
+                    "legId": leg["legId"],
+                    "price": float(leg_price),
+                    "quantity": float(abs(signed)),
                     "mismarkedQuantity": 0.0,
                     "time": now,
                 }
+                for leg, _, signed, leg_price in executions
             ],
         }
     )
     order.update({"filledQuantity": float(filled), "remainingQuantity": float(remaining)})
     if remaining <= 0:
         order.update({"status": "FILLED", "cancelable": False, "editable": False, "closeTime": now})
-    _record_trade(state, account, order, security, signed, price, now)
+    _record_trade(state, account, order, executions, now)
     announce(state, account, order, activity.FILLED if remaining <= 0 else activity.PARTLY_FILLED)
     if remaining <= 0:
         _after_fill(state, account, order)
@@ -478,12 +589,26 @@ def _record_trade(
     state: SandboxState,
     account: Account,
     order: dict[str, Any],
-    security: Security,
-    signed_quantity: Decimal,
-    price: Decimal,
+    executions: list[tuple[dict[str, Any], Security, Decimal, Decimal]],
     when: str,
 ) -> None:
+    """One TRADE transaction per fill, an item per leg (a spread's legs trade together)."""
     activity_id = 90000000000 + len(state.transactions) + 1
+    items = [
+        {
+            "instrument": {
+                "assetType": security.asset_type,
+                "symbol": security.symbol,
+                "cusip": security.cusip,
+                "instrumentId": _instrument_id(security),
+            },
+            "amount": float(signed),
+            "cost": float(-signed * price * security.multiplier),
+            "price": float(price),
+            "positionEffect": leg["positionEffect"],
+        }
+        for leg, security, signed, price in executions
+    ]
     state.transactions[activity_id] = {
         "activityId": activity_id,
         "time": when,
@@ -492,23 +617,10 @@ def _record_trade(
         "status": "VALID",
         "subAccount": "MARGIN" if account.type == "MARGIN" else "CASH",
         "tradeDate": when,
-        "positionId": _instrument_id(security),
+        "positionId": _instrument_id(executions[0][1]),
         "orderId": order["orderId"],
-        "netAmount": float(-signed_quantity * price * security.multiplier),
-        "transferItems": [
-            {
-                "instrument": {
-                    "assetType": security.asset_type,
-                    "symbol": security.symbol,
-                    "cusip": security.cusip,
-                    "instrumentId": _instrument_id(security),
-                },
-                "amount": float(signed_quantity),
-                "cost": float(-signed_quantity * price * security.multiplier),
-                "price": float(price),
-                "positionEffect": order["orderLegCollection"][0]["positionEffect"],
-            }
-        ],
+        "netAmount": float(sum((Decimal(str(item["cost"])) for item in items), Decimal(0))),
+        "transferItems": items,
         "_hash": account.hash_value,
     }
 
@@ -633,14 +745,28 @@ def preview(state: SandboxState, request: Request, token: Token, account_hash: s
         if security is None:
             return service_error(400, "The sandbox previews orders with legs (an OCO's are its children's)")
         price = price_at(security, state.now())
+        securities_now = [price_at(found, state.now()) for found in _securities_of(state, order) if found]
     leg = order["orderLegCollection"][0]
-    quantity = Decimal(str(leg["quantity"]))
+    legs = order["orderLegCollection"]
     limit = order.get("price")
-    unit = Decimal(str(limit)) if order.get("orderType") in {"LIMIT", "STOP_LIMIT"} and limit else price
+    if len(legs) > 1:  # a spread: its count, at its net price (or the market's)
+        quantity = Decimal(str(order["quantity"]))
+        signs = [1 if item["instruction"] in BUYS else -1 for item in legs]
+        market = sum(
+            (sign * Decimal(str(item["quantity"])) / quantity * leg_price
+             for sign, item, leg_price in zip(signs, legs, securities_now, strict=True)),
+            Decimal(0),
+        )  # fmt: skip
+        unit = Decimal(str(limit)) if order.get("orderType") in NET and limit else abs(market)
+        buying = order.get("orderType") == "NET_DEBIT" or (order.get("orderType") == "MARKET" and market > 0)
+        contracts = sum(Decimal(str(item["quantity"])) for item in legs)
+    else:
+        quantity = contracts = Decimal(str(leg["quantity"]))
+        unit = Decimal(str(limit)) if order.get("orderType") in {"LIMIT", "STOP_LIMIT"} and limit else price
+        buying = leg["instruction"] in BUYS
     value = quantity * unit * security.multiplier
     commission = Decimal(0)
-    fee = Decimal("0.65") * quantity if security.asset_type == "OPTION" else Decimal(0)
-    buying = leg["instruction"] in BUYS
+    fee = Decimal("0.65") * contracts if security.asset_type == "OPTION" else Decimal(0)
     # The same buying power the account's balances show (accounts.current_balances), less (or, for a sale,
     # plus) what the order costs: the ticket's preview and the summary card agree.
     funds, power = spendable(account, state.now())
@@ -686,17 +812,20 @@ def preview(state: SandboxState, request: Request, token: Token, account_hash: s
                 },
                 "orderLegs": [
                     {
-                        "askPrice": float(price),
-                        "bidPrice": float(price),
-                        "lastPrice": float(price),
-                        "markPrice": float(price),
-                        "projectedCommission": float(commission + fee),
-                        "quantity": float(quantity),
-                        "finalSymbol": security.symbol,
-                        "legId": 1,
+                        "askPrice": float(leg_price),
+                        "bidPrice": float(leg_price),
+                        "lastPrice": float(leg_price),
+                        "markPrice": float(leg_price),
+                        "projectedCommission": float(fee * Decimal(str(item["quantity"])) / contracts),
+                        "quantity": float(item["quantity"]),
+                        "finalSymbol": item["instrument"]["symbol"],
+                        "legId": number,
                         "assetType": security.asset_type,
-                        "instruction": leg["instruction"],
+                        "instruction": item["instruction"],
                     }
+                    for number, (item, leg_price) in enumerate(
+                        zip(legs, securities_now, strict=True), start=1
+                    )
                 ],
             },
             "orderValidationResult": {

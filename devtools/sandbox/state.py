@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from devtools.sandbox.book import Account, User, build_book
+from devtools.sandbox.book import Account, Security, User, build_book, option_chain
 
 
 def _utcnow() -> datetime:
@@ -132,6 +132,7 @@ class SandboxState:
                 fleet_accounts=self.config.fleet_accounts,
             )
             self.users: dict[str, User] = {user.username: user for user in book}
+            self.option_chain: list[Security] = option_chain(self.now().date())
             self.accounts_by_hash: dict[str, tuple[User, Account]] = {
                 account.hash_value: (user, account)
                 for user in self.users.values()

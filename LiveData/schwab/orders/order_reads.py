@@ -114,21 +114,26 @@ def orders_list(
     if since > until or since < now - timedelta(days=LIST_DAYS_BACK):
         raise TicketInvalid(fields={"from": f"From before to, at most {LIST_DAYS_BACK} days back."})
     raw = fetch_orders(session, account_id, since=since, until=until, status=status)
-    documents = contract.newest_first([order_transforms.order_document(order) for order in _flattened(raw)])
+    documents = contract.newest_first(
+        [order_transforms.order_document(order, parent) for order, parent in _flattened(raw)]
+    )
     observe(account_id, documents)
     return documents
 
 
-def _flattened(raw: list[dict[str, Any]], depth: int = 0) -> list[dict[str, Any]]:
+def _flattened(
+    raw: list[dict[str, Any]], parent: str | None = None, depth: int = 0
+) -> list[tuple[dict[str, Any], str | None]]:
     """Schwab nests the orders a composite places (a bracket's take-profit and stop, under an OCO without
-    legs of its own) inside it; each of them is an order of its own here, as the streamer reports it."""
+    legs of its own) inside it; each is an order of its own here, as the streamer reports it, with the id
+    of the order it hangs from."""
     found = []
     for order in raw:
-        if order.get("orderLegCollection"):
-            found.append(order)
+        found.append((order, parent))
         children = order.get("childOrderStrategies")
         if isinstance(children, list) and depth < 3:
-            found += _flattened([child for child in children if isinstance(child, dict)], depth + 1)
+            nested = [child for child in children if isinstance(child, dict)]
+            found += _flattened(nested, str(order.get("orderId")), depth + 1)
     return found
 
 

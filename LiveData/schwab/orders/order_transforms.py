@@ -45,27 +45,50 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _average_fill_price(order: dict[str, Any]) -> str | None:
-    filled = Decimal(0)
-    cost = Decimal(0)
+def _average_fill_price(order: dict[str, Any], legs: list[dict[str, Any]]) -> str | None:
+    """The average price of the fills: per share or contract for one leg; for a spread the net per spread
+    (its buys paid less its sales received, as a positive number)."""
+    buys = {leg.get("legId"): str(leg.get("instruction") or "").startswith("BUY") for leg in legs}
+    spread = len(legs) > 1
+    units = Decimal(0)
+    value = Decimal(0)
     for activity in order.get("orderActivityCollection") or []:
-        for leg in (activity or {}).get("executionLegs") or []:
+        activity = _dict(activity)
+        executed = Decimal(0)
+        for leg in activity.get("executionLegs") or []:
             price, quantity = _number(leg.get("price")), _number(leg.get("quantity"))
             if price is None or quantity is None:
                 continue
-            filled += quantity
-            cost += price * quantity
-    return decimal_text((cost / filled).quantize(Decimal("0.0001"))) if filled else None
+            executed += quantity
+            value += price * quantity * (1 if not spread or buys.get(leg.get("legId"), True) else -1)
+        units += (_number(activity.get("quantity")) or Decimal(0)) if spread else executed
+    return decimal_text((abs(value) / units).quantize(Decimal("0.0001"))) if units else None
 
 
-def order_document(order: dict[str, Any]) -> dict[str, Any]:
-    """One Schwab order as Thor shows it."""
-    legs = order.get("orderLegCollection") or [{}]
-    leg = _dict(legs[0])
+def _leg_document(leg: dict[str, Any]) -> dict[str, Any]:
+    instrument = _dict(leg.get("instrument"))
+    return {
+        "symbol": instrument.get("symbol"),
+        "asset_type": instrument.get("assetType"),
+        "instruction": leg.get("instruction"),
+        "position_effect": leg.get("positionEffect"),
+        "quantity": _text(leg.get("quantity")),
+    }
+
+
+def order_document(order: dict[str, Any], parent_order_id: str | None = None) -> dict[str, Any]:
+    """One Schwab order as Thor shows it: a composite's child names the order it hangs from (Schwab
+    says so only by nesting it there, in a listing); an OCO's container has no legs of its own."""
+    legs = [_dict(leg) for leg in order.get("orderLegCollection") or []]
+    leg = legs[0] if legs else {}
     instrument = _dict(leg.get("instrument"))
     status = str(order.get("status") or "UNKNOWN")
+    complex_strategy = order.get("complexOrderStrategyType")
     return {
         "order_id": str(order.get("orderId")),
+        "parent_order_id": parent_order_id,
+        "strategy": str(order.get("orderStrategyType") or "SINGLE"),
+        "complex_strategy": complex_strategy if complex_strategy not in (None, "NONE") else None,
         "status": status,
         "status_description": order.get("statusDescription"),
         "open": status in OPEN_STATUSES,
@@ -83,10 +106,10 @@ def order_document(order: dict[str, Any]) -> dict[str, Any]:
         "remaining_quantity": _text(order.get("remainingQuantity")),
         "price": _text(order.get("price")),
         "stop_price": _text(order.get("stopPrice")),
-        "average_fill_price": _average_fill_price(order),
+        "average_fill_price": _average_fill_price(order, legs),
         "cancelable": bool(order.get("cancelable")),
         "editable": bool(order.get("editable")),
-        "legs": len(legs),
+        "legs": [_leg_document(item) for item in legs],
     }
 
 

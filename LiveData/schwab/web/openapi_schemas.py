@@ -52,8 +52,8 @@ def _body_schemas() -> dict[str, Any]:
 CONTRACT = (
     ("positions.v2", "PositionsSnapshot"),
     ("balances.v2", "BalancesSnapshot"),
-    ("orders.v1", None),
-    ("order_event.v1", "OrderEvent"),
+    ("orders.v2", None),
+    ("order_event.v2", "OrderEvent"),
 )
 # A nested object's component name, where the owner's name + the property's would read badly.
 NESTED_NAMES = {
@@ -61,7 +61,7 @@ NESTED_NAMES = {
     ("BalancesSnapshot", "positions_totals"): "PositionsTotals",
     ("Position", "option"): "OptionDetails",
 }
-# A nested object that is another component (the event's order has live_data.orders.v1's order shape).
+# A nested object that is another component (the event's order has live_data.orders.v2 order shape).
 SAME_AS = {("OrderEvent", "order"): "Order"}
 
 

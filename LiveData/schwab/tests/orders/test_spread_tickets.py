@@ -37,15 +37,16 @@ SCHWAB_PY_BULL_CALL_VERTICAL = {
         },
     ],
 }
+VERTICAL_LEGS = [
+    {"symbol": CALL_500, "instruction": "buy_to_open"},
+    {"symbol": CALL_505, "instruction": "sell_to_open"},
+]
 VERTICAL = {
     "strategy": "vertical",
     "quantity": 2,
     "order_type": "net_debit",
     "limit_price": "1.20",
-    "legs": [
-        {"symbol": CALL_500, "instruction": "buy_to_open"},
-        {"symbol": CALL_505, "instruction": "sell_to_open"},
-    ],
+    "legs": VERTICAL_LEGS,
 }
 
 
@@ -144,9 +145,9 @@ def test_a_custom_spread_takes_two_to_four_legs_in_ratios():
     assert [leg["quantity"] for leg in order["orderLegCollection"]] == [3, 6, 3]
     assert order["complexOrderStrategyType"] == "CUSTOM"
     assert set(_problems({**butterfly, "legs": butterfly["legs"] * 2})) == {"legs"}  # six legs
-    assert set(
-        _problems({**VERTICAL, "legs": [{**VERTICAL["legs"][0], "ratio": 2}, VERTICAL["legs"][1]]})
-    ) == {"legs.0.ratio"}
+    assert set(_problems({**VERTICAL, "legs": [{**VERTICAL_LEGS[0], "ratio": 2}, VERTICAL_LEGS[1]]})) == {
+        "legs.0.ratio"
+    }
 
 
 @pytest.mark.parametrize(
@@ -160,7 +161,7 @@ def test_a_custom_spread_takes_two_to_four_legs_in_ratios():
         ({"legs": "two"}, {"legs"}),
         ({"symbol": "SPY"}, {"symbol"}),  # not a spread's field
         (
-            {"legs": [{"symbol": CALL_500, "instruction": "buy_to_open", "side": 1}, VERTICAL["legs"][1]]},
+            {"legs": [{"symbol": CALL_500, "instruction": "buy_to_open", "side": 1}, VERTICAL_LEGS[1]]},
             {"legs.0"},
         ),
     ],

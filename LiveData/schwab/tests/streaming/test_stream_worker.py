@@ -460,11 +460,17 @@ def test_a_brackets_exits_are_recorded_as_orders_of_their_own(
         answer = api(schwab, token, f"/accounts/{account}/orders", "POST", json=bracket)
         assert answer.status_code == 201, answer.text
         entry_id = int(answer.headers["Location"].rsplit("/", 1)[1])
-        exits = schwab.state.orders[entry_id]["childOrderStrategies"][0]["childOrderStrategies"]
-        take_profit_id, stop_id = (str(order["orderId"]) for order in exits)
+        oco = schwab.state.orders[entry_id]["childOrderStrategies"][0]
+        take_profit_id, stop_id = (str(order["orderId"]) for order in oco["childOrderStrategies"])
         eventually(lambda: last_status().get(stop_id) == "WORKING" and not running.worker.reading())
         stream_fault(schwab, kind="lose", count=len(activity.FILLED) + len(activity.CANCELED))
         execute(schwab, take_profit_id)
         eventually(lambda: last_status().get(stop_id) == "CANCELED")
-    assert last_status() == {str(entry_id): "FILLED", take_profit_id: "FILLED", stop_id: "CANCELED"}
+    # The OCO that holds the two is an order too (Schwab gives it an id and a status): done when one fills.
+    assert last_status() == {
+        str(entry_id): "FILLED",
+        str(oco["orderId"]): "FILLED",
+        take_profit_id: "FILLED",
+        stop_id: "CANCELED",
+    }
     assert schwab.state.stream_stats["fault_lose"] == len(activity.FILLED) + len(activity.CANCELED)
