@@ -114,11 +114,14 @@ def orders_list(
     if since > until or since < now - timedelta(days=LIST_DAYS_BACK):
         raise TicketInvalid(fields={"from": f"From before to, at most {LIST_DAYS_BACK} days back."})
     raw = fetch_orders(session, account_id, since=since, until=until, status=status)
-    documents = contract.newest_first(
-        [order_transforms.order_document(order, parent) for order, parent in _flattened(raw)]
-    )
+    documents = contract.newest_first(tree_documents(raw))
     observe(account_id, documents)
     return documents
+
+
+def tree_documents(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Orders as Schwab answers them, and the children each nests, as Thor's documents (parents first)."""
+    return [order_transforms.order_document(order, parent) for order, parent in _flattened(raw)]
 
 
 def _flattened(

@@ -459,9 +459,11 @@ def _order_id_from(location: str | None) -> str | None:
 
 def _placed(session: TraderSession, row: OrderRequest, order_id: str) -> Outcome:
     try:
-        document = order_transforms.order_document(order_reads.fetch_order(session, row.account_id, order_id))
+        # A composite's read nests what it places: the live orders get its children with it.
+        documents = order_reads.tree_documents([order_reads.fetch_order(session, row.account_id, order_id)])
     except SchwabError:  # placed all the same; the status will follow
-        document = {"order_id": order_id, "status": "ACCEPTED"}
+        documents = [{"order_id": order_id, "status": "ACCEPTED"}]
+    document = documents[0]
     body: dict[str, Any] = {"success": True, "outcome": "placed", "order_id": order_id, "order": document}
     if row.action == Action.REPLACE:
         body["replaced_order_id"] = row.target_order_id
@@ -471,7 +473,7 @@ def _placed(session: TraderSession, row: OrderRequest, order_id: str) -> Outcome
         )
         order_reads.status_seen(row, document)
     if "symbol" in document:
-        order_reads.merge_live(row.account_id, [document, *_replaced(row)])
+        order_reads.merge_live(row.account_id, [*documents, *_replaced(row)])
     else:
         order_reads.orders_publish(session=session, account_id=row.account_id)
     return outcome

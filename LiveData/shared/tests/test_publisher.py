@@ -216,3 +216,23 @@ def test_orders_merge_and_an_older_listing_never_wins(store):
     stored = reader.latest_orders(ACCOUNT, client=store)
     assert [order["status"] for order in stored["orders"]] == ["FILLED"]
     assert stored["as_of"] == contract.timestamp(listed_at)
+
+
+def test_a_child_read_on_its_own_keeps_the_parent_its_listing_named(store):
+    listed = [{**_order("2", "WORKING"), "parent_order_id": "1"}]
+    publisher.merge_orders(account_id=ACCOUNT, source="test", orders=listed, at=T0, client=store)
+    alone = [{**_order("2", "FILLED"), "parent_order_id": None}]  # Schwab's GET of one order names no parent
+    publisher.merge_orders(account_id=ACCOUNT, source="test", orders=alone, at=T0, client=store)
+    [order] = reader.latest_orders(ACCOUNT, client=store)["orders"]
+    assert (order["status"], order["parent_order_id"]) == ("FILLED", "1")
+
+
+def test_a_merge_into_another_versions_orders_begins_this_version_anew(store):
+    old = {"schema": "live_data.orders", "schema_version": 1, "orders": [{"order_id": "9", "legs": 1}]}
+    store.set(contract.orders_key(ACCOUNT), json.dumps(old))
+    publisher.merge_orders(
+        account_id=ACCOUNT, source="test", orders=[_order("1", "WORKING")], at=T0, client=store
+    )
+    stored = reader.latest_orders(ACCOUNT, client=store)
+    assert stored["schema_version"] == contract.ORDERS_SCHEMA_VERSION == 2
+    assert [order["order_id"] for order in stored["orders"]] == ["1"]
