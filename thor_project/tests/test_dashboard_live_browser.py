@@ -83,7 +83,15 @@ def place_on_page(chrome, wait, **fields: str) -> None:
         field = form.find_element(By.NAME, name)
         if field.tag_name == "select":
             Select(field).select_by_value(value)
+        elif field.get_attribute("type") == "date":  # typed keys follow the locale's date format
+            chrome.execute_script(
+                "arguments[0].value = arguments[1];"
+                "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+                field,
+                value,
+            )
         else:
+            assert field.is_displayed(), name
             field.clear()
             field.send_keys(value)
     chrome.find_element(By.ID, "preview-button").click()
@@ -130,6 +138,12 @@ def test_an_idle_page_makes_no_request_and_a_fill_moves_its_numbers_live(
         assert {orders, f"{orders}preview/"} <= made <= {"/schwab/quotes/", orders, f"{orders}preview/"}
 
 
+def order_rows(chrome) -> list[tuple[str, str]]:
+    """The orders panel's rows in order: (order id, the id of the order it hangs from)."""
+    rows = chrome.find_elements(By.CSS_SELECTOR, "#orders tbody tr")
+    return [(row.get_attribute("data-order"), row.get_attribute("data-parent")) for row in rows]
+
+
 def order_status(chrome, order_id: int) -> str | None:
     rows = chrome.find_elements(By.CSS_SELECTOR, f'#orders tr[data-order="{order_id}"]')
     return rows[0].get_attribute("data-status") if rows else None
@@ -157,6 +171,19 @@ def test_a_bracket_placed_on_the_page_works_its_exits_live(chrome, servers_envir
         wait.until(lambda driver: order_status(driver, entry["orderId"]) == "FILLED")
         wait.until(lambda driver: order_status(driver, take_profit["orderId"]) == "WORKING")
         wait.until(lambda driver: order_status(driver, stop["orderId"]) == "WORKING")
+        # Drawn as a tree: the OCO right under its entry, the two exits right under the OCO.
+        oco = entry["childOrderStrategies"][0]
+        assert (
+            order_rows(chrome)[-4:]
+            == order_rows(chrome)[:4]
+            == [
+                (str(entry["orderId"]), ""),
+                (str(oco["orderId"]), str(entry["orderId"])),
+                (str(take_profit["orderId"]), str(oco["orderId"])),
+                (str(stop["orderId"]), str(oco["orderId"])),
+            ]
+        )
+        chrome.execute_script("document.getElementById('trade-panel').scrollIntoView()")
         chrome.save_screenshot(str(ARTIFACTS / "dashboard-bracket-working.png"))
 
         execute = f"{schwab.url}/sandbox/orders/{take_profit['orderId']}/execute"
@@ -164,3 +191,54 @@ def test_a_bracket_placed_on_the_page_works_its_exits_live(chrome, servers_envir
         wait.until(lambda driver: order_status(driver, take_profit["orderId"]) == "FILLED")
         wait.until(lambda driver: order_status(driver, stop["orderId"]) == "CANCELED")
         chrome.save_screenshot(str(ARTIFACTS / "dashboard-bracket-done.png"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_vertical_spread_placed_on_the_page_fills_as_one_and_opens_both_legs(
+    chrome, servers_environment, schwab, tmp_path
+):
+    """The vertical ticket: underlying, expiry, calls, a strike bought and one sold, a net price; the
+    spread fills as one order of two legs and both options appear among the positions, live."""
+    chain = sorted(
+        (o for o in schwab.state.option_chain if o.underlying == "SPY" and o.put_call == "CALL"),
+        key=lambda option: option.symbol,
+    )
+    bought, sold = chain[2], chain[4]
+    now = schwab.state.now()
+    net = price_at(bought, now) - price_at(sold, now)
+    expiry = f"20{bought.symbol[6:8]}-{bought.symbol[8:10]}-{bought.symbol[10:12]}"
+    with live_page(chrome, servers_environment, schwab, tmp_path, worker_id="vertical-page-test") as wait:
+        place_on_page(
+            chrome,
+            wait,
+            strategy="vertical",
+            symbol="SPY",
+            quantity="2",
+            expiry=expiry,
+            put_call="C",
+            buy_strike=str(int(bought.symbol[-8:]) // 1000),
+            sell_strike=str(int(sold.symbol[-8:]) // 1000),
+            order_type="limit",
+            limit_price=str(net + 1),  # over the market's net: it fills at once, at the market's
+        )
+        wait.until(
+            lambda driver: any(
+                o.get("complexOrderStrategyType") == "VERTICAL" for o in schwab.state.orders.values()
+            )
+        )
+        spread = next(
+            o for o in schwab.state.orders.values() if o.get("complexOrderStrategyType") == "VERTICAL"
+        )
+        assert (spread["orderType"], spread["price"]) == ("NET_DEBIT", float(net + 1))
+        wait.until(lambda driver: order_status(driver, spread["orderId"]) == "FILLED")
+        wait.until(lambda driver: row_quantity(driver, bought.symbol) == 2)
+        wait.until(lambda driver: row_quantity(driver, sold.symbol) == -2)
+        legs = chrome.find_element(
+            By.CSS_SELECTOR, f'#orders tr[data-order="{spread["orderId"]}"] td.legs'
+        ).text
+        assert legs.splitlines() == [
+            f"+2 {bought.symbol.replace('   ', ' ')}",
+            f"\N{MINUS SIGN}2 {sold.symbol.replace('   ', ' ')}",
+        ]
+        chrome.execute_script("document.getElementById('trade-panel').scrollIntoView()")
+        chrome.save_screenshot(str(ARTIFACTS / "dashboard-vertical-filled.png"))
