@@ -263,7 +263,7 @@ def _make(
             "status": "AWAITING_PARENT_ORDER" if waiting else "WORKING",
             "enteredTime": _schwab_time(state.now()),
             "cancelable": True,
-            "editable": not waiting,
+            "editable": not waiting and body.get("orderStrategyType") != "OCO",  # a container is not replaced
             "tag": "API_TOS:THOR",
             "requestedDestination": "AUTO",
             "destinationLinkName": "SBOX",

@@ -153,3 +153,22 @@ def test_an_oco_whose_answer_was_lost_is_found_by_its_whole_tree(
     assert schwab.state.calls["orders.place"] == 2  # found, never sent again
     found = schwab.state.orders[int(answer.json()["order_id"])]
     assert found["childOrderStrategies"][0]["price"] == float(price + 2)
+
+
+def test_schwab_refusing_one_child_refuses_the_whole_and_the_audit_row_says_so(
+    browser, schwab, trading, fake_redis
+):
+    symbol, price = held_symbol(schwab, trading)
+    ticket = exits_oco(symbol, price)
+    ticket["orders"][1]["symbol"] = "ZZZZ"  # a ticker Thor cannot know is not listed; Schwab refuses it
+    answer = place(browser, trading, ticket, key="half")
+    assert (answer.status_code, answer.json()["error"]) == (422, "schwab_order_rejected")
+    assert schwab.state.orders == {}  # neither of the two was booked
+    row = OrderRequest.objects.get(idempotency_key="half")
+    assert (row.state, row.error_code, row.ticket["orders"][1]["symbol"]) == (
+        "rejected",
+        "schwab_order_rejected",
+        "ZZZZ",
+    )
+    again = place(browser, trading, ticket, key="half")  # the same key: the refusal, replayed, not resent
+    assert again.json()["error"] == "schwab_order_rejected" and schwab.state.calls["orders.place"] == 1
