@@ -1,7 +1,8 @@
 """Placing an order through Thor (checks, idempotency record, place, confirm, audit, live orders) vs a bare
 client's place and confirm at the sandbox (POST the order, GET its Location), p50/p90, interleaved, at
-sandbox latencies of 0 and 50 ms: a single limit order, then a bracket (an entry that places a take-profit
-and a stop; goal, issue 23: at most 1.3x the bare POST + GET at 50 ms).
+sandbox latencies of 0 and 50 ms: a single limit order, a bracket (an entry that places a take-profit
+and a stop; goal, issue 23: at most 1.3x the bare POST + GET at 50 ms), an OCO of two, and a vertical
+spread (two option legs at a net price).
 
     REDIS_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/orders.py [--iterations 40]
 """
@@ -17,6 +18,29 @@ from setup import median, percentile, start  # type: ignore[import-not-found]
 
 TICKET = {"symbol": "AAPL", "instruction": "buy", "quantity": 1, "order_type": "limit", "limit_price": "1.00"}
 BRACKET = {**TICKET, "strategy": "bracket", "take_profit": "2.00", "stop_loss": "0.50"}
+SELL = {"symbol": "AAPL", "instruction": "sell", "quantity": 1}
+OCO = {
+    "strategy": "oco",
+    "orders": [
+        {**SELL, "order_type": "limit", "limit_price": "100000.00"},
+        {**SELL, "order_type": "stop", "stop_price": "1.00"},
+    ],
+}
+
+
+def vertical(chain: list[object]) -> dict[str, object]:
+    """A bull call vertical on the sandbox's SPY chain, at a net no market gives (it stays working)."""
+    calls = sorted(o.symbol for o in chain if o.underlying == "SPY" and o.put_call == "CALL")  # type: ignore[attr-defined]
+    return {
+        "strategy": "vertical",
+        "quantity": 1,
+        "order_type": "net_debit",
+        "limit_price": "0.01",
+        "legs": [
+            {"symbol": calls[2], "instruction": "buy_to_open"},
+            {"symbol": calls[4], "instruction": "sell_to_open"},
+        ],
+    }
 
 
 def main() -> None:
@@ -46,7 +70,12 @@ def main() -> None:
     print(f"{'order':>8} {'latency':>8} " + " ".join(f"{name:>9}" for name in columns) + f" {'ratio':>6}")
     runs = [
         (kind, ticket, latency)
-        for kind, ticket in (("single", TICKET), ("bracket", BRACKET))
+        for kind, ticket in (
+            ("single", TICKET),
+            ("bracket", BRACKET),
+            ("oco", OCO),
+            ("vertical", vertical(sandbox.state.option_chain)),
+        )
         for latency in (0, 50)
     ]
     for kind, ticket, latency in runs:
