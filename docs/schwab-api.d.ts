@@ -655,6 +655,18 @@ export interface components {
         };
         Order: {
             order_id: string;
+            /** @description the order this one hangs from: a TRIGGER that places it, or an OCO container; null for a top-level order (and, until the next listing, for a child read on its own: Schwab says whose child it is only by nesting) */
+            parent_order_id: string | null;
+            /**
+             * @description Schwab's orderStrategyType: an OCO is a container of two orders, without legs; a TRIGGER places its children when it fills
+             * @enum {unknown}
+             */
+            strategy: "SINGLE" | "OCO" | "TRIGGER";
+            /**
+             * @description Schwab's complexOrderStrategyType for a multi-leg option order (VERTICAL, STRADDLE, STRANGLE, CUSTOM, ...); null otherwise
+             * @example VERTICAL
+             */
+            complex_strategy: string | null;
             /**
              * @example WORKING
              * @example FILLED
@@ -667,6 +679,7 @@ export interface components {
             open: boolean;
             entered_time?: string | null;
             close_time?: string | null;
+            /** @description the first leg's; null for an OCO container */
             symbol: string | null;
             asset_type?: string | null;
             instruction: string | null;
@@ -679,20 +692,22 @@ export interface components {
             remaining_quantity: string | null;
             price: string | null;
             stop_price: string | null;
+            /** @description per share or contract; a spread's net per spread */
             average_fill_price: string | null;
             cancelable: boolean;
             editable: boolean;
-            legs?: number;
+            /** @description empty for an OCO container */
+            legs: components["schemas"]["OrderLeg"][];
         };
         /**
          * One order event (Redis Stream live_data:order_events:{account_id}, field "event"; SSE data)
-         * @description A change of one order's status or fills, in the order Thor learned of them. Each change is recorded once: the stream worker compares with the last state recorded for the order, so a change seen by the streamer and again by the REST catch-up after a reconnect is one event. While the stream was away, what changed is reported by the catch-up as one event per order (previous_status says where it came from).
+         * @description A change of one order's status or fills, in the order Thor learned of them. Each change is recorded once: the stream worker compares with the last state recorded for the order, so a change seen by the streamer and again by the REST catch-up after a reconnect is one event. While the stream was away, what changed is reported by the catch-up as one event per order (previous_status says where it came from). Version 2: the order is in live_data.orders v2's shape.
          */
         OrderEvent: {
             /** @constant */
             schema: "live_data.order_event";
             /** @constant */
-            schema_version: 1;
+            schema_version: 2;
             /** @description Schwab's hashValue, never an account number */
             account_id: string;
             order_id: string;
@@ -715,8 +730,15 @@ export interface components {
              */
             schwab_event: string | null;
             at: string;
-            /** @description the order as it is now, in live_data.orders.v1's order shape */
+            /** @description the order as it is now, in live_data.orders.v2's order shape */
             order: components["schemas"]["Order"];
+        };
+        OrderLeg: {
+            symbol: string | null;
+            asset_type: string | null;
+            instruction: string | null;
+            position_effect: string | null;
+            quantity: string | null;
         };
         Position: {
             symbol: string;

@@ -172,3 +172,17 @@ def test_schwab_refusing_one_child_refuses_the_whole_and_the_audit_row_says_so(
     )
     again = place(browser, trading, ticket, key="half")  # the same key: the refusal, replayed, not resent
     assert again.json()["error"] == "schwab_order_rejected" and schwab.state.calls["orders.place"] == 1
+
+
+def test_a_working_vertical_is_replaced_by_another(browser, schwab, trading, fake_redis):
+    long_call, short_call = spy_calls(schwab)
+    working = place(browser, trading, vertical_ticket(long_call, short_call, "0.05")).json()["order_id"]
+    answer = browser.put(
+        f"/schwab/accounts/{trading}/orders/{working}/",
+        json.dumps(vertical_ticket(long_call, short_call, "0.10")),
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+    )
+    assert answer.status_code == 201, answer.json()
+    assert (answer.json()["replaced_order_id"], answer.json()["order"]["price"]) == (working, "0.1")
+    assert schwab.state.orders[int(working)]["status"] == "REPLACED"
