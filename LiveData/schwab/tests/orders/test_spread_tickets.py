@@ -8,35 +8,13 @@ import pytest
 
 from LiveData.schwab.exceptions import TicketInvalid
 from LiveData.schwab.orders import schwab_orders, tickets
+from LiveData.schwab.tests.orders.test_tickets import schwab_py
 
 CALL_500 = "SPY   261218C00500000"
 CALL_505 = "SPY   261218C00505000"
 PUT_495 = "SPY   261218P00495000"
 PUT_500 = "SPY   261218P00500000"
 
-# schwab-py 1.5.1: bull_call_vertical_open("SPY   261218C00500000", "SPY   261218C00505000", 2, "1.20")
-# .build(), kept here as the fixture.
-SCHWAB_PY_BULL_CALL_VERTICAL = {
-    "session": "NORMAL",
-    "duration": "DAY",
-    "orderType": "NET_DEBIT",
-    "complexOrderStrategyType": "VERTICAL",
-    "quantity": 2,
-    "price": "1.20",
-    "orderStrategyType": "SINGLE",
-    "orderLegCollection": [
-        {
-            "instruction": "BUY_TO_OPEN",
-            "quantity": 2,
-            "instrument": {"symbol": CALL_500, "assetType": "OPTION"},
-        },
-        {
-            "instruction": "SELL_TO_OPEN",
-            "quantity": 2,
-            "instrument": {"symbol": CALL_505, "assetType": "OPTION"},
-        },
-    ],
-}
 VERTICAL_LEGS = [
     {"symbol": CALL_500, "instruction": "buy_to_open"},
     {"symbol": CALL_505, "instruction": "sell_to_open"},
@@ -62,7 +40,7 @@ def _legs(*pairs):
 
 def test_a_bull_call_vertical_is_schwab_py_s_json():
     ticket = tickets.parse(VERTICAL)
-    assert schwab_orders.schwab_order(ticket) == SCHWAB_PY_BULL_CALL_VERTICAL
+    assert schwab_orders.schwab_order(ticket) == schwab_py("bull_call_vertical_open")
     assert ticket.as_json()["legs"][1] == {"symbol": CALL_505, "instruction": "sell_to_open", "ratio": 1}
     # The cap's worst case: every leg at its highest quote, per contract (here over the 1.20 net).
     prices = {CALL_500: Decimal("7.10"), CALL_505: Decimal("4.40")}

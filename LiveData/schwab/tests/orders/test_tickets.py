@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from LiveData.schwab.exceptions import TicketInvalid
 from LiveData.schwab.orders import schwab_orders, tickets
+
+# Orders as schwab-py 1.5.1's builders write them (`.build()`), kept as JSON fixtures:
+# bracket: first_triggers_second(equity_buy_limit("AAPL", 10, "150.00"), one_cancels_other(
+#   equity_sell_limit("AAPL", 10, "160.00"), equity_sell_market("AAPL", 10).set_order_type(STOP)
+#   .set_stop_price("140.00")))
+# one_cancels_other: one_cancels_other(equity_sell_limit("AAPL", 10, "160.00"), equity_sell_limit("AAPL", 10,
+#   "140.00").set_order_type(STOP_LIMIT).set_stop_price("141.00"))
+# first_triggers_second: first_triggers_second(equity_buy_market("KO", 100),
+#   equity_buy_limit("PEP", 50, "150.00"))
+# bull_call_vertical_open: bull_call_vertical_open("SPY   261218C00500000", "SPY   261218C00505000", 2,
+#   "1.20")
+SCHWAB_PY = Path(__file__).parents[1] / "fixtures" / "schwab_py"
+
+
+def schwab_py(name: str) -> Any:
+    return json.loads((SCHWAB_PY / f"{name}.json").read_text())
 
 
 def _problems(data) -> set[str]:
@@ -185,54 +204,6 @@ def test_trail_fields_belong_to_trailing_stops_only():
     assert "trail_offset" not in tickets.parse({**ticket, "trail_offset": ""}).as_json()
 
 
-# A bracket as schwab-py 1.5.1 writes it: first_triggers_second(equity_buy_limit("AAPL", 10, "150.00"),
-# one_cancels_other(equity_sell_limit("AAPL", 10, "160.00"), equity_sell_market("AAPL", 10) with
-# set_order_type(STOP) and set_stop_price("140.00"))): its JSON, kept here as the fixture.
-SCHWAB_PY_BRACKET = {
-    "orderType": "LIMIT",
-    "session": "NORMAL",
-    "duration": "DAY",
-    "orderStrategyType": "TRIGGER",
-    "price": "150.00",
-    "orderLegCollection": [
-        {"instruction": "BUY", "quantity": 10, "instrument": {"symbol": "AAPL", "assetType": "EQUITY"}}
-    ],
-    "childOrderStrategies": [
-        {
-            "orderStrategyType": "OCO",
-            "childOrderStrategies": [
-                {
-                    "orderType": "LIMIT",
-                    "session": "NORMAL",
-                    "duration": "DAY",
-                    "orderStrategyType": "SINGLE",
-                    "price": "160.00",
-                    "orderLegCollection": [
-                        {
-                            "instruction": "SELL",
-                            "quantity": 10,
-                            "instrument": {"symbol": "AAPL", "assetType": "EQUITY"},
-                        }
-                    ],
-                },
-                {
-                    "orderType": "STOP",
-                    "session": "NORMAL",
-                    "duration": "DAY",
-                    "orderStrategyType": "SINGLE",
-                    "stopPrice": "140.00",
-                    "orderLegCollection": [
-                        {
-                            "instruction": "SELL",
-                            "quantity": 10,
-                            "instrument": {"symbol": "AAPL", "assetType": "EQUITY"},
-                        }
-                    ],
-                },
-            ],
-        }
-    ],
-}
 BRACKET = {
     "strategy": "bracket",
     "symbol": "AAPL",
@@ -247,7 +218,7 @@ BRACKET = {
 
 def test_a_bracket_is_schwabs_trigger_of_an_oco_as_schwab_py_writes_it():
     ticket = tickets.parse(BRACKET)
-    assert schwab_orders.schwab_order(ticket) == SCHWAB_PY_BRACKET
+    assert schwab_orders.schwab_order(ticket) == schwab_py("bracket")
     assert ticket.as_json()["strategy"] == "bracket"
     # The worst case over the legs: here the take-profit's 160 over the limit and a 155 market.
     assert ticket.notional(market_price=Decimal("155")) == Decimal("1600.00")
@@ -283,42 +254,6 @@ def test_exit_prices_belong_to_brackets_only():
     assert _problems(single) == {"take_profit", "stop_loss"}
 
 
-# schwab-py 1.5.1: one_cancels_other(equity_sell_limit("AAPL", 10, "160.00"),
-# equity_sell_limit("AAPL", 10, "140.00") with set_order_type(STOP_LIMIT), set_stop_price("141.00")).build()
-SCHWAB_PY_OCO = {
-    "orderStrategyType": "OCO",
-    "childOrderStrategies": [
-        {
-            "orderType": "LIMIT",
-            "session": "NORMAL",
-            "duration": "DAY",
-            "orderStrategyType": "SINGLE",
-            "price": "160.00",
-            "orderLegCollection": [
-                {
-                    "instruction": "SELL",
-                    "quantity": 10,
-                    "instrument": {"symbol": "AAPL", "assetType": "EQUITY"},
-                }
-            ],
-        },
-        {
-            "orderType": "STOP_LIMIT",
-            "session": "NORMAL",
-            "duration": "DAY",
-            "orderStrategyType": "SINGLE",
-            "price": "140.00",
-            "stopPrice": "141.00",
-            "orderLegCollection": [
-                {
-                    "instruction": "SELL",
-                    "quantity": 10,
-                    "instrument": {"symbol": "AAPL", "assetType": "EQUITY"},
-                }
-            ],
-        },
-    ],
-}
 TAKE = {
     "symbol": "AAPL",
     "instruction": "sell",
@@ -331,7 +266,7 @@ STOP_LIMIT = {**TAKE, "order_type": "stop_limit", "limit_price": "140.00", "stop
 
 def test_an_oco_of_two_orders_is_schwab_py_s_json():
     ticket = tickets.parse({"strategy": "oco", "orders": [TAKE, STOP_LIMIT]})
-    assert schwab_orders.schwab_order(ticket) == SCHWAB_PY_OCO
+    assert schwab_orders.schwab_order(ticket) == schwab_py("one_cancels_other")
     assert ticket.as_json()["orders"][1]["stop_price"] == "141.00"
     assert not ticket.replaceable
     # Only one of the two fills: the larger is the worst case.
@@ -343,32 +278,7 @@ def test_a_trigger_places_its_second_order_as_schwab_py_writes_it():
     hedge = {"symbol": "PEP", "instruction": "buy", "quantity": 50, "limit_price": "150.00"}
     ticket = tickets.parse({"strategy": "trigger", "orders": [buy, hedge]})
     order = schwab_orders.schwab_order(ticket)
-    # first_triggers_second(equity_buy_market("KO", 100), equity_buy_limit("PEP", 50, "150.00"))
-    assert order == {
-        "orderType": "MARKET",
-        "session": "NORMAL",
-        "duration": "DAY",
-        "orderStrategyType": "TRIGGER",
-        "orderLegCollection": [
-            {"instruction": "BUY", "quantity": 100, "instrument": {"symbol": "KO", "assetType": "EQUITY"}}
-        ],
-        "childOrderStrategies": [
-            {
-                "orderType": "LIMIT",
-                "session": "NORMAL",
-                "duration": "DAY",
-                "orderStrategyType": "SINGLE",
-                "price": "150.00",
-                "orderLegCollection": [
-                    {
-                        "instruction": "BUY",
-                        "quantity": 50,
-                        "instrument": {"symbol": "PEP", "assetType": "EQUITY"},
-                    }
-                ],
-            }
-        ],
-    }
+    assert order == schwab_py("first_triggers_second")
     prices = {"KO": Decimal("62.00"), "PEP": Decimal("148.00")}
     assert ticket.worst_case(prices) == Decimal("6200.00") + Decimal("7500.00")  # both add exposure
     sell_after = tickets.parse({"strategy": "trigger", "orders": [buy, {**buy, "instruction": "sell"}]})
