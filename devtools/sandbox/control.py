@@ -10,7 +10,7 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from devtools.sandbox import orders
+from devtools.sandbox import execution
 from devtools.sandbox.book import price_at
 from devtools.sandbox.http import Request, Response
 from devtools.sandbox.state import FAULT_KINDS, STREAM_FAULT_KINDS, Fault, SandboxState, StreamFault
@@ -190,7 +190,7 @@ def execute(state: SandboxState, request: Request, order_id: str) -> Response:
             return Response.json({"error": "no working order with this id"}, 404)
         account = state.accounts_by_hash[order["_hash"]][1]
         if data.get("action") == "reject":
-            orders.reject(state, account, order, str(data.get("reason") or "Insufficient buying power"))
+            execution.reject(state, account, order, str(data.get("reason") or "Insufficient buying power"))
             return Response.json({"status": order["status"]})
         try:
             remaining = Decimal(str(order["remainingQuantity"]))
@@ -204,20 +204,20 @@ def execute(state: SandboxState, request: Request, order_id: str) -> Response:
             return Response.json({"error": "quantity must be positive and at most what remains"}, 400)
         if len(order["_securities"]) > 1:  # a spread: its price is the net per spread, a credit received
             credit = -1 if order["orderType"] == "NET_CREDIT" else 1
-            price = price * credit if "price" in data else orders.net_price(order, state.now())
-            if order["orderType"] in orders.NET and not orders.within_net(order, price):
+            price = price * credit if "price" in data else execution.net_price(order, state.now())
+            if order["orderType"] in execution.NET and not execution.within_net(order, price):
                 if "price" in data:
                     return Response.json({"error": "a spread fills at its net price or better"}, 400)
                 price = Decimal(str(order["price"])) * credit
         elif order["orderType"] in {"LIMIT", "STOP_LIMIT"}:
             limit = Decimal(str(order["price"]))
-            buying = order["orderLegCollection"][0]["instruction"] in orders.BUYS
+            buying = order["orderLegCollection"][0]["instruction"] in execution.BUYS
             if "price" not in data:
                 price = min(price, limit) if buying else max(price, limit)
             elif (price > limit) if buying else (price < limit):
                 return Response.json({"error": "a limit order fills at its limit or better"}, 400)
         filled_at = time.time()  # wall clock, for benchmarks in other processes to start their timers at
-        orders.fill(state, account, order, quantity, price)
+        execution.fill(state, account, order, quantity, price)
         return Response.json(
             {"status": order["status"], "filledQuantity": order["filledQuantity"], "filled_at": filled_at}
         )

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from devtools.sandbox.book import CENT, Security, previous_close, price_at
 from devtools.sandbox.http import Request, Response, service_error
-from devtools.sandbox.orders import securities
+from devtools.sandbox.order_rules import securities
 from devtools.sandbox.state import SandboxState, Token
 
 SUB_DOLLAR_TICK = Decimal("0.0001")

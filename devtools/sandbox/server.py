@@ -10,7 +10,7 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from devtools.sandbox import orders
+from devtools.sandbox import execution
 from devtools.sandbox.app import SandboxApp
 from devtools.sandbox.state import SandboxConfig, SandboxState
 from devtools.sandbox.streamer import SandboxStreamer
@@ -74,4 +74,4 @@ class SandboxServer:
 
     def _tick(self) -> None:
         while not self.state.stopping.wait(self.state.config.market_tick_seconds):
-            orders.advance_all(self.state)
+            execution.advance_all(self.state)

@@ -7,7 +7,7 @@ from decimal import Decimal
 import requests
 
 from devtools.sandbox.book import price_at
-from devtools.sandbox.orders import securities
+from devtools.sandbox.order_rules import securities
 from devtools.testing import login
 
 

@@ -21,7 +21,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from devtools.sandbox.book import price_at
-from devtools.sandbox.orders import securities
+from devtools.sandbox.order_rules import securities
 from LiveData.schwab.tests.servers import asgi_server, logged_in_session, stream_worker
 from thor_project.tests.conftest import ARTIFACTS, connect_in_browser
 

@@ -17,7 +17,7 @@ from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from devtools.sandbox.book import PRICE_STEP_SECONDS, price_at
-from devtools.sandbox.orders import securities
+from devtools.sandbox.order_rules import securities
 from thor_project.tests.conftest import ARTIFACTS, log_in_and_connect
 
 

@@ -194,12 +194,10 @@ def _check_strategy(
         _check_vertical(legs, order_type, problems)
     elif first.put_call == second.put_call:
         problems["legs"] = f"A {strategy} is a call and a put."
-    elif (first.strike == second.strike) != (strategy == "straddle"):
-        problems["legs"] = (
-            "A straddle's strikes are the same."
-            if strategy == "straddle"
-            else ("A strangle's strikes differ.")
-        )
+    elif strategy == "straddle" and first.strike != second.strike:
+        problems["legs"] = "A straddle's strikes are the same."
+    elif strategy == "strangle" and first.strike == second.strike:
+        problems["legs"] = "A strangle's strikes differ."
     elif legs[0].instruction != legs[1].instruction:
         problems["legs"] = f"A {strategy}'s legs are both bought or both sold, alike."
     elif order_type != "market" and order_type != ("net_debit" if legs[0].is_buy else "net_credit"):

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from devtools.sandbox.book import previous_close, price_at
-from devtools.sandbox.orders import securities
+from devtools.sandbox.order_rules import securities
 from devtools.testing import fault
 from LiveData.schwab.orders import quotes
 from LiveData.schwab.tests.web.test_openapi import conforms
