@@ -199,3 +199,20 @@ def test_a_trailing_stop_limit_triggers_then_sells_no_lower_than_its_limit(sandb
     missing = {**order, "priceOffset": None}
     response = api(sandbox, token, f"/accounts/{account.hash_value}/orders", method="POST", json=missing)
     assert response.status_code == 400 and "priceOffset" in response.text
+
+
+def test_a_straddle_buys_both_legs_for_their_sum(sandbox, trader):
+    token, account = trader
+    call = calls(sandbox)[3]
+    put = next(o for o in sandbox.state.option_chain if o.symbol == call.symbol.replace("C0", "P0"))
+    now = sandbox.state.now()
+    both = price_at(call, now) + price_at(put, now)
+    order = {
+        **vertical(call.symbol, put.symbol, 1, both + 1),
+        "complexOrderStrategyType": "STRADDLE",
+    }
+    order["orderLegCollection"][1]["instruction"] = "BUY_TO_OPEN"
+    filled = place(sandbox, token, account, order)
+    legs = filled["orderActivityCollection"][0]["executionLegs"]
+    assert sum(Decimal(str(leg["price"])) for leg in legs) == both  # a debit of both premiums
+    assert (held(account, call.symbol), held(account, put.symbol)) == (1, 1)
