@@ -554,6 +554,7 @@ export interface components {
             instruction?: "buy" | "sell" | "sell_short" | "buy_to_cover" | "buy_to_open" | "sell_to_open" | "buy_to_close" | "sell_to_close";
             quantity?: number;
             /**
+             * @description a spread's: net_debit (its default), net_credit or market
              * @default limit
              * @enum {string}
              */

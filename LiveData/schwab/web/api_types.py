@@ -209,7 +209,11 @@ class Ticket(Body, kw_only=True):
     ) = UNSET
     quantity: Annotated[int, Meta(ge=1, le=max(ticket_fields.MAX_QUANTITY.values()))] | UnsetType = UNSET
     order_type: Annotated[
-        str, one_of(dict.fromkeys([*tickets.ORDER_TYPES["equity"], *spread_tickets.ORDER_TYPES]))
+        str,
+        one_of(
+            dict.fromkeys([*tickets.ORDER_TYPES["equity"], *spread_tickets.ORDER_TYPES]),
+            "a spread's: net_debit (its default), net_credit or market",
+        ),
     ] = "limit"
     limit_price: Annotated[str, Meta(examples=["150.00"])] | UnsetType = UNSET
     stop_price: Annotated[str, Meta(examples=["145.50"])] | UnsetType = UNSET

@@ -454,20 +454,18 @@ def test_an_order_never_waits_behind_background_reads(browser, schwab, trading, 
     assert sent(schwab) == 1
 
 
+@pytest.mark.parametrize(
+    "kind", [{"order_type": "trailing_stop"}, {"order_type": "trailing_stop_limit", "limit_offset": "0.25"}]
+)
 def test_a_trailing_stop_works_at_the_sandbox_and_sells_when_the_price_falls_back(
-    browser, schwab, trading, fake_redis, thor_clock
+    browser, schwab, trading, fake_redis, thor_clock, kind
 ):
     """Placed through Thor, the trailing stop follows the sandbox's moving price (its stop shown as the
-    order's stop_price, only ever rising) and sells at the market once the price falls back to it."""
+    order's stop_price, only ever rising) and sells once the price falls back to it: at the market, or
+    (a trailing stop-limit) no lower than its limit, set 0.25 under the stop as it triggered."""
     account = schwab.state.accounts_by_hash[trading][1]
     symbol = account.holdings[0].security.symbol
-    ticket = {
-        "symbol": symbol,
-        "instruction": "sell",
-        "quantity": 1,
-        "order_type": "trailing_stop",
-        "trail_offset": "0.50",
-    }
+    ticket = {"symbol": symbol, "instruction": "sell", "quantity": 1, "trail_offset": "0.50", **kind}
     placed = place(browser, trading, ticket)
     assert placed.status_code == 201, placed.json()
     order_id = placed.json()["order_id"]
@@ -477,11 +475,14 @@ def test_a_trailing_stop_works_at_the_sandbox_and_sells_when_the_price_falls_bac
         order = browser.get(f"/schwab/accounts/{trading}/orders/{order_id}/").json()["order"]
         if order["status"] == "FILLED":
             break
-        assert order["order_type"] == "TRAILING_STOP"
+        assert order["order_type"] == kind["order_type"].upper()
         stops.append(Decimal(order["stop_price"]))
         thor_clock.advance(seconds=5)
     assert order["status"] == "FILLED" and stops == sorted(stops)
     assert Decimal(order["average_fill_price"]) <= stops[-1]
+    if "limit_offset" in kind:
+        assert Decimal(order["price"]) == Decimal(order["stop_price"]) - Decimal("0.25")
+        assert Decimal(order["average_fill_price"]) >= Decimal(order["price"])
 
 
 def bracket_ticket(schwab, account_id, **fields):
