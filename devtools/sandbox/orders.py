@@ -35,7 +35,7 @@ from devtools.sandbox.execution import (
     schwab_time,
 )
 from devtools.sandbox.http import Request, Response, service_error
-from devtools.sandbox.order_rules import checked_body, securities_of
+from devtools.sandbox.order_rules import checked_body, securities_of, security_of
 from devtools.sandbox.state import SandboxState, Token
 from devtools.sandbox.trader import account_for, shared_accounts
 
@@ -239,15 +239,38 @@ def replace(
 
 
 def preview(state: SandboxState, request: Request, token: Token, account_hash: str) -> Response:
+    """previewOrder: the order's value, fees and the account's funds after it. A TRIGGER is previewed as its
+    first order; an OCO as the larger of its two, with a warning that one of them will fill (inferred)."""
     with state.lock:
         found = _account_and_body(state, request, token, account_hash)
         if isinstance(found, Response):
             return found
-        account, order, security = found
-        if security is None:
-            return service_error(400, "The sandbox previews orders with legs (an OCO's are its children's)")
-        price = price_at(security, state.now())
-        securities_now = [price_at(found, state.now()) for found in securities_of(state, order) if found]
+        account, order, _ = found
+        if order.get("orderStrategyType") != "OCO":
+            return Response.json(_previewed(state, account, order))
+        if any(security_of(state, child) is None for child in order["childOrderStrategies"]):
+            return service_error(400, "The sandbox previews an OCO of two orders with legs")
+        larger = max(
+            (_previewed(state, account, child) for child in order["childOrderStrategies"]),
+            key=lambda answer: answer["orderStrategy"]["orderBalance"]["orderValue"],
+        )
+    larger["orderValidationResult"]["warns"].append(
+        {
+            "validationRuleName": "OCO",
+            "message": "One of the two orders will fill and cancel the other; previewed at the larger.",
+            "activityMessage": "One cancels other",
+            "originalSeverity": "WARN",
+        }
+    )
+    return Response.json(larger)
+
+
+def _previewed(state: SandboxState, account: Account, order: dict[str, Any]) -> dict[str, Any]:
+    security = security_of(state, order)
+    if security is None:  # checked by the caller
+        raise ValueError("previewing an order without legs")
+    price = price_at(security, state.now())
+    securities_now = [price_at(found, state.now()) for found in securities_of(state, order) if found]
     leg = order["orderLegCollection"][0]
     legs = order["orderLegCollection"]
     limit = order.get("price")
@@ -294,60 +317,54 @@ def preview(state: SandboxState, request: Request, token: Token, account_hash: s
             }
         )
     previewed = {key: value for key, value in order.items() if not key.startswith("_")}
-    return Response.json(
-        {
-            "orderId": 0,
-            "orderStrategy": {
-                "accountNumber": account.account_number,
-                "status": "REVIEW",
-                "orderType": previewed.get("orderType"),
-                "duration": previewed.get("duration"),
-                "session": previewed.get("session"),
-                "price": float(unit),
-                "quantity": float(quantity),
-                "orderStrategyType": previewed.get("orderStrategyType"),
-                "orderBalance": {
-                    "orderValue": float(value),
-                    "projectedAvailableFund": float(projected_funds),
-                    "projectedBuyingPower": float(projected),
-                    "projectedCommission": float(commission + fee),
-                },
-                "orderLegs": [
-                    {
-                        "askPrice": float(leg_price),
-                        "bidPrice": float(leg_price),
-                        "lastPrice": float(leg_price),
-                        "markPrice": float(leg_price),
-                        "projectedCommission": float(fee * Decimal(str(item["quantity"])) / contracts),
-                        "quantity": float(item["quantity"]),
-                        "finalSymbol": item["instrument"]["symbol"],
-                        "legId": number,
-                        "assetType": security.asset_type,
-                        "instruction": item["instruction"],
-                    }
-                    for number, (item, leg_price) in enumerate(
-                        zip(legs, securities_now, strict=True), start=1
-                    )
-                ],
+    return {
+        "orderId": 0,
+        "orderStrategy": {
+            "accountNumber": account.account_number,
+            "status": "REVIEW",
+            "orderType": previewed.get("orderType"),
+            "duration": previewed.get("duration"),
+            "session": previewed.get("session"),
+            "price": float(unit),
+            "quantity": float(quantity),
+            "orderStrategyType": previewed.get("orderStrategyType"),
+            "orderBalance": {
+                "orderValue": float(value),
+                "projectedAvailableFund": float(projected_funds),
+                "projectedBuyingPower": float(projected),
+                "projectedCommission": float(commission + fee),
             },
-            "orderValidationResult": {
-                "alerts": [],
-                "accepts": [],
-                "rejects": rejects,
-                "reviews": [],
-                "warns": warns,
+            "orderLegs": [
+                {
+                    "askPrice": float(leg_price),
+                    "bidPrice": float(leg_price),
+                    "lastPrice": float(leg_price),
+                    "markPrice": float(leg_price),
+                    "projectedCommission": float(fee * Decimal(str(item["quantity"])) / contracts),
+                    "quantity": float(item["quantity"]),
+                    "finalSymbol": item["instrument"]["symbol"],
+                    "legId": number,
+                    "assetType": security.asset_type,
+                    "instruction": item["instruction"],
+                }
+                for number, (item, leg_price) in enumerate(zip(legs, securities_now, strict=True), start=1)
+            ],
+        },
+        "orderValidationResult": {
+            "alerts": [],
+            "accepts": [],
+            "rejects": rejects,
+            "reviews": [],
+            "warns": warns,
+        },
+        "commissionAndFee": {
+            "commission": {
+                "commissionLegs": [{"commissionValues": [{"value": float(commission), "type": "COMMISSION"}]}]
             },
-            "commissionAndFee": {
-                "commission": {
-                    "commissionLegs": [
-                        {"commissionValues": [{"value": float(commission), "type": "COMMISSION"}]}
-                    ]
-                },
-                "fee": {"feeLegs": [{"feeValues": [{"value": float(fee), "type": "OPT_REG_FEE"}]}]},
-                "trueCommission": {"commissionLegs": []},
-            },
-        }
-    )
+            "fee": {"feeLegs": [{"feeValues": [{"value": float(fee), "type": "OPT_REG_FEE"}]}]},
+            "trueCommission": {"commissionLegs": []},
+        },
+    }
 
 
 def _list(state: SandboxState, request: Request, accounts: list[Account]) -> Response:

@@ -186,3 +186,17 @@ def test_a_working_vertical_is_replaced_by_another(browser, schwab, trading, fak
     assert answer.status_code == 201, answer.json()
     assert (answer.json()["replaced_order_id"], answer.json()["order"]["price"]) == (working, "0.1")
     assert schwab.state.orders[int(working)]["status"] == "REPLACED"
+
+
+def test_an_oco_is_previewed_at_the_larger_of_its_two(browser, schwab, trading, fake_redis):
+    symbol, price = held_symbol(schwab, trading)
+    answer = browser.post(
+        f"/schwab/accounts/{trading}/orders/preview/",
+        json.dumps(exits_oco(symbol, price)),
+        content_type="application/json",
+    )
+    assert answer.status_code == 200, answer.json()
+    preview = answer.json()["preview"]
+    assert Decimal(preview["order_value"]) == price + 2  # the take-profit's, over the stop's
+    assert any("One of the two orders will fill" in warning for warning in preview["warnings"])
+    assert sent(schwab) == 0 and schwab.state.orders == {}
