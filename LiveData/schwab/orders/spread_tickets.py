@@ -38,7 +38,7 @@ from LiveData.schwab.orders.ticket_fields import (
 
 STRATEGIES = {"vertical": "VERTICAL", "straddle": "STRADDLE", "strangle": "STRANGLE", "custom": "CUSTOM"}
 ORDER_TYPES = {"net_debit": "NET_DEBIT", "net_credit": "NET_CREDIT", "market": "MARKET"}
-FIELDS = {"strategy", "quantity", "order_type", "limit_price", "legs", "duration", "session"}
+FIELDS = {"strategy", "asset", "quantity", "order_type", "limit_price", "legs", "duration", "session"}
 LEG_FIELDS = {"symbol", "instruction", "ratio"}
 MAX_RATIO = 10
 
@@ -132,6 +132,8 @@ def parse(data: dict[str, Any]) -> Spread:
     problems: dict[str, str] = {}
     unknown_fields(data, FIELDS, problems)
     strategy = data["strategy"]
+    if data.get("asset", "option") != "option":
+        problems["asset"] = "A spread's legs are options."
     count = quantity(data.get("quantity"), MAX_QUANTITY["option"], problems)
     order_type = data.get("order_type", "net_debit")
     limit_price = None

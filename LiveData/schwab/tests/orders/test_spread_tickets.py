@@ -41,6 +41,7 @@ def _legs(*pairs):
 def test_a_bull_call_vertical_is_schwab_py_s_json():
     ticket = tickets.parse(VERTICAL)
     assert schwab_orders.schwab_order(ticket) == schwab_py("bull_call_vertical_open")
+    assert tickets.parse({**VERTICAL, "asset": "option"}) == ticket  # said or not, its legs are options
     assert ticket.as_json()["legs"][1] == {"symbol": CALL_505, "instruction": "sell_to_open", "ratio": 1}
     # The cap's worst case: every leg at its highest quote, per contract (here over the 1.20 net).
     prices = {CALL_500: Decimal("7.10"), CALL_505: Decimal("4.40")}
@@ -138,6 +139,7 @@ def test_a_custom_spread_takes_two_to_four_legs_in_ratios():
         ({"quantity": 0}, {"quantity"}),
         ({"legs": "two"}, {"legs"}),
         ({"symbol": "SPY"}, {"symbol"}),  # not a spread's field
+        ({"asset": "equity"}, {"asset"}),
         (
             {"legs": [{"symbol": CALL_500, "instruction": "buy_to_open", "side": 1}, VERTICAL_LEGS[1]]},
             {"legs.0"},
