@@ -242,3 +242,37 @@ def test_a_vertical_spread_placed_on_the_page_fills_as_one_and_opens_both_legs(
         ]
         chrome.execute_script("document.getElementById('trade-panel').scrollIntoView()")
         chrome.save_screenshot(str(ARTIFACTS / "dashboard-vertical-filled.png"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_exit_oco_placed_on_the_page_protects_shares_held(chrome, servers_environment, schwab, tmp_path):
+    """The exit ticket: for shares held, a take-profit and a stop in one OCO; both work under it in the
+    orders panel, and when the stop fills the take-profit is canceled, live."""
+    with live_page(chrome, servers_environment, schwab, tmp_path, worker_id="oco-page-test") as wait:
+        symbol = chrome.find_element(By.CSS_SELECTOR, "#positions tbody tr").get_attribute("data-symbol")
+        price = price_at(securities(schwab.state)[symbol], schwab.state.now())
+        place_on_page(
+            chrome,
+            wait,
+            symbol=symbol,
+            instruction="sell",
+            strategy="oco",
+            take_profit=str(price + 5),
+            stop_loss=str(price - 5),
+        )
+        wait.until(
+            lambda driver: any(o.get("orderStrategyType") == "OCO" for o in schwab.state.orders.values())
+        )
+        oco = next(o for o in schwab.state.orders.values() if o.get("orderStrategyType") == "OCO")
+        take_profit, stop = oco["childOrderStrategies"]
+        assert (take_profit["orderType"], stop["orderType"]) == ("LIMIT", "STOP")
+        wait.until(lambda driver: order_status(driver, stop["orderId"]) == "WORKING")
+        assert order_rows(chrome) == [
+            (str(oco["orderId"]), ""),
+            (str(take_profit["orderId"]), str(oco["orderId"])),
+            (str(stop["orderId"]), str(oco["orderId"])),
+        ]
+        execute = f"{schwab.url}/sandbox/orders/{stop['orderId']}/execute"
+        assert requests.post(execute, json={}, timeout=5).json()["status"] == "FILLED"
+        wait.until(lambda driver: order_status(driver, stop["orderId"]) == "FILLED")
+        wait.until(lambda driver: order_status(driver, take_profit["orderId"]) == "CANCELED")
