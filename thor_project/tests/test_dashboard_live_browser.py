@@ -231,6 +231,10 @@ def test_a_vertical_spread_placed_on_the_page_fills_as_one_and_opens_both_legs(
         )
         assert (spread["orderType"], spread["price"]) == ("NET_DEBIT", float(net + 1))
         wait.until(lambda driver: order_status(driver, spread["orderId"]) == "FILLED")
+        # The ticket quoted the two contracts: the call bought at its ask, the one sold at its bid.
+        wait.until(lambda driver: "net debit" in driver.find_element(By.ID, "quote").text)
+        quote = chrome.find_element(By.ID, "quote").text
+        assert quote.startswith("Buy 590 call: ask") and "Sell 600 call: bid" in quote, quote
         wait.until(lambda driver: row_quantity(driver, bought.symbol) == 2)
         wait.until(lambda driver: row_quantity(driver, sold.symbol) == -2)
         legs = chrome.find_element(
