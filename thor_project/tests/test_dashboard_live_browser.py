@@ -138,6 +138,14 @@ def test_an_idle_page_makes_no_request_and_a_fill_moves_its_numbers_live(
         assert {orders, f"{orders}preview/"} <= made <= {"/schwab/quotes/", orders, f"{orders}preview/"}
 
 
+def place_with_exits(chrome, wait, schwab, **fields: str) -> None:
+    """Place, on the page, a ticket for the first position's symbol with exits five dollars either side."""
+    symbol = chrome.find_element(By.CSS_SELECTOR, "#positions tbody tr").get_attribute("data-symbol")
+    price = price_at(securities(schwab.state)[symbol], schwab.state.now())
+    exits = {"take_profit": str(price + 5), "stop_loss": str(price - 5)}
+    place_on_page(chrome, wait, symbol=symbol, **fields, **exits)
+
+
 def order_rows(chrome) -> list[tuple[str, str]]:
     """The orders panel's rows in order: (order id, the id of the order it hangs from)."""
     rows = chrome.find_elements(By.CSS_SELECTOR, "#orders tbody tr")
@@ -154,17 +162,7 @@ def test_a_bracket_placed_on_the_page_works_its_exits_live(chrome, servers_envir
     """The bracket ticket: its market entry fills, its take-profit and stop start working, the take-profit
     fills and the stop is canceled, each shown in the orders panel as it happens (from the live channel)."""
     with live_page(chrome, servers_environment, schwab, tmp_path, worker_id="bracket-page-test") as wait:
-        symbol = chrome.find_element(By.CSS_SELECTOR, "#positions tbody tr").get_attribute("data-symbol")
-        price = price_at(securities(schwab.state)[symbol], schwab.state.now())
-        place_on_page(
-            chrome,
-            wait,
-            symbol=symbol,
-            order_type="market",
-            strategy="bracket",
-            take_profit=str(price + 5),
-            stop_loss=str(price - 5),
-        )
+        place_with_exits(chrome, wait, schwab, order_type="market", strategy="bracket")
         wait.until(lambda driver: any(o.get("childOrderStrategies") for o in schwab.state.orders.values()))
         entry = next(o for o in schwab.state.orders.values() if o.get("orderStrategyType") == "TRIGGER")
         take_profit, stop = entry["childOrderStrategies"][0]["childOrderStrategies"]
@@ -253,17 +251,7 @@ def test_an_exit_oco_placed_on_the_page_protects_shares_held(chrome, servers_env
     """The exit ticket: for shares held, a take-profit and a stop in one OCO; both work under it in the
     orders panel, and when the stop fills the take-profit is canceled, live."""
     with live_page(chrome, servers_environment, schwab, tmp_path, worker_id="oco-page-test") as wait:
-        symbol = chrome.find_element(By.CSS_SELECTOR, "#positions tbody tr").get_attribute("data-symbol")
-        price = price_at(securities(schwab.state)[symbol], schwab.state.now())
-        place_on_page(
-            chrome,
-            wait,
-            symbol=symbol,
-            instruction="sell",
-            strategy="oco",
-            take_profit=str(price + 5),
-            stop_loss=str(price - 5),
-        )
+        place_with_exits(chrome, wait, schwab, instruction="sell", strategy="oco")
         wait.until(
             lambda driver: any(o.get("orderStrategyType") == "OCO" for o in schwab.state.orders.values())
         )
