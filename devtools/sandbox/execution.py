@@ -136,19 +136,20 @@ def advance(state: SandboxState, account: Account, order: dict[str, Any]) -> Non
     fill(state, account, order, Decimal(str(order["remainingQuantity"])), price)
 
 
-def net_price(order: dict[str, Any], when: datetime) -> Decimal:
-    """What one spread costs at the market now (negative: what it brings in)."""
-    return sum(
-        (price * ratio for price, ratio in zip(_leg_prices(order, when), _ratios(order), strict=True)),
-        Decimal(0),
-    )
+def net_price(order: dict[str, Any], when: datetime, securities: list[Security] | None = None) -> Decimal:
+    """What one spread costs at the market now (negative: what it brings in); `securities` are its legs'
+    (a booked order's own by default)."""
+    prices = _leg_prices(order, when, securities)
+    return sum((price * ratio for price, ratio in zip(prices, _ratios(order), strict=True)), Decimal(0))
 
 
-def _leg_prices(order: dict[str, Any], when: datetime) -> list[Decimal]:
+def _leg_prices(
+    order: dict[str, Any], when: datetime, securities: list[Security] | None = None
+) -> list[Decimal]:
     """Each leg's market price, signed: paid for a buy, received for a sale."""
     return [
         price_at(security, when) * (1 if leg["instruction"] in BUYS else -1)
-        for leg, security in zip(order["orderLegCollection"], order["_securities"], strict=True)
+        for leg, security in zip(order["orderLegCollection"], securities or order["_securities"], strict=True)
     ]
 
 

@@ -31,6 +31,7 @@ from devtools.sandbox.execution import (
     announce,
     cancel_tree,
     instrument_id,
+    net_price,
     parse_time,
     schwab_time,
 )
@@ -276,12 +277,7 @@ def _previewed(state: SandboxState, account: Account, order: dict[str, Any]) -> 
     limit = order.get("price")
     if len(legs) > 1:  # a spread: its count, at its net price (or the market's)
         quantity = Decimal(str(order["quantity"]))
-        signs = [1 if item["instruction"] in BUYS else -1 for item in legs]
-        market = sum(
-            (sign * Decimal(str(item["quantity"])) / quantity * leg_price
-             for sign, item, leg_price in zip(signs, legs, securities_now, strict=True)),
-            Decimal(0),
-        )  # fmt: skip
+        market = net_price(order, state.now(), [found for found in securities_of(state, order) if found])
         unit = Decimal(str(limit)) if order.get("orderType") in NET and limit else abs(market)
         buying = order.get("orderType") == "NET_DEBIT" or (order.get("orderType") == "MARKET" and market > 0)
         contracts = sum(Decimal(str(item["quantity"])) for item in legs)
