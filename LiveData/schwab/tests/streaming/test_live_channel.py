@@ -17,7 +17,6 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.db import OperationalError
 from django.db import connection as db_connection
-from django.test import AsyncClient
 
 from LiveData.schwab.connection import services
 from LiveData.schwab.exceptions import SchwabReauthRequired
@@ -25,7 +24,7 @@ from LiveData.schwab.live_data import account_document, selectors, snapshots, tr
 from LiveData.schwab.models import BrokerConnection
 from LiveData.schwab.streaming import live_state
 from LiveData.schwab.tests.conftest import MINE, THEIRS
-from LiveData.schwab.tests.streaming.test_views_order_stream import STREAM, read
+from LiveData.schwab.tests.streaming.test_views_order_stream import read, refused_at_once
 from LiveData.schwab.tests.web.test_openapi import _validator
 from LiveData.schwab.web import openapi_schemas
 from LiveData.shared import clock, publisher
@@ -206,12 +205,6 @@ def test_the_database_down_before_the_stream_starts_is_a_503_in_the_error_shape(
         raise OperationalError('connection to server at "127.0.0.1", port 5432 failed: Connection refused')
 
     monkeypatch.setattr(selectors, "connection_status", down)
-
-    async def attempt() -> Any:
-        client = AsyncClient()
-        await client.aforce_login(owner)
-        return await client.get(STREAM)
-
-    answer = async_to_sync(attempt)()
+    answer = refused_at_once(owner)
     assert answer.status_code == 503
     assert answer.json()["error"] == "database_unavailable" and "5432" not in answer.content.decode()

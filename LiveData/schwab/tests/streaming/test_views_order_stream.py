@@ -27,6 +27,17 @@ pytestmark = pytest.mark.django_db
 STREAM = "/schwab/orders/stream/"
 
 
+def refused_at_once(owner: User, headers: dict[str, str] | None = None) -> Any:
+    """The stream's answer to the owner's request when it refuses before streaming anything."""
+
+    async def attempt() -> Any:
+        client = AsyncClient()
+        await client.aforce_login(owner)
+        return await client.get(STREAM, headers=headers or {})
+
+    return async_to_sync(attempt)()
+
+
 def event(account: str, order_id: str, status: str) -> str | None:
     order = {"order_id": order_id, "status": status, "open": status == "WORKING", "filled_quantity": "0"}
     return order_events.record(
@@ -143,12 +154,7 @@ def test_a_cursor_from_the_future_starts_from_now(owner):
     "forged", ["garbage", f"{MINE}=1-2\nevent: x", f"{MINE}=abc", "x" * 5000, f"{MINE}=1-1,"]
 )
 def test_a_forged_last_event_id_is_refused(owner, forged):
-    async def attempt() -> Any:
-        client = AsyncClient()
-        await client.aforce_login(owner)
-        return await client.get(STREAM, headers={"Last-Event-ID": forged})
-
-    answer = async_to_sync(attempt)()
+    answer = refused_at_once(owner, {"Last-Event-ID": forged})
     assert answer.status_code == 400
     assert answer.json() == {
         "success": False,
@@ -258,12 +264,6 @@ def test_redis_down_before_the_stream_starts_is_a_503_in_the_error_shape(owner, 
             raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     monkeypatch.setattr(order_stream, "get_async_redis", Down)
-
-    async def attempt() -> Any:
-        client = AsyncClient()
-        await client.aforce_login(owner)
-        return await client.get(STREAM)
-
-    answer = async_to_sync(attempt)()
+    answer = refused_at_once(owner)
     assert answer.status_code == 503
     assert answer.json()["error"] == "redis_unavailable" and "111" not in answer.content.decode()
